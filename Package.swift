@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Cartograph",
+    products: [
+        .executable(name: "cartograph", targets: ["cartograph"]),
+        .library(name: "CartographCore", targets: ["CartographCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config; the providers name the Debian packages.
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // The few C helpers Swift cannot call directly: Lua macros and the Lua sandbox hooks.
+        .target(name: "CShims", dependencies: ["CLua"]),
+        // epoll, which Swift's Glibc module does not export.
+        .target(name: "CIOShims"),
+
+        // Pure model: targets, address sets, profiles, plans, results. No I/O.
+        .target(name: "CartographCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Non-blocking sockets and an epoll reactor shared by the scanners and the probe runtime.
+        .target(name: "CartographIO", dependencies: ["CartographCore", "CIOShims"]),
+        // Host sweep and port discovery engines.
+        .target(name: "CartographNet", dependencies: ["CartographCore", "CartographIO", "CPcap"]),
+        // The Lua probe runtime, loader and identification pipeline.
+        .target(name: "CartographProbes", dependencies: ["CartographCore", "CartographIO", "CLua", "CShims"]),
+        // Name resolution. For now the system resolver; DNS discovery proper comes later.
+        .target(name: "CartographDNS", dependencies: ["CartographCore", "CartographIO"]),
+        // Renderers.
+        .target(name: "CartographReport", dependencies: ["CartographCore"]),
+        // The core scheduler: runs each map's stages in order and assembles its result.
+        .target(
+            name: "CartographEngine",
+            dependencies: ["CartographCore", "CartographDNS", "CartographNet", "CartographProbes"]
+        ),
+        .executableTarget(
+            name: "cartograph",
+            dependencies: [
+                "CartographCore", "CartographEngine", "CartographNet", "CartographProbes", "CartographReport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "CartographCoreTests", dependencies: ["CartographCore", "CartographReport"]),
+        .testTarget(
+            name: "CartographLabTests",
+            dependencies: ["CartographCore", "CartographProbes", "CartographIO", "cartograph"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

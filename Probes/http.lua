@@ -1,0 +1,64 @@
+-- HTTP: a GET of "/" (or args.path); product and version come from the Server header.
+local known_servers = {
+  nginx = "cpe:/a:f5:nginx",
+  Apache = "cpe:/a:apache:http_server",
+  lighttpd = "cpe:/a:lighttpd:lighttpd",
+  ["Microsoft-IIS"] = "cpe:/a:microsoft:internet_information_services",
+  Caddy = "cpe:/a:caddyserver:caddy",
+}
+
+local function read_body(sock, limit)
+  local parts, size = {}, 0
+  while size < limit do
+    local data = sock:receive(2000)
+    if not data then break end
+    parts[#parts + 1] = data
+    size = size + #data
+  end
+  return table.concat(parts)
+end
+
+return {
+  name = "http",
+  description = "HTTP servers: status, server product and version, page title",
+  categories = { "default", "safe", "version" },
+  ports = { 80, 81, 3000, 5000, 8000, 8008, 8080, 8081, 8888, 9000 },
+  rarity = 1,
+
+  run = function(host, port, args)
+    if port.banner then return nil end -- an HTTP server never speaks first
+    local sock = socket.connect(host, port)
+    if not sock then return nil end
+    local name = host.name or (host.family == "ipv6" and "[" .. host.address .. "]" or host.address)
+    sock:send("GET " .. (args.path or "/") .. " HTTP/1.0\r\nHost: " .. name ..
+              "\r\nUser-Agent: cartograph\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+    local status = sock:receive_line(5000)
+    local code = status and status:match("^HTTP/%d%.%d (%d%d%d)")
+    if not code then sock:close() return nil end
+
+    local headers = {}
+    while true do
+      local line = sock:receive_line(3000)
+      if not line or line == "" then break end
+      local key, value = line:match("^([^:]+):%s*(.-)%s*$")
+      if key then headers[key:lower()] = value end
+    end
+    local body = read_body(sock, 16384)
+    sock:close()
+
+    local result = { name = "http", extra = "status " .. code }
+    local title = body:match("<[Tt][Ii][Tt][Ll][Ee][^>]*>%s*(.-)%s*</[Tt][Ii][Tt][Ll][Ee]>")
+    if title and title ~= "" then result.extra = result.extra .. "; title: " .. title:sub(1, 80) end
+    local server = headers["server"]
+    if server then
+      local product, version = server:match("^([%w%-%.]+)/([%w%.%-]+)")
+      product = product or server:match("^([%w%-%.]+)")
+      result.product, result.version = product, version
+      local cpe = product and known_servers[product]
+      if cpe then result.cpe = version and (cpe .. ":" .. version) or cpe end
+      local os = server:match("%((%a+)%)")
+      if os then result.os = os end
+    end
+    return result
+  end,
+}

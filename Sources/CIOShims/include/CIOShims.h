@@ -1,0 +1,27 @@
+#ifndef CARTOGRAPH_CIOSHIMS_H
+#define CARTOGRAPH_CIOSHIMS_H
+
+#include <stdint.h>
+
+// epoll is not in Swift's Glibc module, and `struct epoll_event` is packed on x86_64, which
+// Swift imports poorly. These wrappers pass plain integers instead.
+
+enum {
+    CG_EPOLLIN = 0x001,
+    CG_EPOLLOUT = 0x004,
+    CG_EPOLLERR = 0x008,
+    CG_EPOLLHUP = 0x010,
+    CG_EPOLLRDHUP = 0x2000,
+    CG_EPOLLONESHOT = 1u << 30,
+};
+
+enum { CG_EPOLL_CTL_ADD = 1, CG_EPOLL_CTL_DEL = 2, CG_EPOLL_CTL_MOD = 3 };
+
+/// epoll_create1(EPOLL_CLOEXEC).
+int cg_epoll_create(void);
+/// epoll_ctl with the event's mask and 64-bit user data; returns 0 or -1 with errno set.
+int cg_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// epoll_wait filling parallel arrays of user data and event masks; returns the count or -1.
+int cg_epoll_wait(int epfd, uint64_t *data, uint32_t *events, int capacity, int timeout_ms);
+
+#endif

@@ -1,0 +1,53 @@
+import Synchronization
+
+/// What a port discovery attempt concluded.
+public enum PortState: String, Codable, Sendable {
+    /// A connection completed (TCP) or the service answered (UDP).
+    case open
+    /// The host refused: it is live, nothing listens.
+    case closed
+    /// No answer after every retry, or the network said the host cannot be reached.
+    case filtered
+}
+
+/// One port's outcome, as an engine reports it.
+public struct PortObservation: Sendable, Equatable {
+    public var address: IPAddress
+    public var port: UInt16
+    public var proto: TransportProtocol
+    public var state: PortState
+    /// Round-trip time of the answer, when there was one.
+    public var rttNanoseconds: UInt64?
+
+    public init(address: IPAddress, port: UInt16, proto: TransportProtocol, state: PortState, rttNanoseconds: UInt64? = nil) {
+        self.address = address
+        self.port = port
+        self.proto = proto
+        self.state = state
+        self.rttNanoseconds = rttNanoseconds
+    }
+}
+
+/// Set once (by Ctrl-C, or a test) to make every stage stop sending and return what it has.
+public final class CancellationFlag: Sendable {
+    private let state = Atomic<Bool>(false)
+    public init() {}
+    public var isCancelled: Bool { state.load(ordering: .relaxed) }
+    public func cancel() { state.store(true, ordering: .relaxed) }
+}
+
+/// A live host sweep technique.
+public protocol HostSweepEngine {
+    /// Reports each live address once, with the method that found it (e.g. `tcp-connect:443`).
+    func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag,
+               found: (IPAddress, String) -> Void) throws
+}
+
+/// A port discovery technique.
+public protocol PortScanEngine {
+    /// The method name recorded on services no probe identified, e.g. `tcp-connect`.
+    var method: String { get }
+    /// Reports one observation per (host, port) of `ports` that the engine handles.
+    func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
+                               observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress
+}

@@ -1,0 +1,112 @@
+import Foundation
+
+/// Everything one request produced: a list of maps. This is the JSON report's top level.
+public struct MapReport: Codable, Sendable, Equatable {
+    public var maps: [MapResult]
+    public init(maps: [MapResult]) { self.maps = maps }
+}
+
+/// One finished (or interrupted) map.
+public struct MapResult: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable { case complete, interrupted, failed }
+
+    public var target: String
+    public var profile: String
+    public var status: Status
+    public var startedAt: Date
+    public var finishedAt: Date
+    /// Addresses the map covered after exclusions, as a decimal string (it can exceed 2^64).
+    public var addressesScanned: String
+    public var excludedAddresses: String
+    public var hosts: [HostResult]
+    /// Problems that did not stop the map (a probe that failed to load, a lookup that failed).
+    public var warnings: [String]
+
+    public init(target: String, profile: String, status: Status, startedAt: Date, finishedAt: Date,
+                addressesScanned: String, excludedAddresses: String, hosts: [HostResult], warnings: [String]) {
+        self.target = target
+        self.profile = profile
+        self.status = status
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.addressesScanned = addressesScanned
+        self.excludedAddresses = excludedAddresses
+        self.hosts = hosts
+        self.warnings = warnings
+    }
+}
+
+/// A name for a host and the method that found it (`dns-a`, `dns-ptr`, `target`, a probe name).
+public struct Hostname: Codable, Sendable, Hashable {
+    public var name: String
+    public var source: String
+    public init(name: String, source: String) {
+        self.name = name
+        self.source = source
+    }
+}
+
+/// A live host and what was found on it.
+public struct HostResult: Codable, Sendable, Equatable {
+    public var address: String
+    public var hostnames: [Hostname]
+    /// Every method that found the host live, e.g. `tcp-connect:80`; `assumed` when the sweep was off.
+    public var discovery: [String]
+    /// Open ports only; closed and filtered ones are counted in `closedPorts` and `filteredPorts`.
+    public var services: [ServiceResult]
+    public var closedPorts: Int
+    public var filteredPorts: Int
+
+    public init(address: String, hostnames: [Hostname] = [], discovery: [String] = [], services: [ServiceResult] = [],
+                closedPorts: Int = 0, filteredPorts: Int = 0) {
+        self.address = address
+        self.hostnames = hostnames
+        self.discovery = discovery
+        self.services = services
+        self.closedPorts = closedPorts
+        self.filteredPorts = filteredPorts
+    }
+}
+
+/// An open port and, when a probe identified it, what runs there.
+public struct ServiceResult: Codable, Sendable, Equatable {
+    public var port: UInt16
+    public var `protocol`: TransportProtocol
+    public var state: String
+    public var name: String?
+    public var product: String?
+    public var version: String?
+    public var extraInfo: String?
+    public var cpe: [String]?
+    /// The probe that identified the service, or the port-discovery method when none did.
+    public var method: String
+    /// False when the probe's match was tentative.
+    public var certain: Bool?
+    /// Why identification failed on this port, when a probe erred or timed out.
+    public var probeErrors: [String]?
+
+    public init(port: UInt16, protocol: TransportProtocol, state: String = "open", method: String) {
+        self.port = port
+        self.protocol = `protocol`
+        self.state = state
+        self.method = method
+    }
+}
+
+extension MapReport {
+    /// The encoder every JSON consumer of ours uses: snake_case keys, ISO 8601 times, sorted keys.
+    public static func jsonEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    public static func jsonDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

@@ -1,0 +1,75 @@
+/// An option profile: every choice a map makes about what to send and how fast.
+///
+/// Keys missing from a profile file take the values below, so a profile states only what it
+/// changes. `Profiles/default.yaml` spells every key out as the reference.
+public struct Profile: Hashable, Sendable, Codable {
+    public var name: String = "builtin"
+    public var description: String = ""
+    public var hostDiscovery = HostDiscovery()
+    public var dns = DNSSettings()
+    public var informationGathering = InformationGathering()
+    public var probes = ProbeSelection()
+    public var performance = Performance()
+
+    public init() {}
+
+    /// How a map decides which addresses are live.
+    public struct HostDiscovery: Hashable, Sendable, Codable {
+        /// When false, every target address is treated as live.
+        public var enabled = true
+        public var methods: [DiscoveryMethod] = [.tcp]
+        public var tcpPorts: [UInt16] = [80, 443, 22, 445, 3389, 8080, 21, 25, 53, 139, 3306, 8443]
+        public var udpPorts: [UInt16] = []
+    }
+
+    /// Ways of telling that an address is live.
+    public enum DiscoveryMethod: String, Hashable, Sendable, Codable, CaseIterable {
+        /// TCP to the discovery ports: any answer, an accepted or a refused connection, means live.
+        case tcp
+    }
+
+    public struct DNSSettings: Hashable, Sendable, Codable {
+        /// False means "disable DNS traffic": not one DNS packet leaves the scanner.
+        public var enabled = true
+        /// Look up the name of every live host.
+        public var reverseLookups = true
+    }
+
+    /// Which ports of live hosts are scanned.
+    public struct InformationGathering: Hashable, Sendable, Codable {
+        /// Scan ports at all (false: a live host sweep only).
+        public var portScan = true
+        public var tcpPorts: [UInt16] = PortSpec.topPorts(1000, proto: .tcp).sorted()
+        public var udpPorts: [UInt16] = []
+    }
+
+    /// Which probes run on open ports, and their arguments.
+    public struct ProbeSelection: Hashable, Sendable, Codable {
+        /// False turns service identification off.
+        public var enabled = true
+        /// Probe names or categories; `all` selects every probe.
+        public var include: [String] = ["default"]
+        public var exclude: [String] = []
+        /// Per-probe arguments, handed to the probe's `run` as its `args` table.
+        public var args: [String: [String: String]] = [:]
+    }
+
+    public struct Performance: Hashable, Sendable, Codable {
+        /// Connection attempts (or packets) per second; 0 means no limit beyond concurrency.
+        public var rate = 0
+        /// Hosts whose ports are scanned at once.
+        public var parallelHosts = 64
+        /// Connections in flight at once, across all hosts.
+        public var concurrency = 512
+        /// First connect timeout, before round-trip times are measured.
+        public var initialRTTTimeoutMs = 1000
+        public var minRTTTimeoutMs = 100
+        public var maxRTTTimeoutMs = 3000
+        /// Extra attempts for a port that did not answer.
+        public var retries = 1
+        /// Pause between two connection attempts to the same host.
+        public var packetDelayMs = 0
+        /// Wall-clock limit for one probe on one port.
+        public var probeTimeoutMs = 8000
+    }
+}

@@ -1,0 +1,82 @@
+import CartographCore
+import CartographIO
+import Foundation
+
+/// Forward and reverse lookups through the C library's resolver (`/etc/hosts`, then the
+/// system's DNS servers). Callers must not use it when the profile disables DNS traffic.
+public enum SystemResolver {
+    /// The A and AAAA addresses of `name`, or an error text from the resolver.
+    public static func addresses(of name: String) -> Result<[IPAddress], ResolveError> {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(name, nil, &hints, &list)
+        guard status == 0 else {
+            return .failure(ResolveError(name: name, message: String(cString: gai_strerror(status))))
+        }
+        defer { freeaddrinfo(list) }
+        var found: [IPAddress] = []
+        var cursor = list
+        while let entry = cursor {
+            if let address = entry.pointee.ai_addr.flatMap(ipAddress(of:)), !found.contains(address) {
+                found.append(address)
+            }
+            cursor = entry.pointee.ai_next
+        }
+        return .success(found)
+    }
+
+    /// The name of `address` from a PTR record or `/etc/hosts`, or nil.
+    public static func name(of address: IPAddress) -> String? {
+        var (storage, length) = Sockets.socketAddress(address, port: 0)
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        let status = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &host, socklen_t(host.count), nil, 0, NI_NAMEREQD)
+            }
+        }
+        return status == 0 ? host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : nil
+    }
+
+    /// Reverse lookups of many addresses, a few at a time; returns the names found.
+    public static func names(of addresses: [IPAddress], parallel: Int = 16) -> [IPAddress: String] {
+        let box = NamesBox()
+        DispatchQueue.concurrentPerform(iterations: min(parallel, max(1, addresses.count))) { lane in
+            for index in stride(from: lane, to: addresses.count, by: min(parallel, addresses.count)) {
+                if let name = name(of: addresses[index]) { box.set(addresses[index], name) }
+            }
+        }
+        return box.names
+    }
+
+    static func ipAddress(of sa: UnsafeMutablePointer<sockaddr>) -> IPAddress? {
+        switch Int32(sa.pointee.sa_family) {
+        case AF_INET:
+            return sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { .v4(UInt32(bigEndian: $0.pointee.sin_addr.s_addr)) }
+        case AF_INET6:
+            return sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
+                var bytes = sin6.pointee.sin6_addr
+                let value = withUnsafeBytes(of: &bytes) { $0.reduce(UInt128(0)) { $0 << 8 | UInt128($1) } }
+                return .v6(value)
+            }
+        default:
+            return nil
+        }
+    }
+}
+
+/// A name that does not resolve.
+public struct ResolveError: Error, CustomStringConvertible {
+    public let name: String
+    public let message: String
+    public var description: String { "cannot resolve \"\(name)\": \(message)" }
+}
+
+/// Collects lookup results from concurrent lanes; the lock makes it Sendable.
+private final class NamesBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [IPAddress: String] = [:]
+    func set(_ address: IPAddress, _ name: String) { lock.withLock { stored[address] = name } }
+    var names: [IPAddress: String] { lock.withLock { stored } }
+}

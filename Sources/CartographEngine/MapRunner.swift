@@ -1,0 +1,197 @@
+import CartographCore
+import CartographDNS
+import CartographNet
+import CartographProbes
+import Foundation
+
+/// Everything a map run needs besides its spec: the profile, the probes, and the engines.
+public struct MapContext {
+    public var profile: Profile
+    public var probes: ProbeLibrary
+    public var excluded: AddressSet
+    public var cancel: CancellationFlag
+    public var sweepEngine: any HostSweepEngine
+    public var scanEngine: any PortScanEngine
+    /// Called with one line whenever a stage starts, for progress on stderr.
+    public var note: (String) -> Void
+
+    public init(profile: Profile, probes: ProbeLibrary, excluded: AddressSet, cancel: CancellationFlag,
+                sweepEngine: any HostSweepEngine = ConnectSweepEngine(),
+                scanEngine: any PortScanEngine = ConnectScanEngine(), note: @escaping (String) -> Void = { _ in }) {
+        self.profile = profile
+        self.probes = probes
+        self.excluded = excluded
+        self.cancel = cancel
+        self.sweepEngine = sweepEngine
+        self.scanEngine = scanEngine
+        self.note = note
+    }
+}
+
+/// The core scheduler: runs one map's stages in order (names, live host sweep, port discovery,
+/// reverse lookups, identification) and assembles the result. Each stage hands the next a
+/// plain value; a cancelled run stops sending and keeps what it found, marked interrupted.
+public struct MapRunner {
+    public let context: MapContext
+
+    public init(context: MapContext) { self.context = context }
+
+    public func run(_ spec: MapSpec) throws -> MapResult {
+        let profile = context.profile
+        let cancel = context.cancel
+        let started = Date()
+        var warnings = context.probes.errors.map(\.description)
+        var addresses = spec.addresses
+        var names: [IPAddress: [Hostname]] = [:]
+
+        // Names: a domain map starts from the domain's own addresses.
+        if let domain = spec.domain {
+            switch SystemResolver.addresses(of: domain) {
+            case .success(let found):
+                for address in found {
+                    if context.excluded.contains(address) {
+                        warnings.append("\(address) (\(domain)) is excluded and was not scanned")
+                        continue
+                    }
+                    addresses.insert(AddressRange(address))
+                    names[address, default: []].append(Hostname(name: domain, source: "dns-a"))
+                }
+            case .failure(let error):
+                if spec.netblocks.isEmpty { throw MapError(message: error.description) }
+                warnings.append(error.description)
+            }
+        }
+
+        // Live host sweep.
+        var live: [IPAddress: [String]] = [:]
+        var order: [IPAddress] = []
+        let sweeping = profile.hostDiscovery.enabled
+        if sweeping {
+            context.note("sweeping \(addresses.count) address(es) of \(spec.target)")
+            try context.sweepEngine.sweep(addresses, profile: profile, cancel: cancel) { address, method in
+                if live[address] == nil { order.append(address) }
+                live[address, default: []].append(method)
+            }
+        }
+
+        // Port discovery. Without a sweep, every address is scanned and a host counts as live
+        // when any port answered.
+        var ports: [IPAddress: [PortObservation]] = [:]
+        let selection = PortSelection(tcp: profile.informationGathering.tcpPorts, udp: profile.informationGathering.udpPorts)
+        if profile.informationGathering.portScan && !selection.isEmpty && !cancel.isCancelled {
+            if !selection.udp.isEmpty {
+                warnings.append("UDP port discovery needs the raw-packet engine; \(selection.udp.count) UDP port(s) were not scanned")
+            }
+            let engine = context.scanEngine
+            let observe: (PortObservation) -> Void = { observation in
+                if observation.state != .filtered, live[observation.address] == nil, !sweeping {
+                    order.append(observation.address)
+                    live[observation.address] = ["\(engine.method):\(observation.port)"]
+                }
+                ports[observation.address, default: []].append(observation)
+            }
+            if sweeping {
+                let hosts = order.sorted()
+                context.note("scanning \(selection.tcp.count) port(s) on \(hosts.count) live host(s)")
+                try engine.scan(hosts: hosts, ports: selection, profile: profile, cancel: cancel, observe: observe)
+            } else {
+                context.note("scanning \(selection.tcp.count) port(s) on \(addresses.count) address(es), every one assumed live")
+                try engine.scan(hosts: addresses, ports: selection, profile: profile, cancel: cancel, observe: observe)
+            }
+        } else if !sweeping {
+            // No sweep and no scan: every address is taken as live, as the profile says.
+            for address in addresses.prefix(1 << 20) where live[address] == nil {
+                order.append(address)
+                live[address] = ["assumed"]
+            }
+        }
+
+        let hosts = order.sorted()
+
+        // Reverse lookups.
+        if profile.dns.enabled && profile.dns.reverseLookups && !hosts.isEmpty && !cancel.isCancelled {
+            context.note("looking up names of \(hosts.count) host(s)")
+            for (address, name) in SystemResolver.names(of: hosts)
+            where !(names[address] ?? []).contains(where: { $0.name == name }) {
+                names[address, default: []].append(Hostname(name: name, source: "dns-ptr"))
+            }
+        }
+
+        // Identification.
+        var identified: [PortKey: PortIdentification] = [:]
+        if profile.probes.enabled && !cancel.isCancelled {
+            let (selected, unknown) = context.probes.select(include: profile.probes.include, exclude: profile.probes.exclude)
+            if !unknown.isEmpty {
+                warnings.append("no probe or category named \(unknown.map { "\"\($0)\"" }.joined(separator: ", "))")
+            }
+            let jobs = hosts.flatMap { address in
+                (ports[address] ?? []).filter { $0.state == .open }.map {
+                    PortJob(address: address, port: $0.port, proto: $0.proto, hostname: names[address]?.first?.name)
+                }
+            }
+            if !selected.isEmpty && !jobs.isEmpty {
+                context.note("identifying \(jobs.count) open port(s) with \(selected.count) probe(s)")
+                var settings = ProbeSettings()
+                settings.probeTimeoutMs = profile.performance.probeTimeoutMs
+                settings.args = profile.probes.args
+                settings.concurrency = max(1, min(profile.performance.concurrency, 1024))
+                let identifier = ServiceIdentifier(library: context.probes, probes: selected, settings: settings)
+                for result in try identifier.identify(jobs, cancel: cancel) {
+                    identified[PortKey(address: result.address, port: result.port, proto: result.proto)] = result
+                }
+            }
+        }
+
+        // Assembly.
+        let results: [HostResult] = hosts.map { address in
+            let observations = ports[address] ?? []
+            var host = HostResult(address: address.description, hostnames: names[address] ?? [],
+                                  discovery: live[address] ?? [])
+            host.closedPorts = observations.filter { $0.state == .closed }.count
+            host.filteredPorts = observations.filter { $0.state == .filtered }.count
+            host.services = observations.filter { $0.state == .open }
+                .sorted { ($0.proto, $0.port) < ($1.proto, $1.port) }
+                .map { observation in
+                    var service = ServiceResult(port: observation.port, protocol: observation.proto,
+                                                method: context.scanEngine.method)
+                    let key = PortKey(address: address, port: observation.port, proto: observation.proto)
+                    if let identification = identified[key] {
+                        if let match = identification.match, let method = identification.method {
+                            service.name = match.name
+                            service.product = match.product
+                            service.version = match.version
+                            service.extraInfo = match.extraInfo
+                            service.cpe = match.cpe.isEmpty ? nil : match.cpe
+                            service.method = method
+                            service.certain = match.certain
+                            for name in match.hostnames where !host.hostnames.contains(where: { $0.name == name }) {
+                                host.hostnames.append(Hostname(name: name, source: method))
+                            }
+                        }
+                        if !identification.errors.isEmpty { service.probeErrors = identification.errors }
+                    }
+                    return service
+                }
+            return host
+        }
+
+        return MapResult(
+            target: spec.target, profile: profile.name,
+            status: cancel.isCancelled ? .interrupted : .complete,
+            startedAt: started, finishedAt: Date(),
+            addressesScanned: String(addresses.count), excludedAddresses: String(spec.excludedCount),
+            hosts: results, warnings: warnings)
+    }
+}
+
+struct PortKey: Hashable {
+    let address: IPAddress
+    let port: UInt16
+    let proto: TransportProtocol
+}
+
+/// A map that cannot run at all (its domain does not resolve and it has no netblocks).
+public struct MapError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}

@@ -1,0 +1,129 @@
+/// Lua code run once in every probe state. It builds the probe API on top of one primitive:
+/// `coroutine.yield(TOKEN, op, ...)`, which hands a socket request to the Swift scheduler and
+/// resumes with its result. TOKEN is private to this chunk, so a probe cannot forge requests,
+/// and the probe environment has no `coroutine`, so it cannot yield anything else.
+enum Prelude {
+    static let chunkName = "=prelude"
+
+    static let source = #"""
+    local yield, pack, unpack = coroutine.yield, table.pack, table.unpack
+    local TOKEN = {}
+
+    local Socket = {}
+    Socket.__index = Socket
+
+    local function addr(host) if type(host) == "table" then return host.address end return host end
+    local function portnum(port) if type(port) == "table" then return port.number end return port end
+
+    local socket = {}
+
+    -- socket.connect(host, port [, {timeout = ms, protocol = "tcp"|"udp"}]) -> sock | nil, err
+    function socket.connect(host, port, options)
+      options = options or {}
+      local proto = options.protocol or (type(port) == "table" and port.protocol) or "tcp"
+      local id, err = yield(TOKEN, "connect", tostring(addr(host)), math.tointeger(portnum(port)) or -1,
+                            options.timeout, proto)
+      if not id then return nil, err end
+      return setmetatable({ id = id, buffer = "" }, Socket)
+    end
+
+    -- sock:send(data) -> true | nil, err
+    function Socket:send(data)
+      return yield(TOKEN, "send", self.id, tostring(data))
+    end
+
+    -- Reads once more into the buffer; the deadline is shared by all reads of one call.
+    local function fill(self, timeout, deadline)
+      local data, err, newdeadline = yield(TOKEN, "recv", self.id, timeout, deadline)
+      if not data then return nil, err, newdeadline end
+      self.buffer = self.buffer .. data
+      return true, nil, newdeadline
+    end
+
+    local function take(self, n)
+      local out = self.buffer:sub(1, n)
+      self.buffer = self.buffer:sub(n + 1)
+      return out
+    end
+
+    -- sock:receive([timeout]) -> whatever arrives first (at least one byte) | nil, err
+    function Socket:receive(timeout)
+      if #self.buffer > 0 then return take(self, #self.buffer) end
+      local ok, err = fill(self, timeout)
+      if not ok then return nil, err end
+      return take(self, #self.buffer)
+    end
+
+    -- sock:receive_bytes(n [, timeout]) -> exactly n bytes | nil, err, partial
+    function Socket:receive_bytes(n, timeout)
+      local deadline
+      while #self.buffer < n do
+        local ok, err
+        ok, err, deadline = fill(self, timeout, deadline)
+        if not ok then return nil, err, self.buffer end
+      end
+      return take(self, n)
+    end
+
+    -- sock:receive_until(pattern [, timeout]) -> data through the end of the first match of the
+    -- Lua pattern | nil, err, partial
+    function Socket:receive_until(pattern, timeout)
+      local deadline
+      while true do
+        local _, finish = self.buffer:find(pattern)
+        if finish then return take(self, finish) end
+        local ok, err
+        ok, err, deadline = fill(self, timeout, deadline)
+        if not ok then return nil, err, self.buffer end
+      end
+    end
+
+    -- sock:receive_line([timeout]) -> one line without its CR LF | nil, err, partial
+    function Socket:receive_line(timeout)
+      local line, err, partial = self:receive_until("\n", timeout)
+      if not line then return nil, err, partial end
+      return (line:gsub("\r?\n$", ""))
+    end
+
+    function Socket:close()
+      if self.id then yield(TOKEN, "close", self.id) end
+      self.id = nil
+    end
+
+    local function log(...)
+      local parts = pack(...)
+      for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+      yield(TOKEN, "log", table.concat(parts, " ", 1, parts.n))
+    end
+
+    local function sleep(ms) yield(TOKEN, "sleep", math.tointeger(ms) or 0) end
+
+    local function copy(t) local c = {} for k, v in pairs(t) do c[k] = v end return c end
+    local safe_string = copy(string)
+    safe_string.dump = nil
+
+    -- A fresh environment for one probe file: only pure libraries and the probe API.
+    local function make_env()
+      return {
+        assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
+        select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
+        setmetatable = setmetatable, getmetatable = getmetatable, rawequal = rawequal,
+        rawget = rawget, rawlen = rawlen, rawset = rawset, _VERSION = _VERSION,
+        string = copy(safe_string), table = copy(table), math = copy(math), utf8 = copy(utf8),
+        socket = copy(socket), log = log, sleep = sleep,
+      }
+    end
+
+    -- The passive banner read of the identification pipeline: connect, wait for a service
+    -- that speaks first, hand back what it said.
+    local function passive_banner(host, port, wait)
+      local s = socket.connect(host, port, { timeout = wait })
+      if not s then return nil end
+      local data = s:receive(wait)
+      s:close()
+      return data
+    end
+
+    return TOKEN, make_env, passive_banner
+    """#
+}

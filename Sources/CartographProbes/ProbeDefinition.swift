@@ -1,0 +1,223 @@
+import CartographCore
+import CLua
+import CShims
+
+/// What a probe file declares about itself; the loader checks every field.
+public struct ProbeDefinition: Sendable, Hashable {
+    public let name: String
+    public let description: String
+    public let categories: [String]
+    /// Ports the probe is written for; it runs first on these.
+    public let ports: [UInt16]
+    public let proto: TransportProtocol
+    /// 1 (tried early on ports it does not declare) to 9 (tried last); like nmap's rarity.
+    public let rarity: Int
+    /// The file it was loaded from, as given (relative paths stay relative).
+    public let file: String
+}
+
+/// A probe file that could not be loaded, with `file:line` where Lua knows it.
+public struct ProbeLoadError: Error, CustomStringConvertible, Sendable {
+    public let file: String
+    public let message: String
+    public var description: String { message.hasPrefix(file) ? message : "\(file): \(message)" }
+}
+
+/// The probe files found in the probe directories, their source text, and their definitions.
+///
+/// Sources are read once; each probe worker compiles them again in its own Lua state.
+public struct ProbeLibrary: Sendable {
+    public private(set) var definitions: [ProbeDefinition] = []
+    /// Files that failed to load; the others still run.
+    public private(set) var errors: [ProbeLoadError] = []
+    /// Notes that do not stop anything, e.g. a probe replaced by one of the same name.
+    public private(set) var notices: [String] = []
+    var sources: [String: (file: String, text: String)] = [:]
+
+    public init() {}
+
+    /// Loads every `*.lua` file of each directory, in order; a later probe of the same name
+    /// replaces an earlier one. An unreadable directory is an error the caller reports as fatal.
+    public static func load(directories: [String]) throws(ProbeLoadError) -> ProbeLibrary {
+        var files: [(path: String, text: String)] = []
+        for directory in directories {
+            for path in try ProbeFiles.list(directory: directory) {
+                do {
+                    files.append((path, try ProbeFiles.read(path)))
+                } catch {
+                    throw error
+                }
+            }
+        }
+        return load(files: files)
+    }
+
+    /// Loads probes from already-read sources (used by `load(directories:)` and by tests).
+    public static func load(files: [(path: String, text: String)]) -> ProbeLibrary {
+        var library = ProbeLibrary()
+        let checker: ProbeChecker
+        do {
+            checker = try ProbeChecker()
+        } catch {
+            library.errors.append(ProbeLoadError(file: "prelude", message: error.message))
+            return library
+        }
+        for (path, text) in files {
+            switch checker.check(path: path, text: text) {
+            case .success(let definition):
+                if let index = library.definitions.firstIndex(where: { $0.name == definition.name }) {
+                    library.notices.append("probe \"\(definition.name)\" from \(path) replaces the one from \(library.definitions[index].file)")
+                    library.definitions.remove(at: index)
+                }
+                library.definitions.append(definition)
+                library.sources[definition.name] = (path, text)
+            case .failure(let error):
+                library.errors.append(error)
+            }
+        }
+        library.definitions.sort { $0.name < $1.name }
+        return library
+    }
+
+    public func definition(named name: String) -> ProbeDefinition? {
+        definitions.first { $0.name == name }
+    }
+
+    /// The probes a profile selects: `include` and `exclude` name probes or categories; `all`
+    /// matches every probe. Unknown names are returned so the caller can report them.
+    public func select(include: [String], exclude: [String]) -> (probes: [ProbeDefinition], unknown: [String]) {
+        let known = Set(definitions.map(\.name)).union(definitions.flatMap(\.categories)).union(["all"])
+        let unknown = (include + exclude).filter { !known.contains($0) }
+        func matches(_ probe: ProbeDefinition, _ words: [String]) -> Bool {
+            words.contains { $0 == "all" || $0 == probe.name || probe.categories.contains($0) }
+        }
+        let chosen = definitions.filter { matches($0, include) && !matches($0, exclude) }
+        return (chosen, unknown)
+    }
+}
+
+/// Compiles probe files in a scratch Lua state to validate them and read their declarations.
+final class ProbeChecker {
+    let lua: LuaState
+    let makeEnvRef: Int32
+
+    init() throws(LuaError) {
+        lua = try LuaState(memoryLimit: 64 << 20)
+        let stack = lua.main
+        try stack.run(source: Prelude.source, chunkName: Prelude.chunkName, results: 2)
+        makeEnvRef = luaL_ref(stack.L, stack.registryIndex())
+        stack.pop()   // the token is not needed to check declarations
+    }
+
+    func check(path: String, text: String) -> Result<ProbeDefinition, ProbeLoadError> {
+        let stack = lua.main
+        let base = stack.top
+        defer { stack.top = base }
+        do {
+            try ProbeCompiler.compile(stack, path: path, text: text, makeEnvRef: makeEnvRef)
+        } catch {
+            return .failure(ProbeLoadError(file: path, message: error.message))
+        }
+        return ProbeCompiler.declaration(stack, at: -1, path: path)
+    }
+}
+
+/// Compiling and reading a probe file, shared by the checker and the workers.
+enum ProbeCompiler {
+    /// Budget for a probe file's top-level code, which only builds its declaration table.
+    static let loadBudget = 10_000_000
+
+    /// Loads `text` as a chunk named after `path`, gives it a fresh sandbox environment, runs it
+    /// under an instruction budget and the memory limit, and leaves its returned table on top.
+    static func compile(_ stack: LuaStack, path: String, text: String, makeEnvRef: Int32) throws(LuaError) {
+        var bytes = Array(text.utf8)
+        bytes.append(0)
+        let status = bytes.withUnsafeBufferPointer { buffer in
+            cg_lua_loadtext(stack.L, UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self),
+                            buffer.count - 1, "@" + path)
+        }
+        guard status == LUA_OK else { throw LuaError(message: stack.popString()) }
+        lua_rawgeti(stack.L, stack.registryIndex(), lua_Integer(makeEnvRef))
+        guard cg_lua_pcall(stack.L, 0, 1) == LUA_OK else { throw LuaError(message: stack.popString()) }
+        _ = lua_setupvalue(stack.L, -2, 1)   // the chunk's only upvalue is _ENV
+        cg_lua_set_budget(stack.L, loadBudget)
+        cg_lua_set_memory_enforced(stack.L, 1)
+        let result = cg_lua_pcall(stack.L, 0, 1)
+        cg_lua_set_memory_enforced(stack.L, 0)
+        lua_sethook(stack.L, nil, 0, 0)
+        guard result == LUA_OK else {
+            let message = stack.popString()
+            throw LuaError(message: result == LUA_ERRMEM ? "\(path): memory limit exceeded while loading" : message)
+        }
+        guard lua_type(stack.L, -1) == LUA_TTABLE else {
+            let kind = stack.typeName(at: -1)
+            stack.pop()
+            throw LuaError(message: "\(path): the file must return a probe table, it returned \(kind)")
+        }
+    }
+
+    /// Reads and checks the declaration table at `index`.
+    static func declaration(_ stack: LuaStack, at index: Int32, path: String) -> Result<ProbeDefinition, ProbeLoadError> {
+        func failure(_ message: String) -> Result<ProbeDefinition, ProbeLoadError> {
+            .failure(ProbeLoadError(file: path, message: message))
+        }
+        let table = lua_absindex(stack.L, index)
+        let allowed: Set<String> = ["name", "description", "categories", "ports", "protocol", "rarity", "run"]
+        lua_pushnil(stack.L)
+        while lua_next(stack.L, table) != 0 {
+            let key = lua_type(stack.L, -2) == LUA_TSTRING ? stack.string(at: -2) : nil
+            stack.pop()
+            guard let key, allowed.contains(key) else {
+                stack.pop()
+                let name = key ?? "(a non-string key)"
+                return failure("unknown field \"\(name)\" (fields: \(allowed.sorted().joined(separator: ", ")))")
+            }
+        }
+        guard let name = stack.stringField(table, "name"), !name.isEmpty,
+              name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+            return failure("field \"name\" must be a lowercase name (letters, digits, '-', '_')")
+        }
+        guard let description = stack.stringField(table, "description"), !description.isEmpty else {
+            return failure("field \"description\" must be a one-line text")
+        }
+        guard let categories = stack.stringListField(table, "categories"), !categories.isEmpty else {
+            return failure("field \"categories\" must be a list of words, e.g. {\"default\", \"safe\"}")
+        }
+        var ports: [UInt16] = []
+        let portsKind = stack.rawField(table, "ports")
+        if portsKind == LUA_TTABLE {
+            var i: lua_Integer = 1
+            while lua_rawgeti(stack.L, -1, i) != LUA_TNIL {
+                guard let port = stack.integer(at: -1), (1...65535).contains(port) else {
+                    stack.pop(2)
+                    return failure("field \"ports\" must list port numbers from 1 to 65535")
+                }
+                ports.append(UInt16(port))
+                stack.pop()
+                i += 1
+            }
+        } else if portsKind != LUA_TNIL {
+            stack.pop()
+            return failure("field \"ports\" must be a list of port numbers")
+        }
+        stack.pop()
+        let protoName = stack.stringField(table, "protocol") ?? "tcp"
+        guard let proto = TransportProtocol(rawValue: protoName) else {
+            return failure("field \"protocol\" must be \"tcp\" or \"udp\", not \"\(protoName)\"")
+        }
+        var rarity = 5
+        if stack.rawField(table, "rarity") != LUA_TNIL {
+            guard let value = stack.integer(at: -1), (1...9).contains(value) else {
+                stack.pop()
+                return failure("field \"rarity\" must be a whole number from 1 to 9")
+            }
+            rarity = value
+        }
+        stack.pop()
+        let runKind = stack.rawField(table, "run")
+        stack.pop()
+        guard runKind == LUA_TFUNCTION else { return failure("field \"run\" must be a function(host, port, args)") }
+        return .success(ProbeDefinition(name: name, description: description, categories: categories,
+                                        ports: ports, proto: proto, rarity: rarity, file: path))
+    }
+}

@@ -1,0 +1,65 @@
+import CartographCore
+
+/// What a probe returned: a service description. `certain` is false for a tentative match.
+public struct ProbeMatch: Sendable, Equatable {
+    public var name: String
+    public var product: String?
+    public var version: String?
+    public var extraInfo: String?
+    public var cpe: [String] = []
+    public var deviceType: String?
+    public var osHints: [String] = []
+    public var hostnames: [String] = []
+    public var certain = true
+
+    public init(name: String) { self.name = name }
+}
+
+/// One port's identification: the match (if any), the probe that made it, and what went wrong.
+public struct PortIdentification: Sendable, Equatable {
+    public var address: IPAddress
+    public var port: UInt16
+    public var proto: TransportProtocol
+    public var match: ProbeMatch?
+    /// The probe that produced `match`: the service's discovery method.
+    public var method: String?
+    /// Probes that failed here: errors, budgets, timeouts, each with the probe's file and line.
+    public var errors: [String] = []
+    /// Lines the probes logged.
+    public var log: [String] = []
+}
+
+/// A port to identify.
+public struct PortJob: Sendable, Hashable {
+    public var address: IPAddress
+    public var port: UInt16
+    public var proto: TransportProtocol
+    public var hostname: String?
+
+    public init(address: IPAddress, port: UInt16, proto: TransportProtocol, hostname: String? = nil) {
+        self.address = address
+        self.port = port
+        self.proto = proto
+        self.hostname = hostname
+    }
+}
+
+/// Limits and waits of the identification stage.
+public struct ProbeSettings: Sendable {
+    /// Wall-clock limit of one probe on one port.
+    public var probeTimeoutMs = 8000
+    /// How long the passive banner read waits for a service that speaks first.
+    public var bannerWaitMs = 2000
+    /// Default timeout of a socket call that names none.
+    public var socketTimeoutMs = 5000
+    /// Lua instructions one probe may run on one port.
+    public var instructionBudget = 50_000_000
+    /// Bytes of Lua memory each worker state may use.
+    public var memoryLimit = 256 << 20
+    /// Ports identified at once by each worker.
+    public var concurrency = 256
+    /// Per-probe arguments from the profile.
+    public var args: [String: [String: String]] = [:]
+
+    public init() {}
+}

@@ -1,0 +1,63 @@
+import CartographCore
+import Foundation
+
+/// The human-readable report: one block per map, one table of open ports per host.
+public enum TextReport {
+    public static func render(_ report: MapReport) -> String {
+        report.maps.map(render).joined(separator: "\n")
+    }
+
+    static func render(_ map: MapResult) -> String {
+        var out = ""
+        let duration = map.finishedAt.timeIntervalSince(map.startedAt)
+        out += "Map \(map.target)\n"
+        out += "  profile \(map.profile), \(map.status.rawValue), started \(timestamp(map.startedAt)), "
+        out += "took \(String(format: "%.1f", duration)) s\n"
+        out += "  \(map.hosts.count) live host\(map.hosts.count == 1 ? "" : "s") of \(map.addressesScanned) address"
+        out += map.addressesScanned == "1" ? "" : "es"
+        if map.excludedAddresses != "0" { out += " (\(map.excludedAddresses) excluded)" }
+        out += "\n"
+        for warning in map.warnings { out += "  warning: \(warning)\n" }
+        for host in map.hosts {
+            out += "\n"
+            let names = host.hostnames.map(\.name)
+            out += host.address + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))")
+            out += "  found by \(host.discovery.joined(separator: ", "))\n"
+            if host.services.isEmpty {
+                out += "  no open ports"
+            } else {
+                let rows = [["PORT", "STATE", "SERVICE", "VERSION", "METHOD"]] + host.services.map { service in
+                    [
+                        "\(service.port)/\(service.protocol.rawValue)", service.state,
+                        (service.name ?? "unknown") + (service.certain == false ? "?" : ""),
+                        [service.product, service.version, service.extraInfo.map { "(\($0))" }]
+                            .compactMap { $0 }.joined(separator: " "),
+                        service.method,
+                    ]
+                }
+                out += table(rows, indent: "  ")
+            }
+            var hidden: [String] = []
+            if host.closedPorts > 0 { hidden.append("\(host.closedPorts) closed") }
+            if host.filteredPorts > 0 { hidden.append("\(host.filteredPorts) filtered") }
+            if !hidden.isEmpty { out += "\n  not shown: \(hidden.joined(separator: ", ")) ports" }
+            out += "\n"
+        }
+        return out
+    }
+
+    static func table(_ rows: [[String]], indent: String) -> String {
+        var widths = [Int](repeating: 0, count: rows.first?.count ?? 0)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        return rows.map { row in
+            indent + row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: date)
+    }
+}

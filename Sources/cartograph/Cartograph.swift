@@ -1,0 +1,57 @@
+import ArgumentParser
+import CartographCore
+import Foundation
+
+/// The command line: parses, wires the stages together, prints.
+@main
+struct Cartograph: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cartograph",
+        abstract: "Maps networks: live hosts, open ports, and what runs on them.",
+        version: "0.1.0",
+        subcommands: [MapCommand.self, ProfilesCommand.self, ProbesCommand.self],
+        defaultSubcommand: nil
+    )
+
+    /// Runs the command; bad input ends with one line on stderr and a documented exit code.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("cartograph: \(error.message)\n".utf8))
+            Foundation.exit(error.code.rawValue)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Exit codes (also listed in the README).
+enum ExitStatus: Int32 {
+    case ok = 0
+    /// A map failed while running.
+    case failure = 1
+    /// A bad command line: flags, targets, port lists, an unknown profile name.
+    case usage = 64
+    /// A bad input file: a profile, a target list, an exclude file.
+    case dataError = 65
+    /// A file or directory named on the command line cannot be read.
+    case noInput = 66
+    /// Stopped by Ctrl-C; what was found is still written.
+    case interrupted = 130
+}
+
+/// An error the user can act on, printed as one line.
+struct CLIError: Error {
+    let message: String
+    let code: ExitStatus
+    init(_ message: String, code: ExitStatus) {
+        self.message = message
+        self.code = code
+    }
+}
+
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data("cartograph: \(line)\n".utf8))
+}

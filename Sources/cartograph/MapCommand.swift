@@ -1,0 +1,257 @@
+import ArgumentParser
+import CartographCore
+import CartographEngine
+import CartographProbes
+import CartographReport
+import Foundation
+
+/// Set by the first Ctrl-C; every stage checks it and stops sending.
+let interruption = CancellationFlag()
+
+struct MapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "map",
+        abstract: "Map targets: sweep for live hosts, discover open ports, identify services.",
+        discussion: """
+        Targets: IPv4 and IPv6 addresses, CIDR blocks (10.0.0.0/24), ranges (10.0.0.1-10.0.0.50, \
+        10.0.0.1-50), host and domain names, DOMAIN:[NETBLOCK, ...] and none:[NETBLOCK, ...]. Each \
+        domain is its own map; all bare addresses form one map written none:[...].
+        """
+    )
+
+    @Argument(help: "Targets to map.")
+    var targets: [String] = []
+
+    @Option(name: .customLong("iL", withSingleDash: true), help: ArgumentHelp("Read targets from a file ('-' for stdin).", valueName: "file"))
+    var inputList: String?
+
+    @Option(name: .long, help: ArgumentHelp("Addresses never to send a packet to (comma-separated).", valueName: "list"))
+    var exclude: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Read addresses to exclude from a file.", valueName: "file"))
+    var excludeFile: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Option profile: a name from Profiles/ or a path.", valueName: "name|path"))
+    var profile: String = "default"
+
+    @Option(name: .short, help: ArgumentHelp("Ports to scan, nmap syntax: 22,80  1-1024  -  T:22,U:53  top:100.", valueName: "ports"))
+    var ports: String?
+
+    @Option(name: .long, help: ArgumentHelp("Probes to run: names or categories, comma-separated; 'none' turns identification off.", valueName: "list"))
+    var probes: String?
+
+    @Option(name: .long, help: ArgumentHelp("Also load probes from this directory (repeatable).", valueName: "dir"))
+    var probeDir: [String] = []
+
+    @Flag(name: [.customShort("n"), .long], help: "Disable DNS traffic: no lookups of any kind.")
+    var noDns = false
+
+    @Option(name: .long, help: ArgumentHelp("Connection attempts per second (0: no limit).", valueName: "n"))
+    var rate: Int?
+
+    @Flag(name: .long, help: "Print the plan (maps, targets, address counts) and send nothing.")
+    var dryRun = false
+
+    @Option(name: .long, help: ArgumentHelp("Report format: text or json.", valueName: "format"))
+    var format: ReportFormat = .text
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Write the report to a file instead of stdout.", valueName: "file"))
+    var output: String?
+
+    enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    func validate() throws {
+        if targets.isEmpty && inputList == nil {
+            throw ValidationError("no targets: give targets as arguments or with -iL FILE")
+        }
+        if let rate, rate < 0 { throw ValidationError("--rate must be 0 or more, not \(rate)") }
+    }
+
+    func run() throws {
+        var profile = try ProfileLoading.load(self.profile)
+        try applyOverrides(to: &profile)
+        let targets = try readTargets()
+        let excluded = try readExclusions()
+        let plan: [MapSpec]
+        do {
+            plan = try Planner.plan(targets: targets, excluded: excluded)
+        } catch {
+            throw CLIError(error.message, code: .usage)
+        }
+        if !profile.dns.enabled, let domain = plan.compactMap(\.domain).first {
+            throw CLIError("target \"\(domain)\" is a name, but DNS traffic is disabled (-n or the profile): give addresses instead",
+                           code: .usage)
+        }
+        if dryRun {
+            print(DryRun.describe(plan, profile: profile), terminator: "")
+            return
+        }
+
+        let library = try loadProbes()
+        for error in library.errors { printError("warning: probe \(error.description)") }
+        for notice in library.notices { printError("note: \(notice)") }
+
+        signal(SIGINT) { _ in
+            interruption.cancel()
+            signal(SIGINT, SIG_DFL)   // a second Ctrl-C ends the process at once
+        }
+        let verbose = isatty(STDERR_FILENO) == 1
+        let context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: interruption,
+                                 note: { line in if verbose { printError(line) } })
+        var maps: [MapResult] = []
+        var failed = false
+        for spec in plan {
+            if interruption.isCancelled { break }
+            do {
+                maps.append(try MapRunner(context: context).run(spec))
+            } catch {
+                printError("map \(spec.target) failed: \(error)")
+                failed = true
+            }
+        }
+        try write(MapReport(maps: maps))
+        if interruption.isCancelled { throw CLIError("interrupted; the report holds what was found", code: .interrupted) }
+        if failed { throw CLIError("one or more maps failed", code: .failure) }
+    }
+
+    func applyOverrides(to profile: inout Profile) throws(CLIError) {
+        if let ports {
+            do {
+                let selection = try PortSpec.parse(ports)
+                profile.informationGathering.portScan = true
+                profile.informationGathering.tcpPorts = selection.tcp
+                profile.informationGathering.udpPorts = selection.udp
+            } catch {
+                throw CLIError(error.description, code: .usage)
+            }
+        }
+        if let probes {
+            let names = probes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if names == ["none"] {
+                profile.probes.enabled = false
+            } else {
+                profile.probes.enabled = true
+                profile.probes.include = names
+            }
+        }
+        if noDns { profile.dns.enabled = false }
+        if let rate { profile.performance.rate = rate }
+    }
+
+    func readTargets() throws(CLIError) -> [Target] {
+        var result: [Target] = []
+        for argument in targets {
+            do {
+                result += try TargetParser.parseList(argument)
+            } catch {
+                throw CLIError(error.description, code: .usage)
+            }
+        }
+        if let inputList {
+            let text = try readFile(inputList, what: "target list")
+            do {
+                result += try TargetParser.parseFile(contents: text, path: inputList == "-" ? "stdin" : inputList)
+            } catch {
+                throw CLIError(error.description, code: .dataError)
+            }
+        }
+        if result.isEmpty { throw CLIError("no targets to map", code: .usage) }
+        return result
+    }
+
+    func readExclusions() throws(CLIError) -> AddressSet {
+        var set = AddressSet()
+        for list in exclude {
+            do {
+                for block in try TargetParser.parseBlocks(list) { set.insert(block) }
+            } catch {
+                throw CLIError("--exclude: \(error.description)", code: .usage)
+            }
+        }
+        for file in excludeFile {
+            let text = try readFile(file, what: "exclude file")
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+                do {
+                    for block in try TargetParser.parseBlocks(String(content), location: "\(file):\(number + 1)") {
+                        set.insert(block)
+                    }
+                } catch {
+                    throw CLIError(error.description, code: .dataError)
+                }
+            }
+        }
+        return set
+    }
+
+    func readFile(_ path: String, what: String) throws(CLIError) -> String {
+        if path == "-" {
+            return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIError("cannot read \(what) \(path)", code: .noInput)
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func loadProbes() throws(CLIError) -> ProbeLibrary {
+        var directories: [String] = []
+        if let shipped = Resources.probesDirectory { directories.append(shipped) }
+        directories += probeDir
+        do {
+            return try ProbeLibrary.load(directories: directories)
+        } catch {
+            throw CLIError("probe directory \(error.file): \(error.message)", code: .noInput)
+        }
+    }
+
+    func write(_ report: MapReport) throws(CLIError) {
+        let text: String
+        switch format {
+        case .text: text = TextReport.render(report)
+        case .json:
+            do { text = try JSONReport.render(report) } catch {
+                throw CLIError("cannot encode the report: \(error)", code: .failure)
+            }
+        }
+        if let output {
+            guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8)) else {
+                throw CLIError("cannot write the report to \(output)", code: .failure)
+            }
+        } else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
+
+/// The plan as `--dry-run` prints it.
+enum DryRun {
+    static func describe(_ plan: [MapSpec], profile: Profile) -> String {
+        var out = "profile \(profile.name): "
+        if profile.hostDiscovery.enabled {
+            out += "sweep by \(profile.hostDiscovery.methods.map(\.rawValue).joined(separator: ", ")) "
+            out += "to \(profile.hostDiscovery.tcpPorts.count) TCP port(s)"
+        } else {
+            out += "no sweep (every address treated as live)"
+        }
+        if profile.informationGathering.portScan {
+            out += "; scan \(profile.informationGathering.tcpPorts.count) TCP and \(profile.informationGathering.udpPorts.count) UDP port(s)"
+        } else {
+            out += "; no port scan"
+        }
+        out += profile.probes.enabled ? "; probes \(profile.probes.include.joined(separator: ","))" : "; no probes"
+        out += profile.dns.enabled ? "" : "; DNS traffic disabled"
+        out += "\n"
+        for (index, spec) in plan.enumerated() {
+            out += "map \(index + 1): \(spec.target)\n"
+            if spec.domain != nil {
+                out += "  addresses: from DNS, plus \(spec.addresses.count) in netblocks"
+            } else {
+                out += "  addresses: \(spec.addresses.count)"
+            }
+            out += spec.excludedCount > 0 ? " (\(spec.excludedCount) excluded)\n" : "\n"
+        }
+        out += "dry run: nothing was sent\n"
+        return out
+    }
+}

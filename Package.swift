@@ -44,10 +44,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "CartographTestSupport", path: "Tests/CartographTestSupport"),
         .testTarget(name: "CartographCoreTests", dependencies: ["CartographCore", "CartographReport"]),
+        .testTarget(name: "CartographProbesTests", dependencies: ["CartographCore", "CartographProbes", "CartographTestSupport"]),
+        .testTarget(name: "CartographCLITests", dependencies: ["CartographCore", "CartographTestSupport", "cartograph"]),
         .testTarget(
             name: "CartographLabTests",
-            dependencies: ["CartographCore", "CartographProbes", "CartographIO", "cartograph"]
+            dependencies: ["CartographCore", "CartographTestSupport", "cartograph"]
         ),
     ],
     swiftLanguageModes: [.v6]

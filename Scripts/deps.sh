@@ -20,6 +20,8 @@ PACKAGES=(
     nginx-light
     openssh-server
     redis-server
+    # the tests measure the binary's peak memory through python3's getrusage
+    python3
     # reference scanner for benchmarks
     nmap
 )

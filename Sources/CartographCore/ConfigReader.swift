@@ -112,8 +112,9 @@ struct ConfigReader {
         return result
     }
 
-    /// Ports written as a list (`[22, 80, "8000-8100"]`) or a string in `-p` syntax (`"top:100"`).
-    func ports(_ key: String, proto: TransportProtocol) throws(ConfigError) -> [UInt16]? {
+    /// Ports written as a list (`[22, 80, "8000-8100"]`) or a string in `-p` syntax (`"top:100"`),
+    /// without duplicates; `ordered` keeps the order written (discovery ports are tried in it).
+    func ports(_ key: String, proto: TransportProtocol, ordered: Bool = false) throws(ConfigError) -> [UInt16]? {
         guard let value = node(key), !isNull(value) else { return nil }
         let items: [Node]
         if value.scalar != nil { items = [value] }
@@ -132,7 +133,9 @@ struct ConfigReader {
                 throw fail("\"\(keyPath(key))\": \(error.reason) in \"\(text)\"", at: item)
             }
         }
-        return Array(Set(ports)).sorted()
+        if !ordered { return Array(Set(ports)).sorted() }
+        var seen = Set<UInt16>()
+        return ports.filter { seen.insert($0).inserted }
     }
 
     func isNull(_ node: Node) -> Bool {

@@ -24,8 +24,8 @@ extension Profile {
                     discovery.methods.append(known)
                 }
             }
-            discovery.tcpPorts = try section.ports("tcp_ports", proto: .tcp) ?? discovery.tcpPorts
-            discovery.udpPorts = try section.ports("udp_ports", proto: .udp) ?? discovery.udpPorts
+            discovery.tcpPorts = try section.ports("tcp_ports", proto: .tcp, ordered: true) ?? discovery.tcpPorts
+            discovery.udpPorts = try section.ports("udp_ports", proto: .udp, ordered: true) ?? discovery.udpPorts
             if discovery.enabled && discovery.tcpPorts.isEmpty && discovery.udpPorts.isEmpty {
                 throw section.fail("host discovery is enabled but has no tcp_ports or udp_ports to try")
             }
@@ -97,14 +97,15 @@ extension Profile {
     public func yaml() -> String {
         func list(_ ports: [UInt16]) -> String { ports.isEmpty ? "[]" : "\"\(PortRanges.compress(ports))\"" }
         func strings(_ items: [String]) -> String { "[" + items.joined(separator: ", ") + "]" }
+        func ordered(_ ports: [UInt16]) -> String { strings(ports.map(String.init)) }
         var lines = [
             "name: \(name)",
             "description: \"\(description.replacingAll("\"", with: "\\\""))\"",
             "host_discovery:",
             "  enabled: \(hostDiscovery.enabled)",
             "  methods: \(strings(hostDiscovery.methods.map(\.rawValue)))",
-            "  tcp_ports: \(list(hostDiscovery.tcpPorts))",
-            "  udp_ports: \(list(hostDiscovery.udpPorts))",
+            "  tcp_ports: \(ordered(hostDiscovery.tcpPorts))",
+            "  udp_ports: \(ordered(hostDiscovery.udpPorts))",
             "dns:",
             "  enabled: \(dns.enabled)",
             "  reverse_lookups: \(dns.reverseLookups)",

@@ -1,0 +1,99 @@
+import CartographTestSupport
+import Foundation
+import Testing
+
+/// The binary, run as a user would, with input that is wrong in one way each.
+@Suite("Bad input gets one clear line")
+struct BadInputTests {
+    static let scratch: URL = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cartograph-cli-\(getpid())")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try? "name: typo\nperformance:\n  rtt_timout: 5\n".write(to: dir.appendingPathComponent("typo.yaml"), atomically: true, encoding: .utf8)
+        try? "127.0.0.1\n10.0.0.999\n".write(to: dir.appendingPathComponent("targets.txt"), atomically: true, encoding: .utf8)
+        try? "127.0.0.1/33\n".write(to: dir.appendingPathComponent("exclude.txt"), atomically: true, encoding: .utf8)
+        return dir
+    }()
+
+    static let cases: [([String], Int32, String)] = [
+        (["map", "10.0.0.300", "--dry-run"], 64, "invalid target \"10.0.0.300\": octet 300 is out of range (0-255)"),
+        (["map", "10.0.0.1-10.0.0.0", "--dry-run"], 64, "invalid target \"10.0.0.1-10.0.0.0\": range ends"),
+        (["map", "ex ample.com:[10.0.0.0/8", "--dry-run"], 64, "missing \"]\""),
+        (["map", "--profile", "nosuch", "127.0.0.1", "--dry-run"], 64, "unknown profile \"nosuch\" (available: default, discovery-only, fast, low-impact, thorough)"),
+        (["map", "--profile", "defualt", "127.0.0.1", "--dry-run"], 64, "did you mean \"default\"?"),
+        (["map", "--profile", scratch.appendingPathComponent("typo.yaml").path, "127.0.0.1", "--dry-run"], 65,
+         "typo.yaml:3: unknown key \"performance.rtt_timout\""),
+        (["map", "-p", "70000", "127.0.0.1", "--dry-run"], 64, "invalid port specification \"70000\": port 70000 is out of range (1-65535)"),
+        (["map", "-p", "22,,80", "127.0.0.1", "--dry-run"], 64, "empty item between commas"),
+        (["map", "--probe-dir", "/nonexistent-probes", "127.0.0.1", "-p", "1", "-n"], 66, "probe directory /nonexistent-probes: probe directory does not exist"),
+        (["map", "-iL", "/nonexistent-targets"], 66, "cannot read target list /nonexistent-targets"),
+        (["map", "-iL", scratch.appendingPathComponent("targets.txt").path, "--dry-run"], 65, "targets.txt:2: invalid target \"10.0.0.999\""),
+        (["map", "--exclude-file", scratch.appendingPathComponent("exclude.txt").path, "127.0.0.1", "--dry-run"], 65, "exclude.txt:1: invalid target \"127.0.0.1/33\""),
+        (["map", "--exclude", "10.0.0.999", "127.0.0.1", "--dry-run"], 64, "--exclude: invalid target \"10.0.0.999\""),
+        (["map", "-n", "example.com", "--dry-run"], 64, "target \"example.com\" is a name, but DNS traffic is disabled"),
+        (["map", "@office", "--dry-run"], 64, "asset group \"@office\" is unknown"),
+        (["map", "--rate=-5", "127.0.0.1"], 64, "--rate must be 0 or more"),
+        (["map"], 64, "no targets"),
+        (["profiles", "show", "nosuch"], 64, "unknown profile \"nosuch\""),
+        (["probes", "show", "htp"], 64, "no probe named \"htp\"; did you mean \"http\"?"),
+    ]
+
+    @Test("each mistake: its exit code, the problem named, no crash", arguments: cases)
+    func badInput(arguments: [String], status: Int32, message: String) throws {
+        let result = try Cartograph.run(arguments)
+        #expect(result.status == status, "exit \(result.status), stderr: \(result.stderr)")
+        #expect(result.stderr.contains(message), "stderr was: \(result.stderr)")
+        let lines = result.stderr.split(separator: "\n").filter { !$0.hasPrefix("Usage:") && !$0.hasPrefix("  See ") && !$0.isEmpty }
+        #expect(lines.count == 1, "expected one line, got: \(result.stderr)")
+        #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"))
+        #expect(result.stdout.isEmpty)
+    }
+}
+
+@Suite("Plans and profiles from the command line")
+struct PlanTests {
+    @Test("a /8 dry run streams: it prints the plan and stays far under 100 MB")
+    func hugeDryRun() throws {
+        let result = try Cartograph.run(["map", "10.0.0.0/8", "--dry-run"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("map 1: none:[10.0.0.0/8]"))
+        #expect(result.stdout.contains("addresses: 16777216"))
+        #expect(result.stdout.contains("nothing was sent"))
+        let (run, peakKiB) = try Cartograph.peakMemoryKiB(["map", "10.0.0.0/8", "--dry-run"])
+        #expect(run.status == 0)
+        #expect(peakKiB > 0 && peakKiB < 100 * 1024, "peak memory was \(peakKiB) KiB")
+    }
+
+    @Test("each domain is its own map, bare addresses one none map, exclusions counted")
+    func plan() throws {
+        let result = try Cartograph.run(["map", "example.com", "198.18.1.0/24", "none:[198.18.9.1]",
+                                         "example.org:[198.18.5.0/30]", "--exclude", "198.18.1.0/25", "--dry-run"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("map 1: example.com"))
+        #expect(lines.contains("map 2: example.org:[198.18.5.0/30]"))
+        #expect(lines.contains("map 3: none:[198.18.1.0/24, 198.18.9.1]"))
+        #expect(lines.contains("  addresses: 129 (128 excluded)"))
+    }
+
+    @Test("profiles list names the shipped profiles; show prints every key")
+    func profiles() throws {
+        let list = try Cartograph.run(["profiles", "list"])
+        #expect(list.status == 0)
+        for name in ["default", "fast", "thorough", "discovery-only", "low-impact"] {
+            #expect(list.stdout.split(separator: "\n").contains { $0.hasPrefix(name + " ") }, "\(name) missing from: \(list.stdout)")
+        }
+        let show = try Cartograph.run(["profiles", "show", "low-impact"])
+        #expect(show.status == 0)
+        #expect(show.stdout.contains("  rate: 20\n"))
+        #expect(show.stdout.contains("  include: [safe]\n"))
+        #expect(show.stdout.contains("  reverse_lookups: true\n"), "defaults are filled in")
+    }
+
+    @Test("-p overrides the profile's ports, in nmap's syntax")
+    func portsOverride() throws {
+        let result = try Cartograph.run(["map", "127.0.0.1", "-p", "T:1-10,U:53", "--dry-run"])
+        #expect(result.stdout.contains("scan 10 TCP and 1 UDP port(s)"), "\(result.stdout)")
+        let none = try Cartograph.run(["map", "127.0.0.1", "--probes", "none", "--dry-run", "-n"])
+        #expect(none.stdout.contains("no probes") && none.stdout.contains("DNS traffic disabled"), "\(none.stdout)")
+    }
+}

@@ -1,0 +1,98 @@
+@testable import CartographCore
+import Foundation
+import Testing
+
+@Suite("Option profiles")
+struct ProfileTests {
+    static let profilesDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Profiles")
+
+    static var shipped: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: profilesDirectory.path)) ?? [])
+            .filter { $0.hasSuffix(".yaml") }.sorted()
+    }
+
+    @Test("the required profiles ship")
+    func required() {
+        for name in ["default", "fast", "thorough", "discovery-only", "low-impact"] {
+            #expect(Self.shipped.contains("\(name).yaml"), "Profiles/\(name).yaml is missing")
+        }
+    }
+
+    @Test("every shipped profile parses and round-trips through `profiles show`", arguments: shipped)
+    func shippedParse(file: String) throws {
+        let text = try String(contentsOf: Self.profilesDirectory.appendingPathComponent(file), encoding: .utf8)
+        let profile = try Profile.parse(yaml: text, file: file, name: String(file.dropLast(5)))
+        let again = try Profile.parse(yaml: profile.yaml(), file: "shown", name: "x")
+        #expect(again == profile)
+    }
+
+    @Test("discovery-only sweeps and does nothing else")
+    func discoveryOnly() throws {
+        let text = try String(contentsOf: Self.profilesDirectory.appendingPathComponent("discovery-only.yaml"), encoding: .utf8)
+        let profile = try Profile.parse(yaml: text, file: "discovery-only.yaml", name: "discovery-only")
+        #expect(profile.hostDiscovery.enabled)
+        #expect(!profile.informationGathering.portScan)
+        #expect(!profile.probes.enabled)
+    }
+
+    @Test("values from every section are read")
+    func values() throws {
+        let yaml = """
+        name: custom
+        host_discovery:
+          enabled: false
+          tcp_ports: [22, "8000-8002"]
+        dns:
+          enabled: false
+        information_gathering:
+          tcp_ports: "top:10"
+          udp_ports: [53, 161]
+        probes:
+          include: [http, safe]
+          exclude: [banner]
+          args:
+            http: {path: /status}
+        performance:
+          rate: 100
+          retries: 3
+          min_rtt_timeout_ms: 50
+        """
+        let profile = try Profile.parse(yaml: yaml, file: "custom.yaml", name: "custom")
+        #expect(!profile.hostDiscovery.enabled)
+        #expect(profile.hostDiscovery.tcpPorts == [22, 8000, 8001, 8002])
+        #expect(!profile.dns.enabled)
+        #expect(profile.informationGathering.tcpPorts.count == 10)
+        #expect(profile.informationGathering.udpPorts == [53, 161])
+        #expect(profile.probes.include == ["http", "safe"])
+        #expect(profile.probes.args["http"] == ["path": "/status"])
+        #expect(profile.performance.rate == 100)
+        #expect(profile.performance.retries == 3)
+        #expect(profile.performance.minRTTTimeoutMs == 50)
+    }
+
+    @Test("mistakes name file, line and key", arguments: [
+        ("performance:\n  rtt_timout: 5\n", "p.yaml:2: unknown key \"performance.rtt_timout\""),
+        ("performance:\n  min_rtt_timout_ms: 5\n", "(did you mean \"min_rtt_timeout_ms\"?)"),
+        ("dns:\n  enabled: maybe\n", "p.yaml:2: \"dns.enabled\" must be true or false"),
+        ("performance:\n  retries: -1\n", "p.yaml:2: \"performance.retries\" is -1, out of range (0-20)"),
+        ("performance:\n  rate: fast\n", "\"performance.rate\" must be a whole number"),
+        ("information_gathering:\n  tcp_ports: [22, 70000]\n", "p.yaml:2: \"information_gathering.tcp_ports\": port 70000 is out of range"),
+        ("host_discovery:\n  methods: [icmp]\n", "unknown method \"icmp\""),
+        ("probes: [a, b]\n", "p.yaml:1: \"probes\" must be a mapping"),
+        ("name: x\n  bad: [\n", "p.yaml:2: YAML syntax error"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("colour: red\n", "p.yaml:1: unknown key \"colour\""),
+        ("performance:\n  min_rtt_timeout_ms: 500\n  max_rtt_timeout_ms: 100\n", "is above max_rtt_timeout_ms"),
+    ])
+    func errors(yaml: String, expected: String) {
+        do {
+            let profile = try Profile.parse(yaml: yaml, file: "p.yaml", name: "p")
+            Issue.record("parsed as \(profile.name) but should fail with \(expected)")
+        } catch {
+            #expect(error.description.contains(expected), "message was: \(error.description)")
+            #expect(!error.description.contains("\n"), "a profile error is one line")
+        }
+    }
+}

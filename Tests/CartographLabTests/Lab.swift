@@ -1,0 +1,81 @@
+import CartographTestSupport
+import Foundation
+import Testing
+
+/// The lab built by `Scripts/lab.sh up`: a scanner namespace, a router, and hosts running real
+/// daemons. Lab tests fail (never skip) when it is not there.
+enum Lab {
+    static let scanner = "cg-scan"
+    static let h1 = "198.18.1.2", h2 = "198.18.2.2", h3 = "198.18.3.2"
+    static let h1v6 = "fd7c:a7:1::2"
+    /// On h1's link, but no host has it: the router's ARP fails and reports it unreachable.
+    static let absent = "198.18.1.99"
+
+    /// Fails the calling test with a clear message unless every lab daemon answers.
+    static func require() throws {
+        let status = Process()
+        status.executableURL = URL(fileURLWithPath: "/bin/bash")
+        status.arguments = [Cartograph.packageRoot.appendingPathComponent("Scripts/lab.sh").path, "status"]
+        let err = Pipe()
+        status.standardError = err
+        status.standardOutput = Pipe()
+        try status.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        status.waitUntilExit()
+        try #require(status.terminationStatus == 0,
+                     "the lab is not running (\(message.trimmingCharacters(in: .whitespacesAndNewlines))): start it with `bash Scripts/lab.sh up`, or run `bash Scripts/test.sh`")
+    }
+
+    /// Runs `cartograph ARGS` inside the scanner namespace.
+    static func cartograph(_ arguments: [String]) throws -> CommandResult {
+        try Cartograph.run(arguments, namespace: scanner)
+    }
+
+    /// Runs `cartograph ARGS --format json` in the scanner namespace and decodes the report.
+    static func map(_ arguments: [String]) throws -> (CommandResult, [[String: Any]]) {
+        let result = try cartograph(arguments + ["--format", "json"])
+        guard result.status == 0 || result.status == 1,
+              let object = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
+              let maps = object["maps"] as? [[String: Any]] else {
+            Issue.record("cartograph \(arguments) exited \(result.status): \(result.stderr)")
+            return (result, [])
+        }
+        return (result, maps)
+    }
+
+    /// The counter of IP packets a lab namespace has received (`Ip: InReceives`).
+    static func packetsReceived(by namespace: String) throws -> Int {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = ["netns", "exec", namespace, "cat", "/proc/net/snmp"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let lines = text.split(separator: "\n").filter { $0.hasPrefix("Ip:") }
+        guard lines.count == 2 else { throw POSIXError(.EIO) }
+        let names = lines[0].split(separator: " "), values = lines[1].split(separator: " ")
+        guard let index = names.firstIndex(of: "InReceives"), let value = Int(values[index]) else { throw POSIXError(.EIO) }
+        return value
+    }
+}
+
+/// A host of a JSON report, by address.
+struct ReportHost {
+    let raw: [String: Any]
+    var services: [[String: Any]] { raw["services"] as? [[String: Any]] ?? [] }
+    var openPorts: [Int] { services.compactMap { $0["port"] as? Int }.sorted() }
+    var discovery: [String] { raw["discovery"] as? [String] ?? [] }
+    func service(_ port: Int) -> [String: Any]? { services.first { $0["port"] as? Int == port } }
+
+    static func all(_ maps: [[String: Any]]) -> [String: ReportHost] {
+        var hosts: [String: ReportHost] = [:]
+        for map in maps {
+            for host in map["hosts"] as? [[String: Any]] ?? [] {
+                if let address = host["address"] as? String { hosts[address] = ReportHost(raw: host) }
+            }
+        }
+        return hosts
+    }
+}

@@ -1,0 +1,106 @@
+import CartographTestSupport
+import Foundation
+import Testing
+
+/// `cartograph map` against real daemons behind a router. Serialized: the tests read packet
+/// counters of lab hosts, which another test's traffic would disturb.
+@Suite("Mapping the lab", .serialized)
+struct LabMapTests {
+    static let ports = "22,80,443,2222,6379,7777,8080"
+
+    @Test("every open port and no closed one; http, ssh and redis named with the probe that found each")
+    func fullMap() throws {
+        try Lab.require()
+        let (result, maps) = try Lab.map(["map", Lab.h1, Lab.h2, Lab.h3, Lab.absent, "-p", Self.ports])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(maps.count == 1)
+        #expect(maps.first?["target"] as? String == "none:[\(Lab.h1), \(Lab.h2), \(Lab.h3), \(Lab.absent)]")
+        #expect(maps.first?["profile"] as? String == "default")
+        let hosts = ReportHost.all(maps)
+        #expect(Set(hosts.keys) == [Lab.h1, Lab.h2, Lab.h3], "live hosts: \(hosts.keys.sorted())")
+
+        let h1 = try #require(hosts[Lab.h1])
+        #expect(h1.openPorts == [22, 80])
+        #expect(h1.raw["closed_ports"] as? Int == 5)
+        #expect(h1.discovery.allSatisfy { $0.hasPrefix("tcp-connect:") } && !h1.discovery.isEmpty)
+        let h2 = try #require(hosts[Lab.h2])
+        #expect(h2.openPorts == [2222, 6379, 7777, 8080])
+        let h3 = try #require(hosts[Lab.h3])
+        #expect(h3.openPorts.isEmpty)
+        #expect(h3.raw["closed_ports"] as? Int == 7)
+
+        let expected: [(ReportHost, Int, String, String, String?)] = [
+            (h1, 22, "ssh", "OpenSSH", "9.2p1"), (h1, 80, "http", "nginx", "1.22.1"),
+            (h2, 2222, "ssh", "OpenSSH", "9.2p1"), (h2, 8080, "http", "nginx", "1.22.1"),
+            (h2, 6379, "redis", "Redis", "7.0.15"), (h2, 7777, "redis", "Redis", "7.0.15"),
+        ]
+        for (host, port, name, product, version) in expected {
+            let service = try #require(host.service(port), "no service on \(port)")
+            #expect(service["name"] as? String == name, "port \(port): \(service)")
+            #expect(service["method"] as? String == name, "port \(port) was identified by the \(name) probe")
+            #expect(service["product"] as? String == product, "port \(port): \(service)")
+            #expect(service["version"] as? String == version, "port \(port): \(service)")
+            #expect(service["state"] as? String == "open")
+        }
+    }
+
+    @Test("the text report shows each service and its method")
+    func textReport() throws {
+        try Lab.require()
+        let result = try Lab.cartograph(["map", Lab.h2, "-p", "2222,7777", "-n"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        let ssh = lines.first { $0.hasPrefix("  2222/tcp") } ?? ""
+        #expect(ssh.contains("ssh") && ssh.contains("OpenSSH 9.2p1") && ssh.hasSuffix("ssh"), "\(result.stdout)")
+        let redis = lines.first { $0.hasPrefix("  7777/tcp") } ?? ""
+        #expect(redis.contains("redis") && redis.contains("Redis 7.0.15") && redis.hasSuffix("redis"), "\(result.stdout)")
+    }
+
+    @Test("an excluded host receives not one packet, and is not in the map")
+    func exclusion() throws {
+        try Lab.require()
+        let before = try Lab.packetsReceived(by: "cg-h2")
+        let (result, maps) = try Lab.map(["map", "198.18.1.0/24", "198.18.2.0/24", "-p", Self.ports,
+                                          "--exclude", "198.18.2.0/24", "-n"])
+        let after = try Lab.packetsReceived(by: "cg-h2")
+        #expect(result.status == 0, "\(result.stderr)")
+        let hosts = ReportHost.all(maps)
+        #expect(hosts[Lab.h1] != nil)
+        #expect(hosts[Lab.h2] == nil)
+        #expect(after == before, "cg-h2 received \(after - before) packet(s)")
+        #expect(maps.first?["excluded_addresses"] as? String == "256")
+    }
+
+    @Test("the discovery-only profile sweeps and sends nothing to closed ports")
+    func discoveryOnly() throws {
+        try Lab.require()
+        let (result, maps) = try Lab.map(["map", Lab.h1, Lab.h3, Lab.absent, "--profile", "discovery-only", "-n"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let hosts = ReportHost.all(maps)
+        #expect(Set(hosts.keys) == [Lab.h1, Lab.h3])
+        #expect(hosts.values.allSatisfy { $0.services.isEmpty })
+        #expect(hosts.values.allSatisfy { !$0.discovery.isEmpty })
+    }
+
+    @Test("IPv6 hosts are swept, scanned and identified")
+    func ipv6() throws {
+        try Lab.require()
+        let (result, maps) = try Lab.map(["map", Lab.h1v6, "-p", "22,80,443", "-n"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let host = try #require(ReportHost.all(maps)[Lab.h1v6])
+        #expect(host.openPorts == [22, 80])
+        #expect(host.service(80)?["product"] as? String == "nginx")
+    }
+
+    @Test("with the sweep off, every address is scanned and answering hosts are kept")
+    func noSweep() throws {
+        try Lab.require()
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("nosweep-\(getpid()).yaml")
+        try "host_discovery:\n  enabled: false\nprobes:\n  enabled: false\n".write(to: profile, atomically: true, encoding: .utf8)
+        let (result, maps) = try Lab.map(["map", Lab.h2, "-p", "6379", "--profile", profile.path, "-n"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let host = try #require(ReportHost.all(maps)[Lab.h2])
+        #expect(host.openPorts == [6379])
+        #expect(host.discovery == ["tcp-connect:6379"])
+    }
+}

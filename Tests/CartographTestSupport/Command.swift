@@ -1,0 +1,88 @@
+import Foundation
+
+/// Runs the built `cartograph` binary as a user would, and what it printed.
+public struct CommandResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+public enum Cartograph {
+    /// The package root, found from this file's path.
+    public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The `cartograph` binary next to the test bundle (`swift build` puts both in one folder).
+    public static var binary: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // On Linux the test runner is `.build/debug/CartographPackageTests.xctest`.
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir.appendingPathComponent("cartograph").path
+    }
+
+    /// Runs `cartograph ARGS` (inside network namespace `namespace` when given) and waits.
+    public static func run(_ arguments: [String], namespace: String? = nil, stdin: String? = nil,
+                           environment: [String: String] = [:]) throws -> CommandResult {
+        let process = Process()
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace, binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        // Read both pipes to the end before waiting, so a large report cannot block the child.
+        let group = DispatchGroup()
+        let box = OutputBox()
+        group.enter()
+        DispatchQueue.global().async {
+            box.setErr(err.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus,
+                             stdout: String(decoding: stdoutData, as: UTF8.self),
+                             stderr: String(decoding: box.err, as: UTF8.self))
+    }
+
+    /// Peak resident memory (KiB) of one run of `cartograph ARGS`. The run goes through a small
+    /// python3 parent, whose getrusage(RUSAGE_CHILDREN) then covers that single child only.
+    public static func peakMemoryKiB(_ arguments: [String]) throws -> (CommandResult, Int) {
+        let script = """
+        import resource, subprocess, sys
+        done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, binary] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let fields = String(decoding: data, as: UTF8.self).split(separator: " ")
+            .map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
+        guard fields.count == 2 else { return (CommandResult(status: -1, stdout: "", stderr: "python3 failed"), -1) }
+        return (CommandResult(status: Int32(fields[0]), stdout: "", stderr: ""), fields[1])
+    }
+}
+
+private final class OutputBox: @unchecked Sendable {
+    // Written once by the reader thread before `group.leave()`, read after `group.wait()`.
+    var err = Data()
+    func setErr(_ data: Data) { err = data }
+}

@@ -27,8 +27,8 @@ enum Lab {
     }
 
     /// Runs `cartograph ARGS` inside the scanner namespace.
-    static func cartograph(_ arguments: [String]) throws -> CommandResult {
-        try Cartograph.run(arguments, namespace: scanner)
+    static func cartograph(_ arguments: [String], openFiles: Int? = nil) throws -> CommandResult {
+        try Cartograph.run(arguments, namespace: scanner, openFiles: openFiles)
     }
 
     /// Runs `cartograph ARGS --format json` in the scanner namespace and decodes the report.

@@ -103,4 +103,17 @@ struct LabMapTests {
         #expect(host.openPorts == [6379])
         #expect(host.discovery == ["tcp-connect:6379"])
     }
+
+    @Test("a scan wider than the open-file limit slows down instead of failing")
+    func fileLimit() throws {
+        try Lab.require()
+        let result = try Lab.cartograph(["map", Lab.h2, "-p", "1-10000", "-n", "--probes", "none", "--format", "json"],
+                                        openFiles: 48)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stderr.contains("Too many open files"))
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let hosts = ReportHost.all(object?["maps"] as? [[String: Any]] ?? [])
+        #expect(hosts[Lab.h2]?.openPorts == [2222, 6379, 7777, 8080])
+        #expect(hosts[Lab.h2]?.raw["closed_ports"] as? Int == 9996)
+    }
 }

@@ -22,16 +22,15 @@ public enum Cartograph {
     }
 
     /// Runs `cartograph ARGS` (inside network namespace `namespace` when given) and waits.
+    /// `openFiles` runs it under that open-file limit (soft and hard), through prlimit(1).
     public static func run(_ arguments: [String], namespace: String? = nil, stdin: String? = nil,
-                           environment: [String: String] = [:]) throws -> CommandResult {
+                           environment: [String: String] = [:], openFiles: Int? = nil) throws -> CommandResult {
         let process = Process()
-        if let namespace {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            process.arguments = ["netns", "exec", namespace, binary] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-        }
+        var command = [binary] + arguments
+        if let openFiles { command = ["/usr/bin/prlimit", "--nofile=\(openFiles):\(openFiles)"] + command }
+        if let namespace { command = ["/usr/sbin/ip", "netns", "exec", namespace] + command }
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env

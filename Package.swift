@@ -15,6 +15,9 @@ let package = Package(
         // System libraries, found through pkg-config; the providers name the Debian packages.
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // TLS for probes: OpenSSL behind a handle and status codes.
+        .target(name: "CTLSShims", dependencies: ["COpenSSL"]),
         // The few C helpers Swift cannot call directly: Lua macros and the Lua sandbox hooks.
         .target(name: "CShims", dependencies: ["CLua"]),
         // epoll, which Swift's Glibc module does not export.
@@ -27,7 +30,7 @@ let package = Package(
         // Host sweep and port discovery engines.
         .target(name: "CartographNet", dependencies: ["CartographCore", "CartographIO", "CPcap"]),
         // The Lua probe runtime, loader and identification pipeline.
-        .target(name: "CartographProbes", dependencies: ["CartographCore", "CartographIO", "CLua", "CShims"]),
+        .target(name: "CartographProbes", dependencies: ["CartographCore", "CartographIO", "CLua", "CShims", "CTLSShims"]),
         // Name resolution. For now the system resolver; DNS discovery proper comes later.
         .target(name: "CartographDNS", dependencies: ["CartographCore", "CartographIO"]),
         // Renderers.

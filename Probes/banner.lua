@@ -10,7 +10,7 @@ return {
   description = "Any service that speaks first: its first line, and a tentative guess at what it is",
   categories = { "default", "safe", "discovery" },
   ports = {},
-  rarity = 9,
+  rarity = 7, -- last of the probes tried at the default intensity
 
   run = function(host, port)
     local data = port.banner

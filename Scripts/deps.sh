@@ -26,6 +26,14 @@ PACKAGES=(
     nmap
 )
 
+# More packages, one a line (# comments), from Scripts/deps.d/*.txt: the lab's extra services.
+for list in "$(dirname "$0")"/deps.d/*.txt; do
+    [[ -e ${list} ]] || continue
+    while read -r pkg _; do
+        [[ -n ${pkg} && ${pkg} != \#* ]] && PACKAGES+=("${pkg}")
+    done <"${list}"
+done
+
 POLICY_RC=/usr/sbin/policy-rc.d
 
 log() { printf 'deps: %s\n' "$*" >&2; }

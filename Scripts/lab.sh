@@ -28,6 +28,7 @@ BASE_NAMESPACES=("${NS_SCAN}" "${NS_ROUTER}" cg-h1 cg-h2 cg-h3)
 WAIT_SECONDS=15   # total budget for all daemons to accept connections
 
 SCRIPT_NAME=$(basename "$0")
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 
 log() { printf 'lab: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -431,6 +432,15 @@ cmd_up() {
     start_sshd cg-h2 2 2222
     start_redis cg-h2 2 6379
     start_redis cg-h2 2 7777
+
+    # More hosts and services: each Scripts/lab.d/*.sh is sourced here, in name order, and
+    # builds its part with add_host, register and start_in_ns (see the functions above).
+    local part
+    for part in "${SCRIPT_DIR}"/lab.d/*.sh; do
+        [[ -e ${part} ]] || continue
+        # shellcheck source=/dev/null
+        source "${part}"
+    done
 
     wait_for_services
     trap - EXIT

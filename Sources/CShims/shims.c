@@ -1,6 +1,8 @@
 #include "CShims.h"
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     size_t used;
@@ -120,4 +122,60 @@ int cg_lua_where(lua_State *co, char *buffer, size_t size) {
         }
     }
     return 0;
+}
+
+enum { CG_REGEX_GROUPS = 16 };
+
+// Compiles and runs one expression; returns the number of filled slots, 0 for no match, or
+// raises a Lua error (after freeing the compiled expression) for a bad expression.
+static int cg_regex_exec(lua_State *L, regmatch_t *slots) {
+    size_t length;
+    const char *subject = luaL_checklstring(L, 1, &length);
+    const char *pattern = luaL_checkstring(L, 2);
+    const char *flags = luaL_optstring(L, 3, "");
+    regex_t compiled;
+    int options = REG_EXTENDED | (strchr(flags, 'i') ? REG_ICASE : 0);
+    int status = regcomp(&compiled, pattern, options);
+    if (status != 0) {
+        char message[200];
+        regerror(status, &compiled, message, sizeof message);
+        regfree(&compiled);
+        return luaL_error(L, "regex \"%s\": %s", pattern, message);
+    }
+    slots[0].rm_so = 0;
+    slots[0].rm_eo = (regoff_t)length;
+    status = regexec(&compiled, subject, CG_REGEX_GROUPS, slots, REG_STARTEND);
+    size_t groups = compiled.re_nsub;
+    regfree(&compiled);
+    return status == 0 ? (int)(groups + 1) : 0;
+}
+
+static int cg_regex_match(lua_State *L) {
+    regmatch_t slots[CG_REGEX_GROUPS];
+    int filled = cg_regex_exec(L, slots);
+    if (filled == 0) { lua_pushnil(L); return 1; }
+    const char *subject = lua_tostring(L, 1);
+    if (filled == 1) {
+        lua_pushlstring(L, subject + slots[0].rm_so, (size_t)(slots[0].rm_eo - slots[0].rm_so));
+        return 1;
+    }
+    int pushed = 0;
+    for (int i = 1; i < filled && i < CG_REGEX_GROUPS; i++, pushed++) {
+        if (slots[i].rm_so < 0) lua_pushnil(L);
+        else lua_pushlstring(L, subject + slots[i].rm_so, (size_t)(slots[i].rm_eo - slots[i].rm_so));
+    }
+    return pushed;
+}
+
+static int cg_regex_find(lua_State *L) {
+    regmatch_t slots[CG_REGEX_GROUPS];
+    if (cg_regex_exec(L, slots) == 0) { lua_pushnil(L); return 1; }
+    lua_pushinteger(L, slots[0].rm_so + 1);
+    lua_pushinteger(L, slots[0].rm_eo);
+    return 2;
+}
+
+void cg_lua_push_regex(lua_State *L) {
+    static const luaL_Reg functions[] = {{"match", cg_regex_match}, {"find", cg_regex_find}, {NULL, NULL}};
+    luaL_newlib(L, functions);
 }

@@ -82,6 +82,12 @@ public struct ServiceResult: Codable, Sendable, Equatable {
     public var method: String
     /// False when the probe's match was tentative.
     public var certain: Bool?
+    /// What the probe said the device is (`router`, `printer`, …), when it could tell.
+    public var deviceType: String?
+    /// Operating system hints from the service (`Debian`, `Linux 6.1`, …).
+    public var os: [String]?
+    /// True when the service spoke TLS (`https`, and `tls` for other TLS services).
+    public var tls: Bool?
     /// Why identification failed on this port, when a probe erred or timed out.
     public var probeErrors: [String]?
 

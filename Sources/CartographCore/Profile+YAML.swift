@@ -48,8 +48,9 @@ extension Profile {
         }
 
         if let section = try root.object("probes") {
-            try section.checkKeys(["enabled", "include", "exclude", "args"])
+            try section.checkKeys(["enabled", "include", "exclude", "intensity", "args"])
             profile.probes.enabled = try section.bool("enabled") ?? profile.probes.enabled
+            profile.probes.intensity = try section.int("intensity", range: 0...9) ?? profile.probes.intensity
             profile.probes.include = try section.strings("include") ?? profile.probes.include
             profile.probes.exclude = try section.strings("exclude") ?? profile.probes.exclude
             if let args = try section.object("args") {
@@ -117,6 +118,7 @@ extension Profile {
             "  enabled: \(probes.enabled)",
             "  include: \(strings(probes.include))",
             "  exclude: \(strings(probes.exclude))",
+            "  intensity: \(probes.intensity)",
         ]
         if probes.args.isEmpty {
             lines.append("  args: {}")

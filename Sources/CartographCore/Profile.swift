@@ -50,6 +50,8 @@ public struct Profile: Hashable, Sendable, Codable {
         /// Probe names or categories; `all` selects every probe.
         public var include: [String] = ["default"]
         public var exclude: [String] = []
+        /// Highest rarity (1-9) tried on ports a probe does not declare; like nmap's intensity.
+        public var intensity = 7
         /// Per-probe arguments, handed to the probe's `run` as its `args` table.
         public var args: [String: [String: String]] = [:]
     }

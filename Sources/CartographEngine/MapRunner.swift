@@ -79,9 +79,6 @@ public struct MapRunner {
         var ports: [IPAddress: [PortObservation]] = [:]
         let selection = PortSelection(tcp: profile.informationGathering.tcpPorts, udp: profile.informationGathering.udpPorts)
         if profile.informationGathering.portScan && !selection.isEmpty && !cancel.isCancelled {
-            if !selection.udp.isEmpty {
-                warnings.append("UDP port discovery needs the raw-packet engine; \(selection.udp.count) UDP port(s) were not scanned")
-            }
             let engine = context.scanEngine
             let observe: (PortObservation) -> Void = { observation in
                 if observation.state != .filtered, live[observation.address] == nil, !sweeping {
@@ -124,9 +121,17 @@ public struct MapRunner {
             if !unknown.isEmpty {
                 warnings.append("no probe or category named \(unknown.map { "\"\($0)\"" }.joined(separator: ", "))")
             }
-            let jobs = hosts.flatMap { address in
+            var jobs = hosts.flatMap { address in
                 (ports[address] ?? []).filter { $0.state == .open }.map {
                     PortJob(address: address, port: $0.port, proto: $0.proto, hostname: names[address]?.first?.name)
+                }
+            }
+            // UDP without raw packets: a port is open when a probe's protocol payload gets an
+            // answer, so only ports some probe has a payload for are tried.
+            let udpScanned = udpCandidates(selection: selection, probes: selected, warnings: &warnings)
+            if profile.informationGathering.portScan {
+                for address in hosts {
+                    jobs += udpScanned.map { PortJob(address: address, port: $0, proto: .udp, hostname: names[address]?.first?.name) }
                 }
             }
             if !selected.isEmpty && !jobs.isEmpty {
@@ -134,12 +139,20 @@ public struct MapRunner {
                 var settings = ProbeSettings()
                 settings.probeTimeoutMs = profile.performance.probeTimeoutMs
                 settings.args = profile.probes.args
+                settings.intensity = profile.probes.intensity
                 settings.concurrency = max(1, min(profile.performance.concurrency, 1024))
                 let identifier = ServiceIdentifier(library: context.probes, probes: selected, settings: settings)
                 for result in try identifier.identify(jobs, cancel: cancel) {
                     identified[PortKey(address: result.address, port: result.port, proto: result.proto)] = result
+                    if result.proto == .udp {
+                        ports[result.address, default: []].append(PortObservation(
+                            address: result.address, port: result.port, proto: .udp,
+                            state: result.match == nil ? .filtered : .open))
+                    }
                 }
             }
+        } else if !selection.udp.isEmpty && profile.informationGathering.portScan {
+            warnings.append("\(selection.udp.count) UDP port(s) were not scanned: without raw packets, UDP ports are found by probe payloads, and identification is off")
         }
 
         // Assembly.
@@ -164,6 +177,9 @@ public struct MapRunner {
                             service.cpe = match.cpe.isEmpty ? nil : match.cpe
                             service.method = method
                             service.certain = match.certain
+                            service.deviceType = match.deviceType
+                            service.os = match.osHints.isEmpty ? nil : match.osHints
+                            service.tls = identification.tls ? true : nil
                             for name in match.hostnames where !host.hostnames.contains(where: { $0.name == name }) {
                                 host.hostnames.append(Hostname(name: name, source: method))
                             }
@@ -188,6 +204,19 @@ struct PortKey: Hashable {
     let address: IPAddress
     let port: UInt16
     let proto: TransportProtocol
+}
+
+/// The UDP ports of `selection` that a selected UDP probe declares (it has a payload for them).
+/// The others are left out, with a warning.
+func udpCandidates(selection: PortSelection, probes: [ProbeDefinition], warnings: inout [String]) -> [UInt16] {
+    guard !selection.udp.isEmpty else { return [] }
+    let payloadPorts = Set(probes.filter { $0.proto == .udp }.flatMap(\.ports))
+    let candidates = selection.udp.filter(payloadPorts.contains)
+    let skipped = selection.udp.count - candidates.count
+    if skipped > 0 {
+        warnings.append("\(skipped) UDP port(s) were not scanned: without raw packets, only ports a UDP probe has a payload for can be tried")
+    }
+    return candidates
 }
 
 /// A map that cannot run at all (its domain does not resolve and it has no netblocks).

@@ -1,3 +1,6 @@
+import CLua
+import CShims
+
 /// Lua code run once in every probe state. It builds the probe API on top of one primitive:
 /// `coroutine.yield(TOKEN, op, ...)`, which hands a socket request to the Swift scheduler and
 /// resumes with its result. TOKEN is private to this chunk, so a probe cannot forge requests,
@@ -5,8 +8,41 @@
 enum Prelude {
     static let chunkName = "=prelude"
 
+    /// Registry references to what the prelude returns.
+    struct References {
+        let token: Int32
+        let makeEnv: Int32
+        let passiveBanner: Int32
+        let detectTLS: Int32
+    }
+
+    /// Runs the prelude in `stack`'s state and registers the shared probe libraries.
+    static func install(in stack: LuaStack, libraries: [String: (file: String, text: String)]) throws(LuaError) -> References {
+        cg_lua_push_regex(stack.L)
+        lua_setglobal(stack.L, "__cg_regex")
+        try stack.run(source: source, chunkName: chunkName, results: 5)
+        for (name, library) in libraries {
+            lua_pushvalue(stack.L, -1)
+            stack.push(name)
+            stack.push(library.file)
+            stack.push(library.text)
+            guard cg_lua_pcall(stack.L, 3, 0) == LUA_OK else { throw LuaError(message: stack.popString()) }
+        }
+        stack.pop()   // register_library
+        let registry = stack.registryIndex()
+        let detectTLS = luaL_ref(stack.L, registry)
+        let passiveBanner = luaL_ref(stack.L, registry)
+        let makeEnv = luaL_ref(stack.L, registry)
+        let token = luaL_ref(stack.L, registry)
+        return References(token: token, makeEnv: makeEnv, passiveBanner: passiveBanner, detectTLS: detectTLS)
+    }
+
     static let source = #"""
-    local yield, pack, unpack = coroutine.yield, table.pack, table.unpack
+    local yield, pack, unpack, load = coroutine.yield, table.pack, table.unpack, load
+    local regex = __cg_regex
+    __cg_regex, loadfile, dofile = nil, nil, nil
+    -- Probes share the string metatable; hide it so none can change string methods for all.
+    getmetatable("").__metatable = false
     local TOKEN = {}
 
     local Socket = {}
@@ -17,14 +53,28 @@ enum Prelude {
 
     local socket = {}
 
-    -- socket.connect(host, port [, {timeout = ms, protocol = "tcp"|"udp"}]) -> sock | nil, err
+    -- socket.connect(host, port [, {timeout = ms, protocol = "tcp"|"udp", tls = bool, sni = name}])
+    --   -> sock | nil, err
     function socket.connect(host, port, options)
       options = options or {}
       local proto = options.protocol or (type(port) == "table" and port.protocol) or "tcp"
+      local sni = options.sni or (type(host) == "table" and host.name) or nil
       local id, err = yield(TOKEN, "connect", tostring(addr(host)), math.tointeger(portnum(port)) or -1,
-                            options.timeout, proto)
+                            options.timeout, proto, options.tls and true or false, sni)
       if not id then return nil, err end
       return setmetatable({ id = id, buffer = "" }, Socket)
+    end
+
+    -- sock:starttls([sni]) -> true | nil, err: a TLS handshake over the open connection.
+    function Socket:starttls(sni)
+      self.buffer = ""
+      return yield(TOKEN, "starttls", self.id, sni)
+    end
+
+    -- sock:certificate() -> {subject, issuer, sans = {...}, not_before, not_after, sha256,
+    --   version, cipher} for a TLS connection, nil otherwise.
+    function Socket:certificate()
+      return yield(TOKEN, "certificate", self.id)
     end
 
     -- sock:send(data) -> true | nil, err
@@ -102,15 +152,36 @@ enum Prelude {
     local safe_string = copy(string)
     safe_string.dump = nil
 
+    -- Shared probe libraries (Probes/lib/NAME.lua), loaded on first require.
+    local libraries, loaded = {}, {}
+    local make_env
+
+    local function register_library(name, path, source)
+      libraries[name] = { path = path, source = source }
+    end
+
+    local function require_library(name)
+      if loaded[name] ~= nil then return loaded[name] end
+      local library = libraries[name]
+      if not library then
+        error("no probe library named \"" .. tostring(name) .. "\" (libraries live in Probes/lib/)", 2)
+      end
+      local chunk, err = load(library.source, "@" .. library.path, "t", make_env())
+      if not chunk then error(err, 0) end
+      local value = chunk()
+      loaded[name] = value == nil and true or value
+      return loaded[name]
+    end
+
     -- A fresh environment for one probe file: only pure libraries and the probe API.
-    local function make_env()
+    make_env = function()
       return {
         assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
         select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
         setmetatable = setmetatable, getmetatable = getmetatable, rawequal = rawequal,
         rawget = rawget, rawlen = rawlen, rawset = rawset, _VERSION = _VERSION,
         string = copy(safe_string), table = copy(table), math = copy(math), utf8 = copy(utf8),
-        socket = copy(socket), log = log, sleep = sleep,
+        socket = copy(socket), log = log, sleep = sleep, regex = copy(regex), require = require_library,
       }
     end
 
@@ -124,6 +195,15 @@ enum Prelude {
       return data
     end
 
-    return TOKEN, make_env, passive_banner
+    -- The TLS detection of the pipeline: a handshake, and the certificate if there is one.
+    local function detect_tls(host, port, wait)
+      local s = socket.connect(host, port, { timeout = wait, tls = true })
+      if not s then return nil end
+      local certificate = s:certificate()
+      s:close()
+      return certificate or {}
+    end
+
+    return TOKEN, make_env, passive_banner, detect_tls, register_library
     """#
 }

@@ -12,6 +12,8 @@ public struct ProbeDefinition: Sendable, Hashable {
     public let proto: TransportProtocol
     /// 1 (tried early on ports it does not declare) to 9 (tried last); like nmap's rarity.
     public let rarity: Int
+    /// The probe can run over TLS (it connects with `{tls = port.tls}`).
+    public let tls: Bool
     /// The file it was loaded from, as given (relative paths stay relative).
     public let file: String
 }
@@ -33,6 +35,8 @@ public struct ProbeLibrary: Sendable {
     /// Notes that do not stop anything, e.g. a probe replaced by one of the same name.
     public private(set) var notices: [String] = []
     var sources: [String: (file: String, text: String)] = [:]
+    /// Shared libraries from `lib/` beside the probes, by name, for `require`.
+    public private(set) var libraries: [String: (file: String, text: String)] = [:]
 
     public init() {}
 
@@ -40,24 +44,32 @@ public struct ProbeLibrary: Sendable {
     /// replaces an earlier one. An unreadable directory is an error the caller reports as fatal.
     public static func load(directories: [String]) throws(ProbeLoadError) -> ProbeLibrary {
         var files: [(path: String, text: String)] = []
+        var libraries: [(path: String, text: String)] = []
         for directory in directories {
             for path in try ProbeFiles.list(directory: directory) {
-                do {
-                    files.append((path, try ProbeFiles.read(path)))
-                } catch {
-                    throw error
+                files.append((path, try ProbeFiles.read(path)))
+            }
+            let lib = (directory.hasSuffix("/") ? String(directory.dropLast()) : directory) + "/lib"
+            if ProbeFiles.isDirectory(lib) {
+                for path in try ProbeFiles.list(directory: lib) {
+                    libraries.append((path, try ProbeFiles.read(path)))
                 }
             }
         }
-        return load(files: files)
+        return load(files: files, libraries: libraries)
     }
 
     /// Loads probes from already-read sources (used by `load(directories:)` and by tests).
-    public static func load(files: [(path: String, text: String)]) -> ProbeLibrary {
+    public static func load(files: [(path: String, text: String)],
+                            libraries: [(path: String, text: String)] = []) -> ProbeLibrary {
         var library = ProbeLibrary()
+        for (path, text) in libraries {
+            let name = String(path.split(separator: "/").last ?? "").replacingOccurrences(of: ".lua", with: "")
+            library.libraries[name] = (path, text)
+        }
         let checker: ProbeChecker
         do {
-            checker = try ProbeChecker()
+            checker = try ProbeChecker(libraries: library.libraries)
         } catch {
             library.errors.append(ProbeLoadError(file: "prelude", message: error.message))
             return library
@@ -101,12 +113,9 @@ final class ProbeChecker {
     let lua: LuaState
     let makeEnvRef: Int32
 
-    init() throws(LuaError) {
+    init(libraries: [String: (file: String, text: String)]) throws(LuaError) {
         lua = try LuaState(memoryLimit: 64 << 20)
-        let stack = lua.main
-        try stack.run(source: Prelude.source, chunkName: Prelude.chunkName, results: 2)
-        makeEnvRef = luaL_ref(stack.L, stack.registryIndex())
-        stack.pop()   // the token is not needed to check declarations
+        makeEnvRef = try Prelude.install(in: lua.main, libraries: libraries).makeEnv
     }
 
     func check(path: String, text: String) -> Result<ProbeDefinition, ProbeLoadError> {
@@ -162,7 +171,7 @@ enum ProbeCompiler {
             .failure(ProbeLoadError(file: path, message: message))
         }
         let table = lua_absindex(stack.L, index)
-        let allowed: Set<String> = ["name", "description", "categories", "ports", "protocol", "rarity", "run"]
+        let allowed: Set<String> = ["name", "description", "categories", "ports", "protocol", "rarity", "tls", "run"]
         lua_pushnil(stack.L)
         while lua_next(stack.L, table) != 0 {
             let key = lua_type(stack.L, -2) == LUA_TSTRING ? stack.string(at: -2) : nil
@@ -214,10 +223,14 @@ enum ProbeCompiler {
             rarity = value
         }
         stack.pop()
+        let tlsKind = stack.rawField(table, "tls")
+        let tls = lua_toboolean(stack.L, -1) != 0
+        stack.pop()
+        guard tlsKind == LUA_TNIL || tlsKind == LUA_TBOOLEAN else { return failure("field \"tls\" must be true or false") }
         let runKind = stack.rawField(table, "run")
         stack.pop()
         guard runKind == LUA_TFUNCTION else { return failure("field \"run\" must be a function(host, port, args)") }
         return .success(ProbeDefinition(name: name, description: description, categories: categories,
-                                        ports: ports, proto: proto, rarity: rarity, file: path))
+                                        ports: ports, proto: proto, rarity: rarity, tls: tls, file: path))
     }
 }

@@ -15,6 +15,11 @@ enum ProbeFiles {
         return names.filter { $0.hasSuffix(".lua") }.sorted().map { "\(base)/\($0)" }
     }
 
+    static func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
     static func read(_ path: String) throws(ProbeLoadError) -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ProbeLoadError(file: path, message: "cannot read the file")

@@ -27,6 +27,10 @@ public struct PortIdentification: Sendable, Equatable {
     public var errors: [String] = []
     /// Lines the probes logged.
     public var log: [String] = []
+    /// Every connect, send and receive, when `ProbeSettings.trace` is on (`probes test`).
+    public var trace: [String] = []
+    /// Whether the port completed a TLS handshake during identification.
+    public var tls = false
 }
 
 /// A port to identify.
@@ -60,6 +64,10 @@ public struct ProbeSettings: Sendable {
     public var concurrency = 256
     /// Per-probe arguments from the profile.
     public var args: [String: [String: String]] = [:]
+    /// Highest rarity tried on ports a probe does not declare (0-9, like nmap's intensity).
+    public var intensity = 7
+    /// Record every socket operation in `PortIdentification.trace`.
+    public var trace = false
 
     public init() {}
 }

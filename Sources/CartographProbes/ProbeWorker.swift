@@ -2,6 +2,7 @@ import CartographCore
 import CartographIO
 import CLua
 import CShims
+import CTLSShims
 import Glibc
 
 /// Runs probe invocations as Lua coroutines over one epoll reactor, on one thread.
@@ -17,34 +18,31 @@ final class ProbeWorker {
     enum Step: Equatable {
         case probe(String)
         case banner
+        case tlsDetect
     }
 
     private let lua: LuaState
     private let reactor: Reactor
     private let settings: ProbeSettings
-    private let tokenRef: Int32
-    private let bannerRef: Int32
+    private let refs: Prelude.References
     private let probesRef: Int32
     private var files: [String: String] = [:]
     private var invocations: [Int: Invocation] = [:]
     private var nextToken = 1
+    private var onFinish: ((Invocation, Outcome) -> Void)?
 
     init(library: ProbeLibrary, probes: [ProbeDefinition], settings: ProbeSettings) throws {
         self.settings = settings
         lua = try LuaState(memoryLimit: settings.memoryLimit)
-        reactor = try Reactor(capacity: 4096)
+        reactor = try Reactor(capacity: 256)
         let stack = lua.main
-        try stack.run(source: Prelude.source, chunkName: Prelude.chunkName, results: 3)
-        bannerRef = luaL_ref(stack.L, stack.registryIndex())
-        let makeEnvRef = luaL_ref(stack.L, stack.registryIndex())
-        tokenRef = luaL_ref(stack.L, stack.registryIndex())
+        refs = try Prelude.install(in: stack, libraries: library.libraries)
         cg_lua_newtable(stack.L)
         for probe in probes {
             guard let source = library.sources[probe.name] else { continue }
-            // The checker compiled this text already; a failure here would be a bug, so it is
-            // reported like any other probe error rather than trusted away.
+            // The checker compiled this text already; a failure here is reported like any other.
             do {
-                try ProbeCompiler.compile(stack, path: source.file, text: source.text, makeEnvRef: makeEnvRef)
+                try ProbeCompiler.compile(stack, path: source.file, text: source.text, makeEnvRef: refs.makeEnv)
             } catch {
                 throw ProbeLoadError(file: source.file, message: error.message)
             }
@@ -55,20 +53,19 @@ final class ProbeWorker {
     }
 
     /// Identifies every job by running its plan; returns one result per job, in order.
-    func identify(_ jobs: [PortJob], plans: [[Step]], cancel: CancellationFlag) -> [PortIdentification] {
+    func identify(_ jobs: [PortJob], plans: [ProbePlan], cancel: CancellationFlag) -> [PortIdentification] {
         var results = jobs.map { PortIdentification(address: $0.address, port: $0.port, proto: $0.proto) }
         var pipelines: [Int: Pipeline] = [:]
         var nextJob = 0
 
         func advance(_ jobIndex: Int) {
             guard var pipeline = pipelines[jobIndex] else { return }
-            while pipeline.next < plans[jobIndex].count {
-                let step = plans[jobIndex][pipeline.next]
-                pipeline.next += 1
+            while let step = pipeline.next(plans[jobIndex]) {
                 pipelines[jobIndex] = pipeline
                 if spawn(step: step, job: jobs[jobIndex], jobIndex: jobIndex, pipeline: pipeline) { return }
             }
             pipelines[jobIndex] = nil
+            results[jobIndex].tls = pipeline.tls
             if results[jobIndex].match == nil, let tentative = pipeline.tentative {
                 results[jobIndex].match = tentative.match
                 results[jobIndex].method = tentative.method
@@ -79,14 +76,18 @@ final class ProbeWorker {
             let jobIndex = invocation.jobIndex
             guard var pipeline = pipelines[jobIndex] else { return }
             results[jobIndex].log += invocation.log
+            results[jobIndex].trace += invocation.trace
             switch (invocation.step, outcome) {
-            case (.banner, .banner(let bytes)):
+            case (.banner, .passive(let bytes)):
                 pipeline.bannerRead = true
                 pipeline.banner = bytes
+            case (.tlsDetect, .tls(let detected)):
+                pipeline.tls = detected
             case (.probe(let name), .match(let match)):
                 if match.certain {
                     results[jobIndex].match = match
                     results[jobIndex].method = name
+                    results[jobIndex].tls = pipeline.tls
                     pipelines[jobIndex] = nil
                     return
                 }
@@ -100,7 +101,8 @@ final class ProbeWorker {
             advance(jobIndex)
         }
 
-        self.onFinish = finished
+        onFinish = finished
+        defer { onFinish = nil }
         while !cancel.isCancelled {
             while pipelines.count < settings.concurrency && nextJob < jobs.count {
                 pipelines[nextJob] = Pipeline()
@@ -120,27 +122,17 @@ final class ProbeWorker {
         for invocation in Array(invocations.values) {
             end(invocation, .failed("\(invocation.file): stopped: the map was interrupted"))
         }
-        self.onFinish = nil
         return results
     }
 
     // MARK: - Invocations
 
-    private var onFinish: ((Invocation, Outcome) -> Void)?
-
     enum Outcome {
         case match(ProbeMatch)
         case noMatch
-        case banner([UInt8]?)
+        case passive([UInt8]?)
+        case tls(Bool)
         case failed(String)
-    }
-
-    struct Pipeline {
-        var next = 0
-        /// Whether the passive banner read ran; `banner` is what it got (nil: the service was silent).
-        var bannerRead = false
-        var banner: [UInt8]?
-        var tentative: (match: ProbeMatch, method: String)?
     }
 
     /// Starts one step as a coroutine; returns false when the step cannot run (and was skipped).
@@ -151,14 +143,13 @@ final class ProbeWorker {
         case .probe(let name):
             guard let path = files[name] else { return false }
             file = path
-        case .banner:
-            file = "passive banner read"
+        case .banner: file = "passive banner read"
+        case .tlsDetect: file = "TLS detection"
         }
         guard let co = lua_newthread(L) else { return false }
         let ref = luaL_ref(L, lua.main.registryIndex())
         let thread = LuaStack(L: co)
         cg_lua_set_budget(co, settings.instructionBudget)
-        let nargs: Int32
         switch step {
         case .probe(let name):
             lua_rawgeti(co, thread.registryIndex(), lua_Integer(probesRef))
@@ -173,21 +164,20 @@ final class ProbeWorker {
                 thread.push(value)
                 thread.setField(-2, key)
             }
-            nargs = 3
-        case .banner:
-            lua_rawgeti(co, thread.registryIndex(), lua_Integer(bannerRef))
+        case .banner, .tlsDetect:
+            lua_rawgeti(co, thread.registryIndex(), lua_Integer(step == .banner ? refs.passiveBanner : refs.detectTLS))
             pushHost(thread, job)
             pushPort(thread, job, pipeline: Pipeline())
-            thread.push(settings.bannerWaitMs)
-            nargs = 3
+            thread.push(step == .banner ? settings.bannerWaitMs : settings.socketTimeoutMs)
         }
         let token = nextToken
         nextToken += 1
         let invocation = Invocation(token: token, co: co, ref: ref, jobIndex: jobIndex, step: step, file: file,
                                     address: job.address,
                                     deadline: MonotonicClock.now() + .ms(settings.probeTimeoutMs))
+        if settings.trace { invocation.trace.append("[\(file)]") }
         invocations[token] = invocation
-        drive(invocation, nargs: nargs)
+        drive(invocation, nargs: 3)
         return true
     }
 
@@ -203,8 +193,8 @@ final class ProbeWorker {
         }
     }
 
-    /// The `port` table: number, protocol, and what the passive banner read learned: `banner`
-    /// (what the service said first) or `silent = true` (it said nothing while we waited).
+    /// The `port` table: number, protocol, and what the passive steps learned: `banner` (what
+    /// the service said first) or `silent = true`, and `tls = true` when it speaks TLS.
     private func pushPort(_ thread: LuaStack, _ job: PortJob, pipeline: Pipeline) {
         cg_lua_newtable(thread.L)
         thread.push(Int(job.port))
@@ -217,6 +207,10 @@ final class ProbeWorker {
         } else if pipeline.bannerRead {
             thread.push(true)
             thread.setField(-2, "silent")
+        }
+        if pipeline.tls {
+            thread.push(true)
+            thread.setField(-2, "tls")
         }
     }
 
@@ -248,8 +242,7 @@ final class ProbeWorker {
             default:
                 var reason = thread.string(at: -1) ?? "error object is a \(thread.typeName(at: -1))"
                 if status == LUA_ERRMEM || cg_lua_memory_limit_hit(lua.main.L) != 0 {
-                    let mib = settings.memoryLimit >> 20
-                    reason = "\(location(invocation)): memory limit of \(mib) MiB exceeded"
+                    reason = "\(location(invocation)): memory limit of \(settings.memoryLimit >> 20) MiB exceeded"
                 } else if !reason.hasPrefix(invocation.file) {
                     reason = "\(invocation.file): \(reason)"
                 }
@@ -261,17 +254,25 @@ final class ProbeWorker {
 
     private func location(_ invocation: Invocation) -> String {
         var buffer = [CChar](repeating: 0, count: 256)
-        if cg_lua_where(invocation.co, &buffer, buffer.count) != 0 { return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } }
+        if cg_lua_where(invocation.co, &buffer, buffer.count) != 0 {
+            return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        }
         return invocation.file
     }
 
     private func outcome(of invocation: Invocation, thread: LuaStack, results: Int32) -> Outcome {
-        if invocation.step == .banner {
-            return .banner(results > 0 ? thread.bytes(at: -results) : nil)
+        let co = invocation.co
+        switch invocation.step {
+        case .banner:
+            return .passive(results > 0 ? thread.bytes(at: -results) : nil)
+        case .tlsDetect:
+            return .tls(results > 0 && lua_type(co, -results) == LUA_TTABLE)
+        case .probe:
+            break
         }
-        guard results > 0, lua_type(invocation.co, -results) != LUA_TNIL else { return .noMatch }
-        let index = lua_absindex(invocation.co, -results)
-        guard lua_type(invocation.co, index) == LUA_TTABLE else {
+        guard results > 0, lua_type(co, -results) != LUA_TNIL else { return .noMatch }
+        let index = lua_absindex(co, -results)
+        guard lua_type(co, index) == LUA_TTABLE else {
             return .failed("\(invocation.file): run returned a \(thread.typeName(at: index)), expected a table or nil")
         }
         guard let name = thread.stringField(index, "name"), !name.isEmpty else {
@@ -285,7 +286,7 @@ final class ProbeWorker {
         match.deviceType = thread.stringField(index, "device_type")
         match.osHints = thread.stringListField(index, "os") ?? []
         match.hostnames = thread.stringListField(index, "hostnames") ?? []
-        if thread.rawField(index, "certain") != LUA_TNIL { match.certain = lua_toboolean(invocation.co, -1) != 0 }
+        if thread.rawField(index, "certain") != LUA_TNIL { match.certain = lua_toboolean(co, -1) != 0 }
         thread.pop()
         return .match(match)
     }
@@ -294,10 +295,17 @@ final class ProbeWorker {
     private func end(_ invocation: Invocation, _ outcome: Outcome) {
         guard invocations.removeValue(forKey: invocation.token) != nil else { return }
         reactor.cancel(token: invocation.token)
-        for socket in invocation.sockets.values { close(socket.fd) }
+        for socket in invocation.sockets.values { socket.close() }
         invocation.sockets.removeAll()
         lua_settop(invocation.co, 0)
         luaL_unref(lua.main.L, lua.main.registryIndex(), invocation.ref)
+        if settings.trace {
+            switch outcome {
+            case .failed(let reason): invocation.trace.append("failed: \(reason)")
+            case .noMatch: invocation.trace.append("returned nil")
+            default: break
+            }
+        }
         onFinish?(invocation, outcome)
     }
 
@@ -314,15 +322,17 @@ final class ProbeWorker {
         let co = invocation.co
         let thread = LuaStack(L: co)
         let base = lua_gettop(co) - results + 1
-        lua_rawgeti(co, thread.registryIndex(), lua_Integer(tokenRef))
+        lua_rawgeti(co, thread.registryIndex(), lua_Integer(refs.token))
         let fromPrelude = results >= 2 && lua_rawequal(co, base, -1) != 0
         thread.pop()
         guard fromPrelude, let op = thread.string(at: base + 1) else {
             return .fail("\(location(invocation)): the probe yielded outside the socket API")
         }
-        func arg(_ n: Int32) -> Int32 { base + 1 + n }
-        func integerArg(_ n: Int32) -> Int? { n + 1 < results ? thread.integer(at: arg(n)) : nil }
-        func stringArg(_ n: Int32) -> String? { n + 1 < results ? thread.string(at: arg(n)) : nil }
+        // Yielded values: TOKEN, op, then the arguments; argument n sits at base + 1 + n.
+        func present(_ n: Int32) -> Bool { n + 1 < results && lua_type(co, base + 1 + n) != LUA_TNIL }
+        func integerArg(_ n: Int32) -> Int? { present(n) ? thread.integer(at: base + 1 + n) : nil }
+        func stringArg(_ n: Int32) -> String? { present(n) ? thread.string(at: base + 1 + n) : nil }
+        func bytesArg(_ n: Int32) -> [UInt8]? { present(n) ? thread.bytes(at: base + 1 + n) : nil }
         let now = MonotonicClock.now()
 
         switch op {
@@ -342,37 +352,66 @@ final class ProbeWorker {
             let host = stringArg(1) ?? ""
             let port = integerArg(2) ?? -1
             let timeout = integerArg(3) ?? settings.socketTimeoutMs
-            let proto = TransportProtocol(rawValue: stringArg(4) ?? "tcp")
+            let protoName = stringArg(4) ?? "tcp"
+            let tls = present(5) && lua_toboolean(co, base + 6) != 0
+            let sni = stringArg(6)
             lua_settop(co, 0)
             guard let address = IPAddress(host) else { return reply(co, nil, "invalid address \"\(host)\"") }
             guard address == invocation.address else {
                 return reply(co, nil, "probes may only connect to the host they probe (\(invocation.address))")
             }
             guard (1...65535).contains(port) else { return reply(co, nil, "invalid port \(port)") }
-            guard let proto else { return reply(co, nil, "protocol must be \"tcp\" or \"udp\"") }
+            guard let proto = TransportProtocol(rawValue: protoName) else {
+                return reply(co, nil, "protocol must be \"tcp\" or \"udp\"")
+            }
+            if tls && proto == .udp { return reply(co, nil, "TLS needs TCP") }
+            let deadline = min(now + .ms(timeout), invocation.deadline)
+            trace(invocation, "connect \(address):\(port)/\(proto.rawValue)\(tls ? " tls" : "")")
             switch Sockets.startConnect(to: address, port: UInt16(port), type: proto) {
             case .connected(let fd):
-                return reply(co, id: invocation.add(fd: fd, proto: proto))
+                let id = invocation.add(fd: fd, proto: proto)
+                guard tls else { return connected(invocation, id) }
+                invocation.sockets[id]?.announcedAsConnect = true
+                return startTLS(invocation, socket: id, sni: sni, deadline: deadline)
             case .inProgress(let fd):
                 let id = invocation.add(fd: fd, proto: proto)
-                invocation.waiting = .connect(socket: id)
-                reactor.wait(fd: fd, for: .writable, deadline: min(now + .ms(timeout), invocation.deadline), token: invocation.token)
+                invocation.waiting = .connect(socket: id, tls: tls, sni: sni, deadline: deadline)
+                reactor.wait(fd: fd, for: .writable, deadline: deadline, token: invocation.token)
                 return .wait
             case .failed(let code):
+                trace(invocation, "  -> \(Self.errorText(code))")
                 return reply(co, nil, Self.errorText(code))
             }
 
+        case "starttls":
+            let id = integerArg(1) ?? -1
+            let sni = stringArg(2)
+            lua_settop(co, 0)
+            guard let socket = invocation.sockets[id], socket.proto == .tcp, socket.tls == nil else {
+                return reply(co, nil, "not an open plain TCP socket")
+            }
+            trace(invocation, "starttls")
+            return startTLS(invocation, socket: id, sni: sni, deadline: min(now + .ms(settings.socketTimeoutMs), invocation.deadline))
+
+        case "certificate":
+            let id = integerArg(1) ?? -1
+            lua_settop(co, 0)
+            guard let tls = invocation.sockets[id]?.tls else { lua_pushnil(co); return .resume(1) }
+            pushCertificate(thread, tls)
+            return .resume(1)
+
         case "send":
-            guard let id = integerArg(1), let socket = invocation.sockets[id] else {
+            guard let id = integerArg(1), invocation.sockets[id] != nil else {
                 lua_settop(co, 0)
                 return reply(co, nil, "socket is closed")
             }
-            let data = 3 < results ? (thread.bytes(at: arg(2)) ?? []) : []
+            let data = bytesArg(2) ?? []
             lua_settop(co, 0)
-            return send(invocation, socket: id, fd: socket.fd, data: data[...])
+            trace(invocation, "send \(data.count) bytes: \(Self.printable(data))")
+            return send(invocation, socket: id, data: data[...])
 
         case "recv":
-            guard let id = integerArg(1), let socket = invocation.sockets[id] else {
+            guard let id = integerArg(1), invocation.sockets[id] != nil else {
                 lua_settop(co, 0)
                 return reply(co, nil, "socket is closed")
             }
@@ -380,12 +419,13 @@ final class ProbeWorker {
             if let given = integerArg(3) { deadline = UInt64(max(0, given)) * 1_000_000 }
             else { deadline = now + .ms(integerArg(2) ?? settings.socketTimeoutMs) }
             lua_settop(co, 0)
-            return receive(invocation, socket: id, fd: socket.fd, deadline: deadline)
+            return receive(invocation, socket: id, deadline: deadline)
 
         case "close":
             if let id = integerArg(1), let socket = invocation.sockets.removeValue(forKey: id) {
                 reactor.cancel(token: invocation.token)
-                close(socket.fd)
+                socket.close()
+                trace(invocation, "close")
             }
             lua_settop(co, 0)
             return .resume(0)
@@ -401,20 +441,77 @@ final class ProbeWorker {
         return .resume(2)
     }
 
-    private func reply(_ co: OpaquePointer, id: Int) -> Service {
-        lua_pushinteger(co, lua_Integer(id))
+    private func connected(_ invocation: Invocation, _ id: Int) -> Service {
+        trace(invocation, "  -> connected")
+        lua_pushinteger(invocation.co, lua_Integer(id))
         return .resume(1)
     }
 
-    private func send(_ invocation: Invocation, socket id: Int, fd: Int32, data: ArraySlice<UInt8>) -> Service {
+    /// Begins (or continues) a TLS handshake on socket `id`; resumes with the socket id (for a
+    /// connect) or true (for starttls) once it completes.
+    private func startTLS(_ invocation: Invocation, socket id: Int, sni: String?, deadline: UInt64) -> Service {
+        guard var socket = invocation.sockets[id] else { return reply(invocation.co, nil, "socket is closed") }
+        if socket.tls == nil {
+            guard let session = cg_tls_new(socket.fd, sni) else { return reply(invocation.co, nil, "tls: cannot create a session") }
+            socket.tls = session
+            socket.handshaking = true
+            invocation.sockets[id] = socket
+        }
+        return continueHandshake(invocation, socket: id, deadline: deadline)
+    }
+
+    private func continueHandshake(_ invocation: Invocation, socket id: Int, deadline: UInt64) -> Service {
+        guard var socket = invocation.sockets[id], let tls = socket.tls else { return reply(invocation.co, nil, "socket is closed") }
+        let status = cg_tls_handshake(tls)
+        switch status {
+        case Int32(CG_TLS_DONE):
+            socket.handshaking = false
+            invocation.sockets[id] = socket
+            trace(invocation, "  -> tls \(Self.peer(tls).version)")
+            if socket.announcedAsConnect { lua_pushinteger(invocation.co, lua_Integer(id)) } else { lua_pushboolean(invocation.co, 1) }
+            return .resume(1)
+        case Int32(CG_TLS_WANT_READ), Int32(CG_TLS_WANT_WRITE):
+            invocation.waiting = .handshake(socket: id, deadline: deadline)
+            reactor.wait(fd: socket.fd, for: status == Int32(CG_TLS_WANT_READ) ? .readable : .writable,
+                         deadline: deadline, token: invocation.token)
+            return .wait
+        default:
+            let reason = "tls: " + String(cString: cg_tls_error(tls)).replacingOccurrences(of: "handshake: ", with: "handshake failed: ")
+            trace(invocation, "  -> \(reason)")
+            let announced = socket.announcedAsConnect
+            if announced {
+                invocation.sockets[id] = nil
+                socket.close()
+            }
+            return reply(invocation.co, nil, reason.isEmpty ? "tls: handshake failed" : reason)
+        }
+    }
+
+    private func send(_ invocation: Invocation, socket id: Int, data: ArraySlice<UInt8>) -> Service {
+        guard let socket = invocation.sockets[id] else { return reply(invocation.co, nil, "socket is closed") }
         var remaining = data
         while !remaining.isEmpty {
-            let sent = remaining.withUnsafeBytes { Sockets.send(fd, $0) }
-            guard let sent else {
+            if let tls = socket.tls {
+                var count: Int32 = 0
+                let status = remaining.withUnsafeBytes { cg_tls_write(tls, $0.baseAddress, Int32($0.count), &count) }
+                switch status {
+                case Int32(CG_TLS_DONE):
+                    remaining = remaining.dropFirst(Int(count))
+                    continue
+                case Int32(CG_TLS_WANT_READ), Int32(CG_TLS_WANT_WRITE):
+                    invocation.waiting = .send(socket: id, remaining: remaining)
+                    reactor.wait(fd: socket.fd, for: status == Int32(CG_TLS_WANT_READ) ? .readable : .writable,
+                                 deadline: invocation.deadline, token: invocation.token)
+                    return .wait
+                default:
+                    return reply(invocation.co, nil, status == Int32(CG_TLS_CLOSED) ? "closed" : String(cString: cg_tls_error(tls)))
+                }
+            }
+            guard let sent = remaining.withUnsafeBytes({ Sockets.send(socket.fd, $0) }) else {
                 let code = errno
                 if code == EAGAIN || code == EWOULDBLOCK {
                     invocation.waiting = .send(socket: id, remaining: remaining)
-                    reactor.wait(fd: fd, for: .writable, deadline: invocation.deadline, token: invocation.token)
+                    reactor.wait(fd: socket.fd, for: .writable, deadline: invocation.deadline, token: invocation.token)
                     return .wait
                 }
                 return reply(invocation.co, nil, Self.errorText(code))
@@ -425,28 +522,96 @@ final class ProbeWorker {
         return .resume(1)
     }
 
-    private func receive(_ invocation: Invocation, socket id: Int, fd: Int32, deadline: UInt64) -> Service {
-        let co = invocation.co
-        let thread = LuaStack(L: co)
-        guard let bytes = Sockets.receive(fd) else {
+    private func receive(_ invocation: Invocation, socket id: Int, deadline: UInt64) -> Service {
+        guard let socket = invocation.sockets[id] else { return recvReply(invocation, nil, "socket is closed", deadline) }
+        if let tls = socket.tls {
+            var buffer = [UInt8](repeating: 0, count: 16384)
+            var count: Int32 = 0
+            let status = buffer.withUnsafeMutableBytes { cg_tls_read(tls, $0.baseAddress, Int32($0.count), &count) }
+            switch status {
+            case Int32(CG_TLS_DONE):
+                return recvReply(invocation, Array(buffer[..<Int(count)]), nil, deadline)
+            case Int32(CG_TLS_WANT_READ), Int32(CG_TLS_WANT_WRITE):
+                if MonotonicClock.now() >= deadline { return recvReply(invocation, nil, "timeout", deadline) }
+                invocation.waiting = .receive(socket: id, deadline: deadline)
+                reactor.wait(fd: socket.fd, for: status == Int32(CG_TLS_WANT_READ) ? .readable : .writable,
+                             deadline: min(deadline, invocation.deadline), token: invocation.token)
+                return .wait
+            case Int32(CG_TLS_CLOSED):
+                return recvReply(invocation, nil, "closed", deadline)
+            default:
+                return recvReply(invocation, nil, String(cString: cg_tls_error(tls)), deadline)
+            }
+        }
+        guard let bytes = Sockets.receive(socket.fd) else {
             let code = errno
             if code == EAGAIN || code == EWOULDBLOCK {
-                if MonotonicClock.now() >= deadline { return recvReply(thread, nil, "timeout", deadline) }
+                if MonotonicClock.now() >= deadline { return recvReply(invocation, nil, "timeout", deadline) }
                 invocation.waiting = .receive(socket: id, deadline: deadline)
-                reactor.wait(fd: fd, for: .readable, deadline: min(deadline, invocation.deadline), token: invocation.token)
+                reactor.wait(fd: socket.fd, for: .readable, deadline: min(deadline, invocation.deadline), token: invocation.token)
                 return .wait
             }
-            return recvReply(thread, nil, Self.errorText(code), deadline)
+            return recvReply(invocation, nil, Self.errorText(code), deadline)
         }
-        if bytes.isEmpty { return recvReply(thread, nil, "closed", deadline) }
-        return recvReply(thread, bytes, nil, deadline)
+        if bytes.isEmpty { return recvReply(invocation, nil, "closed", deadline) }
+        return recvReply(invocation, bytes, nil, deadline)
     }
 
-    private func recvReply(_ thread: LuaStack, _ bytes: [UInt8]?, _ error: String?, _ deadline: UInt64) -> Service {
-        if let bytes { thread.push(bytes: bytes) } else { thread.pushNil() }
+    private func recvReply(_ invocation: Invocation, _ bytes: [UInt8]?, _ error: String?, _ deadline: UInt64) -> Service {
+        let thread = LuaStack(L: invocation.co)
+        if let bytes {
+            trace(invocation, "recv \(bytes.count) bytes: \(Self.printable(bytes))")
+            thread.push(bytes: bytes)
+        } else {
+            trace(invocation, "recv: \(error ?? "nothing")")
+            thread.pushNil()
+        }
         if let error { thread.push(error) } else { thread.pushNil() }
         thread.push(Int(deadline / 1_000_000))
         return .resume(3)
+    }
+
+    private func pushCertificate(_ thread: LuaStack, _ tls: OpaquePointer) {
+        let peer = Self.peer(tls)
+        cg_lua_newtable(thread.L)
+        for (key, value) in [("subject", peer.subject), ("issuer", peer.issuer), ("not_before", peer.notBefore),
+                             ("not_after", peer.notAfter), ("sha256", peer.sha256), ("version", peer.version),
+                             ("cipher", peer.cipher)] where !value.isEmpty {
+            thread.push(value)
+            thread.setField(-2, key)
+        }
+        cg_lua_newtable(thread.L)
+        for (index, name) in peer.sans.enumerated() {
+            thread.push(name)
+            lua_rawseti(thread.L, -2, lua_Integer(index + 1))
+        }
+        thread.setField(-2, "sans")
+    }
+
+    struct Peer {
+        var subject = "", issuer = "", notBefore = "", notAfter = "", sha256 = "", version = "", cipher = ""
+        var sans: [String] = []
+    }
+
+    static func peer(_ tls: OpaquePointer) -> Peer {
+        var info = cg_tls_peer()
+        _ = cg_tls_peer_info(tls, &info)
+        func text<T>(_ field: inout T) -> String {
+            withUnsafeBytes(of: &field) { raw in
+                let bytes = raw.prefix { $0 != 0 }
+                return String(decoding: bytes, as: UTF8.self)
+            }
+        }
+        var peer = Peer()
+        peer.subject = text(&info.subject)
+        peer.issuer = text(&info.issuer)
+        peer.notBefore = text(&info.not_before)
+        peer.notAfter = text(&info.not_after)
+        peer.sha256 = text(&info.sha256)
+        peer.version = text(&info.version)
+        peer.cipher = text(&info.cipher)
+        peer.sans = text(&info.sans).split(separator: ",").map(String.init)
+        return peer
     }
 
     /// The descriptor an invocation waits on became ready.
@@ -455,22 +620,26 @@ final class ProbeWorker {
         invocation.waiting = nil
         let service: Service
         switch waiting {
-        case .connect(let id):
+        case .connect(let id, let tls, let sni, let deadline):
             guard let socket = invocation.sockets[id] else { return }
             let code = Sockets.pendingError(socket.fd)
-            if code == 0 {
-                service = reply(invocation.co, id: id)
-            } else {
-                close(socket.fd)
+            if code != 0 {
+                socket.close()
                 invocation.sockets[id] = nil
+                trace(invocation, "  -> \(Self.errorText(code))")
                 service = reply(invocation.co, nil, Self.errorText(code))
+            } else if tls {
+                invocation.sockets[id]?.announcedAsConnect = true
+                service = startTLS(invocation, socket: id, sni: sni, deadline: deadline)
+            } else {
+                service = connected(invocation, id)
             }
+        case .handshake(let id, let deadline):
+            service = continueHandshake(invocation, socket: id, deadline: deadline)
         case .send(let id, let remaining):
-            guard let socket = invocation.sockets[id] else { return }
-            service = send(invocation, socket: id, fd: socket.fd, data: remaining)
+            service = send(invocation, socket: id, data: remaining)
         case .receive(let id, let deadline):
-            guard let socket = invocation.sockets[id] else { return }
-            service = receive(invocation, socket: id, fd: socket.fd, deadline: deadline)
+            service = receive(invocation, socket: id, deadline: deadline)
         case .sleep:
             service = .resume(0)
         }
@@ -487,13 +656,19 @@ final class ProbeWorker {
         }
         let service: Service
         switch waiting {
-        case .connect(let id):
-            if let socket = invocation.sockets.removeValue(forKey: id) { close(socket.fd) }
+        case .connect(let id, _, _, _):
+            invocation.sockets.removeValue(forKey: id)?.close()
+            trace(invocation, "  -> timeout")
+            service = reply(invocation.co, nil, "timeout")
+        case .handshake(let id, _):
+            // A failed connect-with-TLS leaves no socket; a failed starttls leaves it to the probe.
+            if invocation.sockets[id]?.announcedAsConnect == true { invocation.sockets.removeValue(forKey: id)?.close() }
+            trace(invocation, "  -> tls handshake timeout")
             service = reply(invocation.co, nil, "timeout")
         case .send:
             service = reply(invocation.co, nil, "timeout")
         case .receive(_, let deadline):
-            service = recvReply(LuaStack(L: invocation.co), nil, "timeout", deadline)
+            service = recvReply(invocation, nil, "timeout", deadline)
         case .sleep:
             service = .resume(0)
         }
@@ -506,6 +681,29 @@ final class ProbeWorker {
         case .wait: return
         case .fail(let reason): end(invocation, .failed(reason))
         }
+    }
+
+    private func trace(_ invocation: Invocation, _ line: String) {
+        if settings.trace { invocation.trace.append(line) }
+    }
+
+    /// Bytes as quoted text: printable ASCII as is, the rest escaped, long data cut.
+    static func printable(_ bytes: [UInt8], limit: Int = 160) -> String {
+        var out = "\""
+        for byte in bytes.prefix(limit) {
+            switch byte {
+            case 0x0d: out += "\\r"
+            case 0x0a: out += "\\n"
+            case 0x09: out += "\\t"
+            case 0x22: out += "\\\""
+            case 0x5c: out += "\\\\"
+            case 0x20...0x7e: out.append(Character(UnicodeScalar(byte)))
+            default: out += String(format: "\\x%02x", byte)
+            }
+        }
+        out += "\""
+        if bytes.count > limit { out += "…" }
+        return out
     }
 
     static func errorText(_ code: Int32) -> String {
@@ -522,7 +720,8 @@ final class ProbeWorker {
 /// One probe running on one port: its coroutine, its sockets, what it waits for.
 final class Invocation {
     enum Waiting {
-        case connect(socket: Int)
+        case connect(socket: Int, tls: Bool, sni: String?, deadline: UInt64)
+        case handshake(socket: Int, deadline: UInt64)
         case send(socket: Int, remaining: ArraySlice<UInt8>)
         case receive(socket: Int, deadline: UInt64)
         case sleep
@@ -531,6 +730,15 @@ final class Invocation {
     struct Socket {
         let fd: Int32
         let proto: TransportProtocol
+        var tls: OpaquePointer?
+        var handshaking = false
+        /// The handshake belongs to `socket.connect` (resume with the id) rather than starttls.
+        var announcedAsConnect = false
+
+        func close() {
+            if let tls { cg_tls_free(tls) }
+            Glibc.close(fd)
+        }
     }
 
     let token: Int
@@ -545,6 +753,7 @@ final class Invocation {
     var nextSocket = 1
     var waiting: Waiting?
     var log: [String] = []
+    var trace: [String] = []
 
     init(token: Int, co: OpaquePointer, ref: Int32, jobIndex: Int, step: ProbeWorker.Step, file: String,
          address: IPAddress, deadline: UInt64) {

@@ -20,16 +20,14 @@ public final class ServiceIdentifier: Sendable {
         self.workers = max(1, workers)
     }
 
-    /// The order in which probes try a port.
-    func plan(for job: PortJob) -> [ProbeWorker.Step] {
+    /// The order in which probes try a port (see `ProbePlan`).
+    func plan(for job: PortJob) -> ProbePlan {
         let candidates = probes.filter { $0.proto == job.proto }
-        let byRarity: (ProbeDefinition, ProbeDefinition) -> Bool = { ($0.rarity, $0.name) < ($1.rarity, $1.name) }
-        let declared = candidates.filter { $0.ports.contains(job.port) }.sorted(by: byRarity)
-        let others = candidates.filter { !$0.ports.contains(job.port) }.sorted(by: byRarity)
-        var steps = declared.map { ProbeWorker.Step.probe($0.name) }
-        if job.proto == .tcp && !others.isEmpty { steps.append(.banner) }
-        steps += others.map { .probe($0.name) }
-        return steps
+            .sorted { ($0.rarity, $0.name) < ($1.rarity, $1.name) }
+        let declared = candidates.filter { $0.ports.contains(job.port) }
+        let others = candidates.filter { !$0.ports.contains(job.port) && $0.rarity <= settings.intensity }
+        return ProbePlan(declared: declared.map(\.name), tlsAware: candidates.filter(\.tls).map(\.name),
+                         others: others.map(\.name), passive: job.proto == .tcp)
     }
 
     /// Identifies every job; one result per job, in the jobs' order.

@@ -7,7 +7,7 @@ struct ProbesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probes",
         abstract: "List and show the Lua probes.",
-        subcommands: [List.self, Show.self]
+        subcommands: [List.self, Show.self, Test.self, New.self]
     )
 
     struct Options: ParsableArguments {
@@ -68,5 +68,139 @@ struct ProbesCommand: ParsableCommand {
             print("rarity:      \(probe.rarity)")
             print("file:        \(probe.file)")
         }
+    }
+
+    struct Test: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run one probe file against one port and print every send and receive, then the result.",
+            discussion: "The port goes through the same steps as in a map (passive banner read, TLS detection) with only this probe loaded. Exit 0 when the probe identified the service, 1 otherwise."
+        )
+
+        @Argument(help: "The probe file.") var file: String
+        @Argument(help: "HOST:PORT, e.g. 127.0.0.1:22 or [::1]:443.") var target: String
+        @Flag(name: .long, help: "The port is UDP.") var udp = false
+        @Option(name: .long, help: ArgumentHelp("A probe argument (repeatable).", valueName: "key=value")) var arg: [String] = []
+        @Option(name: .long, help: ArgumentHelp("Wall-clock limit of the probe.", valueName: "ms")) var timeout: Int = 8000
+
+        func run() throws {
+            let (address, port) = try Self.parseTarget(target)
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw CLIError("cannot read probe file \(file)", code: .noInput)
+            }
+            var libraries: [(path: String, text: String)] = []
+            let libDirectory = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("lib")
+            for directory in [libDirectory, Resources.probesDirectory.map { $0 + "/lib" }].compactMap({ $0 }) {
+                for name in ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted() where name.hasSuffix(".lua") {
+                    if let text = FileManager.default.contents(atPath: "\(directory)/\(name)") {
+                        libraries.append(("\(directory)/\(name)", String(decoding: text, as: UTF8.self)))
+                    }
+                }
+            }
+            let library = ProbeLibrary.load(files: [(path: file, text: String(decoding: data, as: UTF8.self))], libraries: libraries)
+            if let error = library.errors.first { throw CLIError("probe \(error.description)", code: .dataError) }
+            guard let probe = library.definitions.first else { throw CLIError("\(file) declares no probe", code: .dataError) }
+            var settings = ProbeSettings()
+            settings.trace = true
+            settings.probeTimeoutMs = timeout
+            settings.intensity = 9
+            var args: [String: String] = [:]
+            for pair in arg {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw CLIError("--arg wants key=value, not \"\(pair)\"", code: .usage) }
+                args[parts[0]] = parts[1]
+            }
+            settings.args = [probe.name: args]
+            let job = PortJob(address: address, port: port, proto: udp ? .udp : .tcp)
+            guard probe.proto == job.proto else {
+                throw CLIError("\(probe.name) is a \(probe.proto.rawValue) probe; the port is \(job.proto.rawValue) (use --udp for UDP)", code: .usage)
+            }
+            let identifier = ServiceIdentifier(library: library, probes: [probe], settings: settings, workers: 1)
+            guard let result = try identifier.identify([job], cancel: CancellationFlag()).first else { return }
+            for line in result.trace { print(line) }
+            for line in result.log { print("log: \(line)") }
+            guard let match = result.match else {
+                print("result: no match")
+                throw ExitCode(1)
+            }
+            var fields = ["name=\(match.name)"]
+            if let product = match.product { fields.append("product=\(product)") }
+            if let version = match.version { fields.append("version=\(version)") }
+            if let extra = match.extraInfo { fields.append("extra=\(extra)") }
+            if !match.cpe.isEmpty { fields.append("cpe=\(match.cpe.joined(separator: ","))") }
+            if let device = match.deviceType { fields.append("device_type=\(device)") }
+            if !match.osHints.isEmpty { fields.append("os=\(match.osHints.joined(separator: ","))") }
+            if !match.hostnames.isEmpty { fields.append("hostnames=\(match.hostnames.joined(separator: ","))") }
+            fields.append(match.certain ? "certain" : "tentative")
+            print("result: " + fields.joined(separator: "  "))
+        }
+
+        static func parseTarget(_ text: String) throws(CLIError) -> (IPAddress, UInt16) {
+            var host = text, portText = ""
+            if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+                host = String(text[text.index(after: text.startIndex)..<close])
+                portText = String(text[close...].dropFirst(2))
+            } else if let colon = text.lastIndex(of: ":") {
+                host = String(text[..<colon])
+                portText = String(text[text.index(after: colon)...])
+            }
+            guard let address = IPAddress(host) else {
+                throw CLIError("\"\(text)\": expected ADDRESS:PORT, e.g. 127.0.0.1:22 or [::1]:443", code: .usage)
+            }
+            guard let port = UInt16(portText), port > 0 else {
+                throw CLIError("\"\(text)\": port \"\(portText)\" is not a number from 1 to 65535", code: .usage)
+            }
+            return (address, port)
+        }
+    }
+
+    struct New: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a commented scaffold for a new probe.")
+        @Argument(help: "The new probe's name (lowercase letters, digits, '-', '_').") var name: String
+        @Option(name: .long, help: ArgumentHelp("Directory to write NAME.lua into.", valueName: "dir")) var dir: String = "."
+
+        func run() throws {
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                throw CLIError("probe name \"\(name)\" must be lowercase letters, digits, '-' or '_'", code: .usage)
+            }
+            let path = (dir as NSString).appendingPathComponent("\(name).lua")
+            guard !FileManager.default.fileExists(atPath: path) else {
+                throw CLIError("\(path) exists already; not overwritten", code: .usage)
+            }
+            guard FileManager.default.createFile(atPath: path, contents: Data(ProbeScaffold.text(name: name).utf8)) else {
+                throw CLIError("cannot write \(path)", code: .noInput)
+            }
+            print("wrote \(path); try it with: cartograph probes test \(path) HOST:PORT")
+        }
+    }
+}
+
+/// The file `probes new` writes.
+enum ProbeScaffold {
+    static func text(name: String) -> String {
+        """
+        -- \(name): what service this probe identifies, and how (one or two lines).
+        return {
+          name = "\(name)",               -- shown as the service's discovery method
+          description = "TODO: one line saying what this probe identifies",
+          categories = { "default", "safe", "version" },
+          ports = { 4000 },               -- TODO: ports the service usually runs on
+          rarity = 5,                     -- 1: try early on other ports .. 7: try last
+          -- tls = true,                  -- uncomment if the service may run over TLS
+
+          run = function(host, port, args)
+            -- What the passive banner read saw, if it ran: port.banner (bytes) or port.silent.
+            local sock, err = socket.connect(host, port, { tls = port.tls })
+            if not sock then return nil end
+            sock:send("HELLO\\r\\n")            -- TODO: what the service expects first
+            local line = sock:receive_line(3000)
+            sock:close()
+            if not line then return nil end
+            local version = line:match("^OK (%S+)")  -- TODO: recognise the answer
+            if not version then return nil end     -- nil: not this service, try the next probe
+            return { name = "\(name)", product = "TODO", version = version }
+          end,
+        }
+
+        """
     }
 }

@@ -185,3 +185,191 @@ final class Gauge: @unchecked Sendable {
     func leave() { lock.withLock { current -= 1 } }
     var peak: Int { lock.withLock { highest } }
 }
+
+/// The socket API beyond plain TCP: UDP, TLS with certificates, regular expressions, shared
+/// libraries, and the trace `probes test` prints.
+@Suite("Probe API")
+struct ProbeAPITests {
+    func run(_ name: String, body: String, port: UInt16, proto: TransportProtocol = .tcp,
+             libraries: [(path: String, text: String)] = [], trace: Bool = false) throws -> PortIdentification {
+        let text = """
+        return {
+          name = "\(name)", description = "test", categories = { "test" }, protocol = "\(proto.rawValue)",
+          ports = { \(port) },
+          run = function(host, port, args)
+        \(body)
+          end,
+        }
+        """
+        let library = ProbeLibrary.load(files: [(path: "probes/\(name).lua", text: text)], libraries: libraries)
+        #expect(library.errors.isEmpty, "\(library.errors)")
+        var settings = ProbeSettings()
+        settings.probeTimeoutMs = 4000
+        settings.trace = trace
+        let identifier = ServiceIdentifier(library: library, probes: library.definitions, settings: settings, workers: 1)
+        let job = PortJob(address: IPAddress("127.0.0.1")!, port: port, proto: proto)
+        return try #require(try identifier.identify([job], cancel: CancellationFlag()).first)
+    }
+
+    @Test("UDP: one datagram out, one back; a closed port reads as refused")
+    func udp() throws {
+        let server = try UDPLoopbackServer { datagram in
+            String(decoding: datagram, as: UTF8.self) == "ping" ? Array("pong 1.2".utf8) : nil
+        }
+        let body = """
+            local sock = socket.connect(host, port, { protocol = "udp" })
+            sock:send("ping")
+            local reply = sock:receive(2000)
+            if reply == nil then return nil end
+            return { name = "udp-echo", version = reply:match("pong (%S+)") }
+        """
+        let result = try run("udpecho", body: body, port: server.port, proto: .udp)
+        #expect(result.match?.name == "udp-echo")
+        #expect(result.match?.version == "1.2")
+
+        server.stop()
+        let closed = try run("udpclosed", body: """
+            local sock = socket.connect(host, port, { protocol = "udp" })
+            sock:send("ping")
+            local reply, err = sock:receive(2000)
+            return { name = "answer", extra = tostring(err) }
+        """, port: server.port, proto: .udp)
+        #expect(closed.match?.extraInfo == "refused")
+    }
+
+    @Test("regular expressions: alternation, counted repetition, captures, bad expressions")
+    func regex() throws {
+        let server = try LoopbackServer { $0.write("220 mail.example ESMTP Exim 4.96 ready\r\n"); $0.idle() }
+        let body = """
+            local line = port.banner or ""
+            local product, version = regex.match(line, "(Exim|Postfix|Sendmail) ([0-9]+\\\\.[0-9]{1,3})")
+            local first = regex.find(line, "esmtp", "i")
+            local ok, err = pcall(regex.match, line, "([unclosed")
+            return { name = "smtp", product = product, version = version,
+                     extra = tostring(first) .. " " .. tostring(not ok and err:match("regex") ~= nil) }
+        """
+        // No declared port: the probe runs after the passive banner read, which fills port.banner.
+        let library = ProbeLibrary.load(files: [(path: "probes/rx.lua", text: """
+        return { name = "rx", description = "t", categories = { "t" }, run = function(host, port) \(body) end }
+        """)])
+        var settings = ProbeSettings()
+        settings.bannerWaitMs = 1000
+        let identifier = ServiceIdentifier(library: library, probes: library.definitions, settings: settings, workers: 1)
+        let match = try #require(try identifier.identify([PortJob(address: IPAddress("127.0.0.1")!, port: server.port, proto: .tcp)],
+                                                        cancel: CancellationFlag()).first?.match)
+        #expect(match.product == "Exim")
+        #expect(match.version == "4.96")
+        #expect(match.extraInfo == "18 true")
+    }
+
+    @Test("require loads a shared library from lib/, once per state")
+    func libraries() throws {
+        let server = try Self.echo()
+        let lib = (path: "probes/lib/greeting.lua", text: "local M = {}\nfunction M.parse(s) return s:match('^HELLO (%S+)') end\nreturn M\n")
+        let body = """
+            local greeting = require("greeting")
+            local sock = socket.connect(host, port)
+            local line = sock:receive_line(2000)
+            return { name = "lib", product = greeting.parse(line or ""), extra = tostring(require("greeting") == greeting) }
+        """
+        let result = try run("libuser", body: body, port: server.port, libraries: [lib])
+        #expect(result.match?.product == "acme-d")
+        #expect(result.match?.extraInfo == "true")
+    }
+
+    @Test("the trace shows every connect, send and receive")
+    func trace() throws {
+        let server = try LoopbackServer { connection in
+            _ = connection.read(until: "\n")
+            connection.write("OK\r\n")
+            connection.idle()
+        }
+        let body = """
+            local sock = socket.connect(host, port)
+            sock:send("HI\\r\\n")
+            local line = sock:receive_line(2000)
+            sock:close()
+            return { name = "traced", extra = line }
+        """
+        let result = try run("traced", body: body, port: server.port, trace: true)
+        #expect(result.trace.contains("connect 127.0.0.1:\(server.port)/tcp"), "\(result.trace)")
+        #expect(result.trace.contains("send 4 bytes: \"HI\\r\\n\""), "\(result.trace)")
+        #expect(result.trace.contains("recv 4 bytes: \"OK\\r\\n\""), "\(result.trace)")
+        #expect(result.trace.contains("close"), "\(result.trace)")
+    }
+
+    @Test("TLS: handshake over the reactor, then send/receive and the peer certificate")
+    func tls() throws {
+        let server = try TLSServer.start()
+        defer { server.stop() }
+        let body = """
+            local sock, err = socket.connect(host, port, { tls = true, sni = "svc.lab.test" })
+            if not sock then return { name = "failed", extra = err } end
+            local cert = sock:certificate()
+            sock:send("hello\\n")
+            local echoed = sock:receive_line(3000)
+            return { name = "tls", extra = cert.subject .. "|" .. table.concat(cert.sans, ",") .. "|" .. tostring(echoed),
+                     version = cert.version, product = #cert.sha256 == 64 and cert.not_after:match("^%d%d%d%d%-") and "ok" or "bad" }
+        """
+        let result = try run("tlsprobe", body: body, port: server.port)
+        let match = try #require(result.match, "\(result.errors)")
+        #expect(match.name == "tls", "\(match)")
+        #expect(match.extraInfo?.hasPrefix("CN=svc.lab.test") == true, "\(match.extraInfo ?? "")")
+        #expect(match.extraInfo?.contains("|svc.lab.test,alt.lab.test|olleh") == true, "\(match.extraInfo ?? "")")
+        #expect(match.version?.hasPrefix("TLSv1.") == true)
+        #expect(match.product == "ok")
+    }
+
+    static func echo() throws -> LoopbackServer {
+        try LoopbackServer { $0.write("HELLO acme-d 2.4.1\r\n"); $0.idle() }
+    }
+}
+
+/// `openssl s_server` on 127.0.0.1 with a fresh self-signed certificate, answering each line
+/// reversed (`-rev`).
+struct TLSServer {
+    let process: Process
+    let port: UInt16
+
+    static func start() throws -> TLSServer {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cartograph-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let key = dir.appendingPathComponent("key.pem").path, cert = dir.appendingPathComponent("cert.pem").path
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        make.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                          "-subj", "/CN=svc.lab.test", "-addext", "subjectAltName=DNS:svc.lab.test,DNS:alt.lab.test",
+                          "-keyout", key, "-out", cert]
+        make.standardError = Pipe()
+        try make.run()
+        make.waitUntilExit()
+        // Find a free port, then let s_server take it.
+        let probe = try LoopbackServer { _ in }
+        let port = probe.port
+        probe.stop()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        server.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", key, "-quiet", "-rev"]
+        server.standardInput = Pipe()
+        server.standardOutput = Pipe()
+        server.standardError = Pipe()
+        try server.run()
+        // Wait until it accepts (bounded: 50 tries of 100 ms).
+        for _ in 0..<50 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if connected == 0 { break }
+            usleep(100_000)
+        }
+        return TLSServer(process: server, port: port)
+    }
+
+    func stop() { process.terminate() }
+}

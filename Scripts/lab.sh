@@ -35,11 +35,13 @@ die() { log "$*"; exit 1; }
 
 usage() {
     cat >&2 <<EOF
-usage: ${SCRIPT_NAME} up | down | status | exec CMD [ARG...]
+usage: ${SCRIPT_NAME} up | down | status | exec CMD [ARG...] | add PART | remove-host NS
   up       (re)create the lab and start its daemons; waits until they answer
   down     stop everything and remove the namespaces and ${LAB_DIR}
   status   exit 0 only if every namespace exists and every daemon answers
   exec     run CMD inside the scanner namespace (${NS_SCAN})
+  add PART          build one Scripts/lab.d part into the running lab
+  remove-host NS    stop a lab host's daemons and delete its namespace
 state dir: \${CARTOGRAPH_LAB_DIR:-/run/cartograph-lab} (now ${LAB_DIR})
 EOF
 }
@@ -136,8 +138,11 @@ create_router() {
 #   NAME NS ADDRESS PORT LOGFILE
 # (one line per address it listens on), which `up` and `status` probe.
 # ---------------------------------------------------------------------------
+# register NAME NS ADDRESS PORT LOGFILE [tcp|udp]: an endpoint `up` waits for and `status`
+# checks. TCP endpoints must accept a connection from the scanner; UDP ones (which cannot be
+# checked from outside without speaking their protocol) must have a socket bound in NS.
 register() {
-    printf '%s %s %s %s %s\n' "$@" >>"${LAB_DIR}/services"
+    printf '%s %s %s %s %s %s\n' "$1" "$2" "$3" "$4" "$5" "${6:-tcp}" >>"${LAB_DIR}/services"
 }
 
 # Start a daemon inside a namespace. Its stdin/stdout/stderr go to its log
@@ -275,7 +280,11 @@ EOF
 # routing through cg-router works.
 # ---------------------------------------------------------------------------
 probe() {
-    local addr=$1 port=$2
+    local addr=$1 port=$2 proto=${3:-tcp} ns=${4:-}
+    if [[ ${proto} == udp ]]; then
+        [[ -n $(ip netns exec "${ns}" ss -Hlun "sport = :${port}" 2>/dev/null) ]]
+        return
+    fi
     # bash's /dev/tcp connects (IPv4 or IPv6) and the shell exits right away.
     # shellcheck disable=SC2016  # $0/$1 are expanded by the inner bash
     timeout 1 ip netns exec "${NS_SCAN}" \
@@ -286,12 +295,12 @@ probe() {
 # total. Returns 1 (after naming the culprit) on the first that never does.
 wait_for_services() {
     local deadline=$((SECONDS + WAIT_SECONDS))
-    local name ns addr port logfile
-    while read -r name ns addr port logfile; do
-        until probe "${addr}" "${port}"; do
+    local name ns addr port logfile proto
+    while read -r name ns addr port logfile proto; do
+        until probe "${addr}" "${port}" "${proto}" "${ns}"; do
             if ((SECONDS >= deadline)); then
                 service_failed "${name}" "${ns}" "${addr}" "${port}" "${logfile}" \
-                    "accepted no TCP connection from ${NS_SCAN} within ${WAIT_SECONDS}s"
+                    "did not answer (${proto:-tcp}) within ${WAIT_SECONDS}s"
                 return 1
             fi
             sleep 0.2
@@ -460,10 +469,10 @@ cmd_status() {
         return 1
     fi
     if ns_exists "${NS_SCAN}"; then
-        while read -r name ns addr port logfile; do
+        while read -r name ns addr port logfile proto; do
             hostport="${addr}:${port}"
             [[ ${addr} == *:* ]] && hostport="[${addr}]:${port}"
-            if ! probe "${addr}" "${port}"; then
+            if ! probe "${addr}" "${port}" "${proto}" "${ns}"; then
                 log "not answering: ${name} in ${ns} on ${hostport} (log: ${logfile})"
                 bad=1
             fi
@@ -474,6 +483,40 @@ cmd_status() {
     fi
     printf 'lab is up: %d namespaces, %d endpoints answering\n' \
         "$(lab_namespaces | wc -l)" "$(wc -l <"${LAB_DIR}/services")"
+}
+
+# add PART: build one Scripts/lab.d part into the running lab (to work on a part without
+# rebuilding everything); remove-host NS: stop a host's daemons and delete its namespace.
+cmd_add() {
+    local part=${1:-}
+    [[ -f ${part} ]] || die "usage: ${SCRIPT_NAME} add Scripts/lab.d/PART.sh"
+    ns_exists "${NS_ROUTER}" || die "the lab is not up (run: ${SCRIPT_NAME} up)"
+    # shellcheck source=/dev/null
+    source "${part}"
+    wait_for_services
+    print_summary
+}
+
+cmd_remove_host() {
+    local ns=${1:-}
+    [[ ${ns} == cg-* && ${ns} != "${NS_SCAN}" && ${ns} != "${NS_ROUTER}" ]] || die "usage: ${SCRIPT_NAME} remove-host cg-NAME"
+    if ns_exists "${ns}"; then
+        ip netns pids "${ns}" 2>/dev/null | xargs -r kill 2>/dev/null || true
+        sleep 0.5
+        ip netns pids "${ns}" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+        ip netns delete "${ns}"
+    fi
+    # Forget its endpoints and its record, so status and a later add start clean.
+    if [[ -f ${LAB_DIR}/services ]]; then
+        awk -v ns="${ns}" '$2 != ns' "${LAB_DIR}/services" >"${LAB_DIR}/services.new"
+        mv "${LAB_DIR}/services.new" "${LAB_DIR}/services"
+    fi
+    if [[ -f ${LAB_DIR}/namespaces ]]; then
+        grep -vxF -- "${ns}" "${LAB_DIR}/namespaces" >"${LAB_DIR}/namespaces.new" || true
+        mv "${LAB_DIR}/namespaces.new" "${LAB_DIR}/namespaces"
+    fi
+    rm -rf -- "${LAB_DIR:?}/${ns}"
+    ip netns exec "${NS_ROUTER}" ip link del "to-${ns#cg-}" 2>/dev/null || true
 }
 
 cmd_exec() {
@@ -490,6 +533,8 @@ main() {
         down) cmd_down ;;
         status) cmd_status ;;
         exec) cmd_exec "$@" ;;
+        add) cmd_add "$@" ;;
+        remove-host) cmd_remove_host "$@" ;;
         -h | --help | help) usage ;;
         *) usage; exit 2 ;;
     esac

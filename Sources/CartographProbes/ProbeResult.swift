@@ -54,6 +54,9 @@ public struct ProbeSettings: Sendable {
     public var probeTimeoutMs = 8000
     /// How long the passive banner read waits for a service that speaks first.
     public var bannerWaitMs = 2000
+    /// How long TLS detection waits for the handshake: a TLS server answers a ClientHello at
+    /// once, while a silent plaintext service would hold it until the timeout.
+    public var tlsDetectMs = 2000
     /// Default timeout of a socket call that names none.
     public var socketTimeoutMs = 5000
     /// Lua instructions one probe may run on one port.

@@ -168,7 +168,7 @@ final class ProbeWorker {
             lua_rawgeti(co, thread.registryIndex(), lua_Integer(step == .banner ? refs.passiveBanner : refs.detectTLS))
             pushHost(thread, job)
             pushPort(thread, job, pipeline: Pipeline())
-            thread.push(step == .banner ? settings.bannerWaitMs : settings.socketTimeoutMs)
+            thread.push(step == .banner ? settings.bannerWaitMs : settings.tlsDetectMs)
         }
         let token = nextToken
         nextToken += 1

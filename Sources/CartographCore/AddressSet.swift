@@ -138,6 +138,16 @@ public struct AddressSet: Hashable, Sendable, Sequence {
         return nil
     }
 
+    /// The position of `address` in ascending order (the inverse of `address(at:)`).
+    public func index(of address: IPAddress) -> UInt128? {
+        var offset: UInt128 = 0
+        for range in ranges {
+            if range.contains(address) { return offset + (address.value - range.lower) }
+            offset += range.count
+        }
+        return nil
+    }
+
     public func makeIterator() -> Iterator { Iterator(ranges: ranges) }
 
     /// Walks the set in ascending order, one address at a time.

@@ -38,9 +38,10 @@ public final class CancellationFlag: Sendable {
 
 /// A live host sweep technique.
 public protocol HostSweepEngine {
-    /// Reports each live address once, with the method that found it (e.g. `tcp-connect:443`).
+    /// Reports live addresses with the method that found them (e.g. `tcp-connect:443`) and the
+    /// TTL of the reply when the engine sees packets (raw engines).
     func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag,
-               found: (IPAddress, String) -> Void) throws
+               found: (IPAddress, String, UInt8?) -> Void) throws
 }
 
 /// A port discovery technique.

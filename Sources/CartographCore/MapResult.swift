@@ -56,6 +56,9 @@ public struct HostResult: Codable, Sendable, Equatable {
     public var services: [ServiceResult]
     public var closedPorts: Int
     public var filteredPorts: Int
+    /// TTL (hop limit) of the first reply the sweep saw, when it saw packets: the initial TTL
+    /// family and the hop count hint at the OS and the path.
+    public var ttl: Int?
 
     public init(address: String, hostnames: [Hostname] = [], discovery: [String] = [], services: [ServiceResult] = [],
                 closedPorts: Int = 0, filteredPorts: Int = 0) {

@@ -17,15 +17,27 @@ public struct Profile: Hashable, Sendable, Codable {
     public struct HostDiscovery: Hashable, Sendable, Codable {
         /// When false, every target address is treated as live.
         public var enabled = true
-        public var methods: [DiscoveryMethod] = [.tcp]
+        public var methods: [DiscoveryMethod] = [.icmpEcho, .icmpTimestamp, .tcp]
         public var tcpPorts: [UInt16] = [80, 443, 22, 445, 3389, 8080, 21, 25, 53, 139, 3306, 8443]
         public var udpPorts: [UInt16] = []
     }
 
     /// Ways of telling that an address is live.
     public enum DiscoveryMethod: String, Hashable, Sendable, Codable, CaseIterable {
-        /// TCP to the discovery ports: any answer, an accepted or a refused connection, means live.
+        /// TCP to the discovery ports: a SYN with raw packets, a connect without; any answer
+        /// (SYN-ACK or RST, accepted or refused) means live.
         case tcp
+        /// ICMP echo request (raw packets only).
+        case icmpEcho = "icmp-echo"
+        /// ICMP timestamp request, IPv4 (raw packets only).
+        case icmpTimestamp = "icmp-timestamp"
+        /// TCP ACK to the discovery ports: a RST means live (raw packets only).
+        case tcpACK = "tcp-ack"
+        /// UDP to the UDP discovery ports: an answer or a port unreachable means live (raw packets only).
+        case udp
+
+        /// Whether the method needs raw packets.
+        public var needsRawPackets: Bool { self != .tcp }
     }
 
     public struct DNSSettings: Hashable, Sendable, Codable {

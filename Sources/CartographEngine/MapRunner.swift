@@ -36,6 +36,17 @@ public struct MapRunner {
 
     public init(context: MapContext) { self.context = context }
 
+    /// Discovery methods in a stable order: by name, then by port number.
+    static func discoveryOrder(_ a: String, _ b: String) -> Bool {
+        let (nameA, portA) = split(a), (nameB, portB) = split(b)
+        return (nameA, portA) < (nameB, portB)
+    }
+
+    static func split(_ method: String) -> (String, Int) {
+        let parts = method.split(separator: ":", maxSplits: 1)
+        return (String(parts.first ?? ""), parts.count > 1 ? Int(parts[1]) ?? 0 : 0)
+    }
+
     public func run(_ spec: MapSpec) throws -> MapResult {
         let profile = context.profile
         let cancel = context.cancel
@@ -64,13 +75,15 @@ public struct MapRunner {
 
         // Live host sweep.
         var live: [IPAddress: [String]] = [:]
+        var ttls: [IPAddress: Int] = [:]
         var order: [IPAddress] = []
         let sweeping = profile.hostDiscovery.enabled
         if sweeping {
             context.note("sweeping \(addresses.count) address(es) of \(spec.target)")
-            try context.sweepEngine.sweep(addresses, profile: profile, cancel: cancel) { address, method in
+            try context.sweepEngine.sweep(addresses, profile: profile, cancel: cancel) { address, method, ttl in
                 if live[address] == nil { order.append(address) }
-                live[address, default: []].append(method)
+                if !(live[address] ?? []).contains(method) { live[address, default: []].append(method) }
+                if let ttl, ttls[address] == nil { ttls[address] = Int(ttl) }
             }
         }
 
@@ -159,7 +172,8 @@ public struct MapRunner {
         let results: [HostResult] = hosts.map { address in
             let observations = ports[address] ?? []
             var host = HostResult(address: address.description, hostnames: names[address] ?? [],
-                                  discovery: live[address] ?? [])
+                                  discovery: (live[address] ?? []).sorted(by: Self.discoveryOrder))
+            host.ttl = ttls[address]
             host.closedPorts = observations.filter { $0.state == .closed }.count
             host.filteredPorts = observations.filter { $0.state == .filtered }.count
             host.services = observations.filter { $0.state == .open }

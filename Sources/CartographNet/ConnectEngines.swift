@@ -13,7 +13,7 @@ public struct ConnectSweepEngine: HostSweepEngine {
     public init() {}
 
     public func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag,
-                      found: (IPAddress, String) -> Void) throws {
+                      found: (IPAddress, String, UInt8?) -> Void) throws {
         let ports = profile.hostDiscovery.tcpPorts
         guard !ports.isEmpty else { return }
         var performance = profile.performance
@@ -21,7 +21,7 @@ public struct ConnectSweepEngine: HostSweepEngine {
         performance.parallelHosts = max(performance.parallelHosts, performance.concurrency / max(1, ports.count))
         let prober = try ConnectProber(performance: performance, stopGroupOnAnswer: true, cancel: cancel)
         prober.run(addresses.lazy.map { ($0, ports) }) { address, port, outcome, _ in
-            if outcome == .open || outcome == .refused { found(address, "tcp-connect:\(port)") }
+            if outcome == .open || outcome == .refused { found(address, "tcp-connect:\(port)", nil) }
         }
     }
 }

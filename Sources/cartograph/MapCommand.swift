@@ -1,6 +1,7 @@
 import ArgumentParser
 import CartographCore
 import CartographEngine
+import CartographNet
 import CartographProbes
 import CartographReport
 import Foundation
@@ -49,6 +50,11 @@ struct MapCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Connection attempts per second (0: no limit).", valueName: "n"))
     var rate: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Packet engine: syn (raw packets; needs root or CAP_NET_RAW), connect, or auto (syn when it can run).", valueName: "engine"))
+    var engine: EngineChoice = .auto
+
+    enum EngineChoice: String, ExpressibleByArgument, CaseIterable { case auto, syn, connect }
+
     @Flag(name: .long, help: "Print the plan (maps, targets, address counts) and send nothing.")
     var dryRun = false
 
@@ -96,8 +102,17 @@ struct MapCommand: ParsableCommand {
             signal(SIGINT, SIG_DFL)   // a second Ctrl-C ends the process at once
         }
         let verbose = isatty(STDERR_FILENO) == 1
-        let context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: interruption,
+        var context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: interruption,
                                  note: { line in if verbose { printError(line) } })
+        if try useRawEngine() {
+            context.sweepEngine = RawSweepEngine()
+            context.scanEngine = SynScanEngine()
+        } else {
+            let rawOnly = profile.hostDiscovery.methods.filter(\.needsRawPackets).map(\.rawValue)
+            if profile.hostDiscovery.enabled && !rawOnly.isEmpty {
+                printError("note: \(rawOnly.joined(separator: ", ")) need\(rawOnly.count == 1 ? "s" : "") raw packets; the connect engine sweeps with TCP connects to the discovery ports")
+            }
+        }
         var maps: [MapResult] = []
         var failed = false
         for spec in plan {
@@ -112,6 +127,22 @@ struct MapCommand: ParsableCommand {
         try write(MapReport(maps: maps))
         if interruption.isCancelled { throw CLIError("interrupted; the report holds what was found", code: .interrupted) }
         if failed { throw CLIError("one or more maps failed", code: .failure) }
+    }
+
+    /// Raw packets when asked for or, with `auto`, when the process may send them.
+    func useRawEngine() throws(CLIError) -> Bool {
+        switch engine {
+        case .connect: return false
+        case .syn:
+            guard RawPrivileges.available else {
+                throw CLIError("--engine syn needs root or CAP_NET_RAW; run as root or use --engine connect", code: .usage)
+            }
+            return true
+        case .auto:
+            if RawPrivileges.available { return true }
+            printError("note: raw packets need root or CAP_NET_RAW; using TCP connect (--engine connect)")
+            return false
+        }
     }
 
     func applyOverrides(to profile: inout Profile) throws(CLIError) {

@@ -8,10 +8,17 @@ import Testing
 struct LabMapTests {
     static let ports = "22,80,443,2222,6379,7777,8080"
 
-    @Test("every open port and no closed one; http, ssh and redis named with the probe that found each")
-    func fullMap() throws {
+    static let engines = ["syn", "connect"]
+
+    /// The discovery methods an engine may report.
+    static func discoveryMethods(_ engine: String) -> (String) -> Bool {
+        engine == "syn" ? { $0.hasPrefix("tcp-syn:") || $0.hasPrefix("icmp-") } : { $0.hasPrefix("tcp-connect:") }
+    }
+
+    @Test("every open port and no closed one; http, ssh and redis named with the probe that found each", arguments: engines)
+    func fullMap(engine: String) throws {
         try Lab.require()
-        let (result, maps) = try Lab.map(["map", Lab.h1, Lab.h2, Lab.h3, Lab.absent, "-p", Self.ports])
+        let (result, maps) = try Lab.map(["map", Lab.h1, Lab.h2, Lab.h3, Lab.absent, "-p", Self.ports, "--engine", engine])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(maps.count == 1)
         #expect(maps.first?["target"] as? String == "none:[\(Lab.h1), \(Lab.h2), \(Lab.h3), \(Lab.absent)]")
@@ -22,7 +29,7 @@ struct LabMapTests {
         let h1 = try #require(hosts[Lab.h1])
         #expect(h1.openPorts == [22, 80])
         #expect(h1.raw["closed_ports"] as? Int == 5)
-        #expect(h1.discovery.allSatisfy { $0.hasPrefix("tcp-connect:") } && !h1.discovery.isEmpty)
+        #expect(h1.discovery.allSatisfy(Self.discoveryMethods(engine)) && !h1.discovery.isEmpty, "\(h1.discovery)")
         let h2 = try #require(hosts[Lab.h2])
         #expect(h2.openPorts == [2222, 6379, 7777, 8080])
         let h3 = try #require(hosts[Lab.h3])
@@ -56,12 +63,12 @@ struct LabMapTests {
         #expect(redis.contains("redis") && redis.contains("Redis 7.0.15") && redis.hasSuffix("redis"), "\(result.stdout)")
     }
 
-    @Test("an excluded host receives not one packet, and is not in the map")
-    func exclusion() throws {
+    @Test("an excluded host receives not one packet, and is not in the map", arguments: engines)
+    func exclusion(engine: String) throws {
         try Lab.require()
         let before = try Lab.packetsReceived(by: "cg-h2")
         let (result, maps) = try Lab.map(["map", "198.18.1.0/24", "198.18.2.0/24", "-p", Self.ports,
-                                          "--exclude", "198.18.2.0/24", "-n"])
+                                          "--exclude", "198.18.2.0/24", "-n", "--engine", engine])
         let after = try Lab.packetsReceived(by: "cg-h2")
         #expect(result.status == 0, "\(result.stderr)")
         let hosts = ReportHost.all(maps)
@@ -82,32 +89,34 @@ struct LabMapTests {
         #expect(hosts.values.allSatisfy { !$0.discovery.isEmpty })
     }
 
-    @Test("IPv6 hosts are swept, scanned and identified")
-    func ipv6() throws {
+    @Test("IPv6 hosts are swept, scanned and identified", arguments: engines)
+    func ipv6(engine: String) throws {
         try Lab.require()
-        let (result, maps) = try Lab.map(["map", Lab.h1v6, "-p", "22,80,443", "-n"])
+        let (result, maps) = try Lab.map(["map", Lab.h1v6, "-p", "22,80,443", "-n", "--engine", engine])
         #expect(result.status == 0, "\(result.stderr)")
         let host = try #require(ReportHost.all(maps)[Lab.h1v6])
         #expect(host.openPorts == [22, 80])
         #expect(host.service(80)?["product"] as? String == "nginx")
     }
 
-    @Test("with the sweep off, every address is scanned and answering hosts are kept")
-    func noSweep() throws {
+    @Test("with the sweep off, every address is scanned and answering hosts are kept", arguments: engines)
+    func noSweep(engine: String) throws {
         try Lab.require()
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("nosweep-\(getpid()).yaml")
         try "host_discovery:\n  enabled: false\nprobes:\n  enabled: false\n".write(to: profile, atomically: true, encoding: .utf8)
-        let (result, maps) = try Lab.map(["map", Lab.h2, "-p", "6379", "--profile", profile.path, "-n"])
+        let (result, maps) = try Lab.map(["map", Lab.h2, Lab.absent, "-p", "6379", "--profile", profile.path, "-n", "--engine", engine])
         #expect(result.status == 0, "\(result.stderr)")
-        let host = try #require(ReportHost.all(maps)[Lab.h2])
+        let hosts = ReportHost.all(maps)
+        let host = try #require(hosts[Lab.h2])
         #expect(host.openPorts == [6379])
-        #expect(host.discovery == ["tcp-connect:6379"])
+        #expect(host.discovery == ["tcp-\(engine):6379"])
+        #expect(hosts[Lab.absent] == nil)
     }
 
     @Test("a scan wider than the open-file limit slows down instead of failing")
     func fileLimit() throws {
         try Lab.require()
-        let result = try Lab.cartograph(["map", Lab.h2, "-p", "1-10000", "-n", "--probes", "none", "--format", "json"],
+        let result = try Lab.cartograph(["map", Lab.h2, "-p", "1-10000", "-n", "--probes", "none", "--format", "json", "--engine", "connect"],
                                         openFiles: 48)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stderr.contains("Too many open files"))
@@ -115,5 +124,48 @@ struct LabMapTests {
         let hosts = ReportHost.all(object?["maps"] as? [[String: Any]] ?? [])
         #expect(hosts[Lab.h2]?.openPorts == [2222, 6379, 7777, 8080])
         #expect(hosts[Lab.h2]?.raw["closed_ports"] as? Int == 9996)
+    }
+
+    @Test("each raw sweep method alone finds the live hosts, names itself, and records the TTL", arguments: [
+        ("icmp-echo", "icmp-echo"), ("icmp-timestamp", "icmp-timestamp"), ("tcp", "tcp-syn:80"),
+        ("tcp-ack", "tcp-ack:80"), ("udp", "udp:9"),
+    ])
+    func sweepMethod(method: String, recorded: String) throws {
+        try Lab.require()
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-\(method)-\(getpid()).yaml")
+        try """
+        host_discovery:
+          methods: [\(method)]
+          tcp_ports: [80]
+          udp_ports: [9]
+        information_gathering:
+          port_scan: false
+        probes:
+          enabled: false
+        """.write(to: profile, atomically: true, encoding: .utf8)
+        let (result, maps) = try Lab.map(["map", Lab.h1, Lab.h3, Lab.absent, "198.18.9.1", "--profile", profile.path,
+                                          "-n", "--engine", "syn"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let hosts = ReportHost.all(maps)
+        #expect(Set(hosts.keys) == [Lab.h1, Lab.h3], "\(method) found \(hosts.keys.sorted())")
+        for host in hosts.values {
+            #expect(host.discovery == [recorded], "\(host.discovery)")
+            // One router between scanner and hosts: Linux's initial 64, less one hop.
+            #expect(host.raw["ttl"] as? Int == 63, "ttl \(String(describing: host.raw["ttl"]))")
+        }
+    }
+
+    @Test("--engine syn without privileges is refused; auto falls back to connect with a notice")
+    func privileges() throws {
+        try Lab.require()
+        // setpriv drops every capability and the root user id: what an ordinary user runs as.
+        let args = ["map", Lab.h1, "-p", "22", "-n", "--probes", "none", "--format", "json"]
+        let refused = try Cartograph.run(args + ["--engine", "syn"], namespace: Lab.scanner, unprivileged: true)
+        #expect(refused.status == 64, "\(refused.stderr)")
+        #expect(refused.stderr.contains("--engine syn needs root or CAP_NET_RAW"))
+        let fallback = try Cartograph.run(args, namespace: Lab.scanner, unprivileged: true)
+        #expect(fallback.status == 0, "\(fallback.stderr)")
+        #expect(fallback.stderr.contains("raw packets need root or CAP_NET_RAW; using TCP connect"))
+        #expect(fallback.stdout.contains("\"method\" : \"tcp-connect\""))
     }
 }

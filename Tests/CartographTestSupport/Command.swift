@@ -24,10 +24,13 @@ public enum Cartograph {
     /// Runs `cartograph ARGS` (inside network namespace `namespace` when given) and waits.
     /// `openFiles` runs it under that open-file limit (soft and hard), through prlimit(1).
     public static func run(_ arguments: [String], namespace: String? = nil, stdin: String? = nil,
-                           environment: [String: String] = [:], openFiles: Int? = nil) throws -> CommandResult {
+                           environment: [String: String] = [:], openFiles: Int? = nil,
+                           unprivileged: Bool = false) throws -> CommandResult {
         let process = Process()
         var command = [binary] + arguments
         if let openFiles { command = ["/usr/bin/prlimit", "--nofile=\(openFiles):\(openFiles)"] + command }
+        // `unprivileged`: as user nobody with no capabilities, like an ordinary user's run.
+        if unprivileged { command = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all"] + command }
         if let namespace { command = ["/usr/sbin/ip", "netns", "exec", namespace] + command }
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())

@@ -24,4 +24,13 @@ int cg_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
 /// epoll_wait filling parallel arrays of user data and event masks; returns the count or -1.
 int cg_epoll_wait(int epfd, uint64_t *data, uint32_t *events, int capacity, int timeout_ms);
 
+/// Sends `count` datagrams with one sendmmsg(2) call. Datagram i is `lengths[i]` bytes at
+/// `buffer + offsets[i]`, to the address of `addrlens[i]` bytes at `addrs + i * addrsize`.
+/// Returns how many were sent (possibly fewer), or -1 with errno set.
+int cg_send_batch(int fd, const uint8_t *buffer, const uint32_t *offsets, const uint32_t *lengths,
+                  const uint8_t *addrs, uint32_t addrsize, const uint32_t *addrlens, int count);
+
+/// Whether the process may open raw sockets: root, or CAP_NET_RAW in its effective set.
+int cg_has_raw_privilege(void);
+
 #endif

@@ -1,0 +1,244 @@
+import CartographCore
+import CartographIO
+import Glibc
+
+/// One kind of raw probe sent to every address of a run.
+public enum RawProbeKind: Hashable, Sendable {
+    case icmpEcho, icmpTimestamp
+    case tcpSYN(UInt16), tcpACK(UInt16)
+    case udp(UInt16)
+
+    /// The discovery method name recorded on hosts it finds (`icmp-echo`, `tcp-syn:443`, …).
+    public var method: String {
+        switch self {
+        case .icmpEcho: "icmp-echo"
+        case .icmpTimestamp: "icmp-timestamp"
+        case .tcpSYN(let port): "tcp-syn:\(port)"
+        case .tcpACK(let port): "tcp-ack:\(port)"
+        case .udp(let port): "udp:\(port)"
+        }
+    }
+}
+
+/// What a reply said about one probe.
+public enum RawOutcome: Sendable, Equatable {
+    /// SYN-ACK, or a UDP answer.
+    case open
+    /// RST, or ICMP port unreachable from the host itself: live, nothing listening.
+    case closed
+    /// An echo or timestamp reply, or a RST to an ACK: the host is live.
+    case alive
+    /// An ICMP error other than port unreachable: filtered on the way.
+    case unreachable
+}
+
+/// Sends raw probes to every (address, probe) pair in a keyed random order and matches replies
+/// statelessly (see `ProbeCookie`). The order is a `Permutation` of the index space computed on
+/// the fly, so memory does not grow with the target; only replies are remembered, to drop
+/// duplicates and to skip answered probes when retrying. A global rate spaces the packets; after
+/// the last one, a cool-down sized from the round-trip times seen (echoed timestamps) waits for
+/// late replies. Cancellation stops sending at once and keeps what was found.
+final class RawProber {
+    private let performance: Profile.Performance
+    private let cancel: CancellationFlag
+    private let cookie = ProbeCookie()
+    private let sender: RawSender
+    private let capture: PacketCapture
+    private let sources = SourceAddresses()
+    private var maxRTT: UInt64 = 0
+    private var rttSamples = 0
+    /// Packets generated and sent, for benchmarks.
+    private(set) var sent = 0
+
+    /// Default packet rate when the profile sets none: fast, yet far below what a veth or a LAN
+    /// port drops.
+    static let defaultRate = 100_000
+
+    init(performance: Profile.Performance, cancel: CancellationFlag) throws(RawError) {
+        self.performance = performance
+        self.cancel = cancel
+        sender = try RawSender()
+        let ports = "\(ProbeCookie.portBase)-\(ProbeCookie.portBase + ProbeCookie.portSpan - 1)"
+        capture = try PacketCapture(filter: "(tcp and dst portrange \(ports)) or (udp and dst portrange \(ports)) or icmp or icmp6")
+    }
+
+    struct Key: Hashable {
+        let address: IPAddress
+        let probe: Int
+    }
+
+    /// Probes every address with every probe. `report` gets each first answer; with
+    /// `stopOnAnswer`, a host that answered any probe gets no more (the sweep).
+    /// Returns the keys that were answered.
+    @discardableResult
+    func run(_ addresses: AddressSet, probes: [RawProbeKind], stopOnAnswer: Bool,
+             report: (IPAddress, RawProbeKind, RawOutcome, UInt8) -> Void) throws(RawError) -> Set<Key> {
+        var answered = Set<Key>()
+        var liveHosts = Set<IPAddress>()
+        let probeCount = UInt64(probes.count)
+        guard probeCount > 0, !addresses.isEmpty else { return answered }
+        guard addresses.count <= UInt128(UInt64.max / probeCount) else {
+            throw RawError(message: "too many addresses for one raw run (\(addresses.count))")
+        }
+        let total = UInt64(addresses.count) * probeCount
+        let order = Permutation(count: total, seed: UInt64.random(in: .min ... .max))
+        let rate = performance.rate > 0 ? performance.rate : Self.defaultRate
+        let interval = max(1_000_000_000 / UInt64(rate), UInt64.ms(performance.packetDelayMs))
+        let batchSize = max(1, min(64, rate / 1000))
+
+        func handle(_ packet: ReceivedPacket) {
+            guard let (address, probe, outcome) = match(packet, probes: probes) else { return }
+            let key = Key(address: address, probe: probe)
+            guard answered.insert(key).inserted else { return }
+            if stopOnAnswer {
+                guard outcome != .unreachable, liveHosts.insert(address).inserted else { return }
+            }
+            report(address, probes[probe], outcome, packet.ttl)
+        }
+
+        let passes = 1 + performance.retries
+        for pass in 0..<passes {
+            var index: UInt64 = 0
+            var start = MonotonicClock.now()
+            var sentThisPass: UInt64 = 0
+            while index < total && !cancel.isCancelled {
+                var queued = 0
+                while queued < batchSize && index < total {
+                    let value = order.permute(index)
+                    index += 1
+                    let address = addresses.address(at: UInt128(value / probeCount))!
+                    let probe = Int(value % probeCount)
+                    if pass > 0 && answered.contains(Key(address: address, probe: probe)) { continue }
+                    if stopOnAnswer && liveHosts.contains(address) { continue }
+                    guard let packet = try makePacket(probes[probe], to: address) else { continue }
+                    sender.add(PacketEncoder.encode(packet), to: address)
+                    queued += 1
+                }
+                sent += sender.flush()
+                sentThisPass += UInt64(queued)
+                try capture.drain(handle)
+                // Keep to the rate: the batch's packets own interval × count of time.
+                let due = start + sentThisPass * interval
+                let now = MonotonicClock.now()
+                if due > now + 2_000_000 {
+                    try wait(until: due, handle)
+                } else if now > due + 50_000_000 {
+                    start = now - sentThisPass * interval   // fell behind: do not burst to catch up
+                }
+            }
+            if cancel.isCancelled { break }
+            try wait(until: MonotonicClock.now() + cooldown(), handle)
+        }
+        return answered
+    }
+
+    /// Waits for late replies: three times the slowest round trip seen, within the profile's
+    /// bounds; the initial timeout when no round trip was measured.
+    func cooldown() -> UInt64 {
+        let low = UInt64.ms(performance.minRTTTimeoutMs), high = UInt64.ms(performance.maxRTTTimeoutMs)
+        guard rttSamples > 0 else { return min(high, max(low, .ms(performance.initialRTTTimeoutMs))) }
+        return min(high, max(low, 3 * maxRTT + .ms(20)))
+    }
+
+    private func wait(until deadline: UInt64, _ handle: (ReceivedPacket) -> Void) throws(RawError) {
+        var pollSet = pollfd(fd: capture.selectableFD, events: Int16(POLLIN), revents: 0)
+        while !cancel.isCancelled {
+            let now = MonotonicClock.now()
+            guard now < deadline else { return }
+            _ = poll(&pollSet, 1, Int32(min(50, (deadline - now) / 1_000_000 + 1)))
+            try capture.drain(handle)
+        }
+    }
+
+    private func timestamp() -> UInt32 { UInt32(truncatingIfNeeded: MonotonicClock.now() / 1_000_000) }
+
+    private func observeRTT(_ echoed: UInt32?) {
+        guard let echoed else { return }
+        let elapsed = timestamp() &- echoed
+        guard elapsed < 60_000 else { return }   // not one of ours, or wrapped
+        maxRTT = max(maxRTT, UInt64.ms(Int(elapsed)))
+        rttSamples += 1
+    }
+
+    func makePacket(_ probe: RawProbeKind, to address: IPAddress) throws(RawError) -> ProbePacket? {
+        let source = try sources.source(for: address)
+        let kind: ProbePacket.Kind
+        switch probe {
+        case .icmpEcho:
+            let (identifier, sequence) = cookie.icmpFields(address)
+            kind = .icmpEcho(identifier: identifier, sequence: sequence, timestamp: timestamp())
+        case .icmpTimestamp:
+            guard address.family == .v4 else { return nil }   // ICMPv6 has no timestamp request
+            let (identifier, sequence) = cookie.icmpFields(address)
+            kind = .icmpTimestamp(identifier: identifier, sequence: sequence)
+        case .tcpSYN(let port):
+            kind = .tcpSYN(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
+                           sequence: cookie.sequence(address, port), timestamp: timestamp())
+        case .tcpACK(let port):
+            kind = .tcpACK(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
+                           acknowledgement: cookie.sequence(address, port))
+        case .udp(let port):
+            kind = .udp(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
+                        payload: UDPPayloads.payload(for: port))
+        }
+        return ProbePacket(source: source, destination: address, kind: kind)
+    }
+
+    /// Which of our probes a packet answers, and what it says; nil for anything else.
+    func match(_ packet: ReceivedPacket, probes: [RawProbeKind]) -> (IPAddress, Int, RawOutcome)? {
+        switch packet.kind {
+        case .tcp(let sport, let dport, let sequence, let acknowledgement, let flags, let echoed):
+            if flags & 0x12 == 0x12 || flags & 0x04 != 0,
+               let index = probes.firstIndex(of: .tcpSYN(sport)),
+               cookie.matchesTCP(source: packet.source, sourcePort: sport, destinationPort: dport, acknowledgement: acknowledgement) {
+                observeRTT(echoed)
+                return (packet.source, index, flags & 0x04 != 0 ? .closed : .open)
+            }
+            // A RST answering our ACK carries our acknowledgement number as its sequence.
+            if flags & 0x04 != 0, let index = probes.firstIndex(of: .tcpACK(sport)),
+               dport == cookie.sourcePort(packet.source, sport), sequence == cookie.sequence(packet.source, sport) {
+                return (packet.source, index, .alive)
+            }
+            return nil
+        case .icmpEchoReply(let identifier, let sequence, let echoed):
+            guard let index = probes.firstIndex(of: .icmpEcho), (identifier, sequence) == cookie.icmpFields(packet.source) else { return nil }
+            observeRTT(echoed)
+            return (packet.source, index, .alive)
+        case .icmpTimestampReply(let identifier, let sequence):
+            guard let index = probes.firstIndex(of: .icmpTimestamp), (identifier, sequence) == cookie.icmpFields(packet.source) else { return nil }
+            return (packet.source, index, .alive)
+        case .udp(let sport, let dport, _):
+            guard let index = probes.firstIndex(of: .udp(sport)), dport == cookie.sourcePort(packet.source, sport) else { return nil }
+            return (packet.source, index, .open)
+        case .icmpUnreachable(let type, let code, let destination, let proto, let sport, let dport):
+            guard sport == cookie.sourcePort(destination, dport) else { return nil }
+            let probe: RawProbeKind = proto == 6 ? .tcpSYN(dport) : .udp(dport)
+            guard proto == 6 || proto == 17, let index = probes.firstIndex(of: probe) else { return nil }
+            // Port unreachable from the target itself: it is live and the UDP port is closed.
+            let portUnreachable = (destination.family == .v4 && type == 3 && code == 3) || (destination.family == .v6 && type == 1 && code == 4)
+            if proto == 17 && portUnreachable && packet.source == destination { return (destination, index, .closed) }
+            return (destination, index, .unreachable)
+        case .arpReply:
+            return nil
+        }
+    }
+}
+
+/// Protocol payloads for well-known UDP ports, so services that ignore empty datagrams answer.
+public enum UDPPayloads {
+    public static func payload(for port: UInt16) -> [UInt8] {
+        switch port {
+        case 53:   // DNS: a query for version.bind, class CHAOS, type TXT
+            return [0x13, 0x37, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                    0x07] + Array("version".utf8) + [0x04] + Array("bind".utf8) + [0x00, 0x00, 0x10, 0x00, 0x03]
+        case 123:  // NTP: a version 4 client request
+            return [0x23] + [UInt8](repeating: 0, count: 47)
+        case 161:  // SNMP v2c get-request of sysDescr.0, community "public"
+            return [0x30, 0x26, 0x02, 0x01, 0x01, 0x04, 0x06] + Array("public".utf8) +
+                [0xa0, 0x19, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x0e, 0x30, 0x0c,
+                 0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x00, 0x05, 0x00]
+        default:
+            return []
+        }
+    }
+}

@@ -31,16 +31,17 @@ struct LoopbackMapTests {
         #expect(service["method"] as? String == "http")
     }
 
-    @Test("--probes none leaves the port-discovery method on the service; -o writes the report")
-    func noProbes() throws {
+    @Test("--probes none leaves the port-discovery method on the service; -o writes the report",
+          arguments: ["syn", "connect"])
+    func noProbes(engine: String) throws {
         let server = try Self.httpServer()
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("cartograph-report-\(getpid()).json")
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("cartograph-report-\(getpid())-\(engine).json")
         let result = try Cartograph.run(["map", "127.0.0.1", "-p", "\(server.port)", "-n", "--probes", "none",
-                                         "--format", "json", "-o", output.path])
+                                         "--format", "json", "-o", output.path, "--engine", engine])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
         let service = try firstService(String(contentsOf: output, encoding: .utf8))
-        #expect(service["method"] as? String == "tcp-connect")
+        #expect(service["method"] as? String == "tcp-\(engine)")
         #expect(service["name"] == nil)
     }
 

@@ -17,10 +17,9 @@ swift build -c release >/dev/null
 BIN=$(swift build -c release --show-bin-path)/cartograph
 
 started_lab=0
-if ! bash Scripts/lab.sh status >/dev/null 2>&1; then
-    bash Scripts/lab.sh up >/dev/null
-    started_lab=1
-fi
+# Use a running lab as it is (parts of it may be under work); otherwise build one and remove
+# it afterwards.
+if ! ip netns list | grep -qw cg-scan; then bash Scripts/lab.sh up >/dev/null; started_lab=1; fi
 out=$(mktemp -d)
 cleanup() {
     rm -rf "${out}"

@@ -4,7 +4,9 @@ import CartographCore
 /// ports, UDP to the discovery UDP ports, as the profile's methods choose. Every method that
 /// found a host is reported.
 public struct RawSweepEngine: HostSweepEngine {
-    public init() {}
+    let timing: RawTiming
+
+    public init(timing: RawTiming = RawTiming()) { self.timing = timing }
 
     /// The raw probes the profile's methods call for.
     public static func probes(for profile: Profile) -> [RawProbeKind] {
@@ -24,7 +26,7 @@ public struct RawSweepEngine: HostSweepEngine {
 
     public func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag,
                       found: (IPAddress, String, UInt8?) -> Void) throws {
-        let prober = try RawProber(performance: profile.performance, cancel: cancel)
+        let prober = try RawProber(performance: profile.performance, cancel: cancel, timing: timing)
         // Every method is recorded, so hosts are not dropped after their first answer.
         try prober.run(addresses, probes: Self.probes(for: profile), stopOnAnswer: false) { address, probe, outcome, ttl in
             guard outcome != .unreachable else { return }
@@ -36,7 +38,9 @@ public struct RawSweepEngine: HostSweepEngine {
 /// Port discovery with raw TCP SYN packets: open on SYN-ACK, closed on RST, filtered on silence
 /// after the retries or on an ICMP unreachable.
 public struct SynScanEngine: PortScanEngine {
-    public init() {}
+    let timing: RawTiming
+
+    public init(timing: RawTiming = RawTiming()) { self.timing = timing }
 
     public var method: String { "tcp-syn" }
 
@@ -45,7 +49,7 @@ public struct SynScanEngine: PortScanEngine {
         guard !ports.tcp.isEmpty else { return }
         let set = AddressSet(hosts.map { AddressRange($0) })
         let probes = ports.tcp.map { RawProbeKind.tcpSYN($0) }
-        let prober = try RawProber(performance: profile.performance, cancel: cancel)
+        let prober = try RawProber(performance: profile.performance, cancel: cancel, timing: timing)
         var answered = Set<RawProber.Key>()
         answered = try prober.run(set, probes: probes, stopOnAnswer: false) { address, probe, outcome, _ in
             guard case .tcpSYN(let port) = probe else { return }

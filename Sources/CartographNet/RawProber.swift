@@ -45,8 +45,7 @@ final class RawProber {
     private let sender: RawSender
     private let capture: PacketCapture
     private let sources = SourceAddresses()
-    private var maxRTT: UInt64 = 0
-    private var rttSamples = 0
+    private let timing: RawTiming
     /// Packets generated and sent, for benchmarks.
     private(set) var sent = 0
 
@@ -54,9 +53,10 @@ final class RawProber {
     /// port drops.
     static let defaultRate = 100_000
 
-    init(performance: Profile.Performance, cancel: CancellationFlag) throws(RawError) {
+    init(performance: Profile.Performance, cancel: CancellationFlag, timing: RawTiming) throws(RawError) {
         self.performance = performance
         self.cancel = cancel
+        self.timing = timing
         sender = try RawSender()
         let ports = "\(ProbeCookie.portBase)-\(ProbeCookie.portBase + ProbeCookie.portSpan - 1)"
         capture = try PacketCapture(filter: "(tcp and dst portrange \(ports)) or (udp and dst portrange \(ports)) or icmp or icmp6")
@@ -86,8 +86,11 @@ final class RawProber {
         let interval = max(1_000_000_000 / UInt64(rate), UInt64.ms(performance.packetDelayMs))
         let batchSize = max(1, min(64, rate / 1000))
 
+        var probeIndex: [RawProbeKind: Int] = [:]
+        for (index, probe) in probes.enumerated() { probeIndex[probe] = index }
+
         func handle(_ packet: ReceivedPacket) {
-            guard let (address, probe, outcome) = match(packet, probes: probes) else { return }
+            guard let (address, probe, outcome) = match(packet, probes: probeIndex) else { return }
             let key = Key(address: address, probe: probe)
             guard answered.insert(key).inserted else { return }
             if stopOnAnswer {
@@ -97,7 +100,7 @@ final class RawProber {
         }
 
         let passes = 1 + performance.retries
-        for pass in 0..<passes {
+        for pass in 0..<passes where answered.count < Int(clamping: total) {
             var index: UInt64 = 0
             var start = MonotonicClock.now()
             var sentThisPass: UInt64 = 0
@@ -127,7 +130,8 @@ final class RawProber {
                 }
             }
             if cancel.isCancelled { break }
-            try wait(until: MonotonicClock.now() + cooldown(), handle)
+            // Late replies: wait out the cool-down, or less once every probe has its answer.
+            try wait(until: MonotonicClock.now() + cooldown(), handle) { answered.count >= Int(clamping: total) }
         }
         return answered
     }
@@ -136,13 +140,14 @@ final class RawProber {
     /// bounds; the initial timeout when no round trip was measured.
     func cooldown() -> UInt64 {
         let low = UInt64.ms(performance.minRTTTimeoutMs), high = UInt64.ms(performance.maxRTTTimeoutMs)
-        guard rttSamples > 0 else { return min(high, max(low, .ms(performance.initialRTTTimeoutMs))) }
-        return min(high, max(low, 3 * maxRTT + .ms(20)))
+        guard timing.samples > 0 else { return min(high, max(low, .ms(performance.initialRTTTimeoutMs))) }
+        return min(high, max(low, 3 * timing.maxRTT + .ms(20)))
     }
 
-    private func wait(until deadline: UInt64, _ handle: (ReceivedPacket) -> Void) throws(RawError) {
+    private func wait(until deadline: UInt64, _ handle: (ReceivedPacket) -> Void,
+                      done: () -> Bool = { false }) throws(RawError) {
         var pollSet = pollfd(fd: capture.selectableFD, events: Int16(POLLIN), revents: 0)
-        while !cancel.isCancelled {
+        while !cancel.isCancelled && !done() {
             let now = MonotonicClock.now()
             guard now < deadline else { return }
             _ = poll(&pollSet, 1, Int32(min(50, (deadline - now) / 1_000_000 + 1)))
@@ -156,8 +161,7 @@ final class RawProber {
         guard let echoed else { return }
         let elapsed = timestamp() &- echoed
         guard elapsed < 60_000 else { return }   // not one of ours, or wrapped
-        maxRTT = max(maxRTT, UInt64.ms(Int(elapsed)))
-        rttSamples += 1
+        timing.observe(.ms(Int(elapsed)))
     }
 
     func makePacket(_ probe: RawProbeKind, to address: IPAddress) throws(RawError) -> ProbePacket? {
@@ -185,35 +189,35 @@ final class RawProber {
     }
 
     /// Which of our probes a packet answers, and what it says; nil for anything else.
-    func match(_ packet: ReceivedPacket, probes: [RawProbeKind]) -> (IPAddress, Int, RawOutcome)? {
+    func match(_ packet: ReceivedPacket, probes: [RawProbeKind: Int]) -> (IPAddress, Int, RawOutcome)? {
         switch packet.kind {
         case .tcp(let sport, let dport, let sequence, let acknowledgement, let flags, let echoed):
             if flags & 0x12 == 0x12 || flags & 0x04 != 0,
-               let index = probes.firstIndex(of: .tcpSYN(sport)),
+               let index = probes[.tcpSYN(sport)],
                cookie.matchesTCP(source: packet.source, sourcePort: sport, destinationPort: dport, acknowledgement: acknowledgement) {
                 observeRTT(echoed)
                 return (packet.source, index, flags & 0x04 != 0 ? .closed : .open)
             }
             // A RST answering our ACK carries our acknowledgement number as its sequence.
-            if flags & 0x04 != 0, let index = probes.firstIndex(of: .tcpACK(sport)),
+            if flags & 0x04 != 0, let index = probes[.tcpACK(sport)],
                dport == cookie.sourcePort(packet.source, sport), sequence == cookie.sequence(packet.source, sport) {
                 return (packet.source, index, .alive)
             }
             return nil
         case .icmpEchoReply(let identifier, let sequence, let echoed):
-            guard let index = probes.firstIndex(of: .icmpEcho), (identifier, sequence) == cookie.icmpFields(packet.source) else { return nil }
+            guard let index = probes[.icmpEcho], (identifier, sequence) == cookie.icmpFields(packet.source) else { return nil }
             observeRTT(echoed)
             return (packet.source, index, .alive)
         case .icmpTimestampReply(let identifier, let sequence):
-            guard let index = probes.firstIndex(of: .icmpTimestamp), (identifier, sequence) == cookie.icmpFields(packet.source) else { return nil }
+            guard let index = probes[.icmpTimestamp], (identifier, sequence) == cookie.icmpFields(packet.source) else { return nil }
             return (packet.source, index, .alive)
         case .udp(let sport, let dport, _):
-            guard let index = probes.firstIndex(of: .udp(sport)), dport == cookie.sourcePort(packet.source, sport) else { return nil }
+            guard let index = probes[.udp(sport)], dport == cookie.sourcePort(packet.source, sport) else { return nil }
             return (packet.source, index, .open)
         case .icmpUnreachable(let type, let code, let destination, let proto, let sport, let dport):
             guard sport == cookie.sourcePort(destination, dport) else { return nil }
             let probe: RawProbeKind = proto == 6 ? .tcpSYN(dport) : .udp(dport)
-            guard proto == 6 || proto == 17, let index = probes.firstIndex(of: probe) else { return nil }
+            guard proto == 6 || proto == 17, let index = probes[probe] else { return nil }
             // Port unreachable from the target itself: it is live and the UDP port is closed.
             let portUnreachable = (destination.family == .v4 && type == 3 && code == 3) || (destination.family == .v6 && type == 1 && code == 4)
             if proto == 17 && portUnreachable && packet.source == destination { return (destination, index, .closed) }
@@ -221,6 +225,62 @@ final class RawProber {
         case .arpReply:
             return nil
         }
+    }
+}
+
+/// Round-trip times seen by the raw runs of one map, shared between its sweep and its port scan
+/// so the scan's cool-down is sized from the start (a RST echoes no timestamp to measure).
+/// Used by one thread at a time: the stages of a map run one after another.
+public final class RawTiming: @unchecked Sendable {
+    private(set) var maxRTT: UInt64 = 0
+    private(set) var samples = 0
+
+    public init() {}
+
+    func observe(_ rtt: UInt64) {
+        maxRTT = max(maxRTT, rtt)
+        samples += 1
+    }
+}
+
+/// Builds every packet a raw run would send, in the same permuted order, and sends none: what
+/// `--dry-run-packets` measures. Returns how many packets were built.
+public enum PacketGenerator {
+    public static func generate(_ addresses: AddressSet, probes: [RawProbeKind], cancel: CancellationFlag) -> UInt64 {
+        let cookie = ProbeCookie()
+        let probeCount = UInt64(probes.count)
+        guard probeCount > 0, !addresses.isEmpty, addresses.count <= UInt128(UInt64.max / probeCount) else { return 0 }
+        let total = UInt64(addresses.count) * probeCount
+        let order = Permutation(count: total, seed: UInt64.random(in: .min ... .max))
+        let anyV4 = IPAddress.v4(0), anyV6 = IPAddress.v6(0)
+        var built: UInt64 = 0, digest: UInt8 = 0
+        for index in 0..<total {
+            if index & 0xffff == 0 && cancel.isCancelled { break }
+            let value = order.permute(index)
+            let address = addresses.address(at: UInt128(value / probeCount))!
+            let source = address.family == .v4 ? anyV4 : anyV6
+            let kind: ProbePacket.Kind
+            switch probes[Int(value % probeCount)] {
+            case .icmpEcho:
+                let (identifier, sequence) = cookie.icmpFields(address)
+                kind = .icmpEcho(identifier: identifier, sequence: sequence, timestamp: 0)
+            case .icmpTimestamp:
+                let (identifier, sequence) = cookie.icmpFields(address)
+                kind = .icmpTimestamp(identifier: identifier, sequence: sequence)
+            case .tcpSYN(let port):
+                kind = .tcpSYN(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
+                               sequence: cookie.sequence(address, port), timestamp: 0)
+            case .tcpACK(let port):
+                kind = .tcpACK(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
+                               acknowledgement: cookie.sequence(address, port))
+            case .udp(let port):
+                kind = .udp(sourcePort: cookie.sourcePort(address, port), destinationPort: port, payload: UDPPayloads.payload(for: port))
+            }
+            let bytes = PacketEncoder.encode(ProbePacket(source: source, destination: address, kind: kind))
+            digest ^= bytes[bytes.count - 1]
+            built += 1
+        }
+        return built &+ UInt64(digest & 0)
     }
 }
 

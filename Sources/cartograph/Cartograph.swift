@@ -16,7 +16,7 @@ struct Cartograph: ParsableCommand {
     /// Runs the command; bad input ends with one line on stderr and a documented exit code.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(nmapStyle(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let error as CLIError {
             FileHandle.standardError.write(Data("cartograph: \(error.message)\n".utf8))
@@ -25,6 +25,12 @@ struct Cartograph: ParsableCommand {
             exit(withError: error)
         }
     }
+}
+
+/// nmap writes "all ports" as `-p-`, which argument parsers read as a flag cluster; it is
+/// rewritten to `-p -` so the habit works here too.
+func nmapStyle(_ arguments: [String]) -> [String] {
+    arguments.flatMap { $0 == "-p-" ? ["-p", "-"] : [$0] }
 }
 
 /// Exit codes (also listed in the README).

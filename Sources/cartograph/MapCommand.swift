@@ -58,6 +58,9 @@ struct MapCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the plan (maps, targets, address counts) and send nothing.")
     var dryRun = false
 
+    @Flag(name: .long, help: "With --dry-run: also build every packet of each map's live host sweep, send none, and report the rate.")
+    var dryRunPackets = false
+
     @Option(name: .long, help: ArgumentHelp("Report format: text or json.", valueName: "format"))
     var format: ReportFormat = .text
 
@@ -90,6 +93,7 @@ struct MapCommand: ParsableCommand {
         }
         if dryRun {
             print(DryRun.describe(plan, profile: profile), terminator: "")
+            if dryRunPackets { DryRun.generate(plan, profile: profile) }
             return
         }
 
@@ -105,8 +109,9 @@ struct MapCommand: ParsableCommand {
         var context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: interruption,
                                  note: { line in if verbose { printError(line) } })
         if try useRawEngine() {
-            context.sweepEngine = RawSweepEngine()
-            context.scanEngine = SynScanEngine()
+            let timing = RawTiming()
+            context.sweepEngine = RawSweepEngine(timing: timing)
+            context.scanEngine = SynScanEngine(timing: timing)
         } else {
             let rawOnly = profile.hostDiscovery.methods.filter(\.needsRawPackets).map(\.rawValue)
             if profile.hostDiscovery.enabled && !rawOnly.isEmpty {
@@ -284,5 +289,17 @@ enum DryRun {
         }
         out += "dry run: nothing was sent\n"
         return out
+    }
+
+    /// Builds the raw sweep's packets of every map without sending them, and prints the rate.
+    static func generate(_ plan: [MapSpec], profile: Profile) {
+        let probes = RawSweepEngine.probes(for: profile)
+        for (index, spec) in plan.enumerated() where spec.domain == nil {
+            let started = Date()
+            let count = PacketGenerator.generate(spec.addresses, probes: probes, cancel: interruption)
+            let seconds = max(Date().timeIntervalSince(started), 1e-9)
+            print("map \(index + 1): \(count) sweep packets built in \(String(format: "%.2f", seconds)) s "
+                  + "(\(Int(Double(count) / seconds)) packets/s), none sent")
+        }
     }
 }

@@ -1,4 +1,7 @@
 -- HTTP: a GET of "/" (or args.path); product and version come from the Server header.
+-- Over TLS (port.tls) the service is "https", with the certificate's DNS names as hostnames.
+local cert = require("cert")
+
 local known_servers = {
   nginx = "cpe:/a:f5:nginx",
   Apache = "cpe:/a:apache:http_server",
@@ -22,12 +25,13 @@ return {
   name = "http",
   description = "HTTP servers: status, server product and version, page title",
   categories = { "default", "safe", "version" },
-  ports = { 80, 81, 3000, 5000, 8000, 8008, 8080, 8081, 8888, 9000 },
+  ports = { 80, 81, 443, 3000, 5000, 8000, 8008, 8080, 8081, 8443, 8888, 9000 },
   rarity = 1,
+  tls = true, -- HTTPS: runs again over TLS after TLS detection
 
   run = function(host, port, args)
     if port.banner then return nil end -- an HTTP server never speaks first
-    local sock = socket.connect(host, port)
+    local sock = socket.connect(host, port, { tls = port.tls, sni = host.name })
     if not sock then return nil end
     local name = host.name or (host.family == "ipv6" and "[" .. host.address .. "]" or host.address)
     sock:send("GET " .. (args.path or "/") .. " HTTP/1.0\r\nHost: " .. name ..
@@ -44,9 +48,17 @@ return {
       if key then headers[key:lower()] = value end
     end
     local body = read_body(sock, 16384)
+    local certificate = port.tls and sock:certificate()
     sock:close()
+    -- A TLS port answering plain HTTP with an error page (nginx, Apache): leave it to the run
+    -- over TLS that follows TLS detection.
+    if not port.tls and code == "400" and (body:match("plain HTTP request was sent to HTTPS port")
+        or body:match("speaking plain HTTP to an SSL%-enabled server port")) then
+      return nil
+    end
 
-    local result = { name = "http", extra = "status " .. code }
+    local result = { name = port.tls and "https" or "http", extra = "status " .. code }
+    if certificate then result.hostnames = cert.dns_names(certificate) end
     local title = body:match("<[Tt][Ii][Tt][Ll][Ee][^>]*>%s*(.-)%s*</[Tt][Ii][Tt][Ll][Ee]>")
     if title and title ~= "" then result.extra = result.extra .. "; title: " .. title:sub(1, 80) end
     local server = headers["server"]

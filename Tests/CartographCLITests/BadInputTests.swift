@@ -34,7 +34,7 @@ struct BadInputTests {
         (["map", "--rate=-5", "127.0.0.1"], 64, "--rate must be 0 or more"),
         (["map"], 64, "no targets"),
         (["profiles", "show", "nosuch"], 64, "unknown profile \"nosuch\""),
-        (["probes", "show", "htp"], 64, "no probe named \"htp\"; did you mean \"http\"?"),
+        (["probes", "show", "htpp"], 64, "no probe named \"htpp\"; did you mean \"http\"?"),
     ]
 
     @Test("each mistake: its exit code, the problem named, no crash", arguments: cases)
@@ -93,6 +93,8 @@ struct PlanTests {
     func portsOverride() throws {
         let result = try Cartograph.run(["map", "127.0.0.1", "-p", "T:1-10,U:53", "--dry-run"])
         #expect(result.stdout.contains("scan 10 TCP and 1 UDP port(s)"), "\(result.stdout)")
+        let all = try Cartograph.run(["map", "127.0.0.1", "-p-", "--dry-run"])
+        #expect(all.stdout.contains("scan 65535 TCP and 0 UDP port(s)"), "nmap's -p- means every port: \(all.stdout)\(all.stderr)")
         let none = try Cartograph.run(["map", "127.0.0.1", "--probes", "none", "--dry-run", "-n"])
         #expect(none.stdout.contains("no probes") && none.stdout.contains("DNS traffic disabled"), "\(none.stdout)")
     }

@@ -1,0 +1,65 @@
+-- FTP: the "220" greeting (RFC 959), with product and version where it names them
+-- ("220 (vsFTPd 3.0.3)"). A 220 greeting that does not tell FTP from SMTP (it mentions both or
+-- neither) is settled with SYST, which an FTP server answers with "215" and an SMTP server rejects.
+local greeting = require("greeting")
+
+-- Lua pattern (an optional capture is the version), product, CPE prefix, OS.
+local products = {
+  { "vsFTPd ([%d%.]+)", "vsftpd", "cpe:/a:beasts:vsftpd" },
+  { "ProFTPD ([%d%.]+%a*%d*)", "ProFTPD", "cpe:/a:proftpd:proftpd" },
+  { "Pure%-FTPd", "Pure-FTPd", "cpe:/a:pureftpd:pure-ftpd" },
+  { "FileZilla Server v?([%d%.]+)", "FileZilla Server", "cpe:/a:filezilla-project:filezilla_server" },
+  { "Microsoft FTP Service", "Microsoft ftpd", "cpe:/a:microsoft:internet_information_services",
+    "Windows" },
+}
+
+return {
+  name = "ftp",
+  description = "FTP servers: product and version from the greeting",
+  categories = { "default", "safe", "version" },
+  ports = { 21 },
+  rarity = 2,
+  tls = true, -- FTPS (implicit TLS, port 990)
+
+  run = function(host, port)
+    local text, sock = greeting.read(host, port, true)
+    local ftp_like = text and text:upper():match("FTP")
+    local smtp_like = text and text:match("SMTP")
+    if not text or not text:match("^220") or (smtp_like and not ftp_like) then
+      if sock then sock:close() end
+      return nil
+    end
+
+    local result = { name = "ftp" }
+    if not ftp_like or smtp_like then
+      -- Ask. A new connection when the greeting came from port.banner.
+      if not sock then
+        text, sock = greeting.open(host, port, true)
+        if not text then return nil end
+      end
+      sock:send("SYST\r\n")
+      local reply = sock:receive_line(3000)
+      if not reply or not reply:match("^215") then
+        sock:close()
+        return nil
+      end
+      result.extra = "SYST: " .. reply:sub(5, 80)
+    end
+    greeting.close(sock, "QUIT\r\n")
+
+    for _, p in ipairs(products) do
+      local found, _, version = text:find(p[1])
+      if found then
+        result.product, result.version, result.os = p[2], version, p[4]
+        result.cpe = version and (p[3] .. ":" .. version) or p[3]
+        break
+      end
+    end
+    if not result.product then
+      local line = greeting.first_line(text)
+      result.extra = result.extra and (line .. "; " .. result.extra) or line
+    end
+    result.os = result.os or greeting.distro(text)
+    return result
+  end,
+}

@@ -1,0 +1,48 @@
+-- IMAP: the "* OK" / "* PREAUTH" greeting (RFC 9051), often with the server's capabilities;
+-- Dovecot, Cyrus, Courier, UW and Exchange name themselves in it
+-- ("* OK [CAPABILITY IMAP4rev1 ... STARTTLS] Dovecot (Debian) ready.").
+local greeting = require("greeting")
+
+-- Lua pattern (an optional capture is the version), product, CPE prefix, OS.
+local products = {
+  { "Dovecot", "Dovecot", "cpe:/a:dovecot:dovecot" },
+  { "Cyrus IMAP v?([%d%.]+)", "Cyrus imapd", "cpe:/a:cmu:cyrus_imap_server" },
+  { "Courier%-IMAP", "Courier imapd", "cpe:/a:courier-mta:courier-imap" },
+  { "IMAP4rev1 (20%d%d%a*%.?%d*) at", "UW imapd", "cpe:/a:university_of_washington:imap_toolkit" },
+  { "Microsoft Exchange", "Microsoft Exchange imapd", "cpe:/a:microsoft:exchange_server", "Windows" },
+}
+
+return {
+  name = "imap",
+  description = "IMAP servers: product, version and capabilities from the greeting",
+  categories = { "default", "safe", "version" },
+  ports = { 143 },
+  rarity = 2,
+  tls = true, -- IMAPS (port 993)
+
+  run = function(host, port)
+    local text, sock = greeting.read(host, port, false)
+    if not text or not (text:match("^%* OK") or text:match("^%* PREAUTH")) then
+      if sock then sock:close() end
+      return nil
+    end
+    greeting.close(sock, "a1 LOGOUT\r\n")
+
+    local result = { name = "imap", os = greeting.distro(text) }
+    for _, p in ipairs(products) do
+      local found, _, version = text:find(p[1])
+      if found then
+        result.product, result.version, result.os = p[2], version, p[4] or result.os
+        result.cpe = version and (p[3] .. ":" .. version) or p[3]
+        break
+      end
+    end
+    local capabilities = text:match("%[CAPABILITY ([^%]]*)%]")
+    if capabilities then
+      result.extra = "capabilities: " .. capabilities:sub(1, 150)
+    elseif not result.product then
+      result.extra = greeting.first_line(text)
+    end
+    return result
+  end,
+}

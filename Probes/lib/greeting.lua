@@ -1,0 +1,53 @@
+-- Greetings of servers that speak first (FTP, SMTP, POP3, IMAP): taken from port.banner when
+-- the passive read got one, else read from a new connection (over TLS when port.tls).
+local greeting = {}
+
+-- open(host, port, multiline): connect and read the greeting. With multiline, "NNN-text" lines
+-- continue the reply up to the "NNN text" line (FTP, SMTP). Returns the lines joined by "\n"
+-- and the open socket, or nil.
+function greeting.open(host, port, multiline)
+  local sock = socket.connect(host, port, { tls = port.tls })
+  if not sock then return nil end
+  local lines = {}
+  local line = sock:receive_line(5000)
+  while line do
+    lines[#lines + 1] = line
+    if not (multiline and line:match("^%d%d%d%-")) or #lines >= 30 then break end
+    line = sock:receive_line(3000)
+  end
+  if #lines == 0 then
+    sock:close()
+    return nil
+  end
+  return table.concat(lines, "\n"), sock
+end
+
+-- read(host, port, multiline): the greeting, and the socket when a connection had to be made
+-- (nil when the text is port.banner). nil for a port that stayed silent.
+function greeting.read(host, port, multiline)
+  if not port.tls then
+    if port.banner then return (port.banner:gsub("\r", ""):gsub("\n+$", "")) end
+    if port.silent then return nil end
+  end
+  return greeting.open(host, port, multiline)
+end
+
+-- Ends a session politely (QUIT / LOGOUT), when there is one.
+function greeting.close(sock, farewell)
+  if not sock then return end
+  sock:send(farewell)
+  sock:receive_line(1000)
+  sock:close()
+end
+
+-- The first line of text, made printable and short, for `extra`.
+function greeting.first_line(text)
+  return (text:match("^[^\n]*"):gsub("[^%g ]", "."):sub(1, 100))
+end
+
+-- "Debian" or "Ubuntu" when the greeting says so, as Debian's and Ubuntu's packages do.
+function greeting.distro(text)
+  return text:match("%((Debian)[/%)]") or text:match("%((Ubuntu)[/%)]")
+end
+
+return greeting

@@ -1,0 +1,67 @@
+-- SMTP: the "220" greeting (RFC 5321), which names the host and usually the product
+-- ("220 mx.example ESMTP Postfix (Debian/GNU)"). A 220 greeting that does not tell SMTP from FTP
+-- (it mentions both or neither) is settled with EHLO, which only an SMTP server answers with "250".
+local greeting = require("greeting")
+
+-- Lua pattern (an optional capture is the version), product, CPE prefix, OS.
+local products = {
+  { "Postfix", "Postfix", "cpe:/a:postfix:postfix" },
+  { "Exim ([%d%.]+)", "Exim", "cpe:/a:exim:exim" },
+  { "Sendmail ([%d%.]+)", "Sendmail", "cpe:/a:sendmail:sendmail" },
+  { "OpenSMTPD", "OpenSMTPD", "cpe:/a:openbsd:opensmtpd" },
+  { "Microsoft ESMTP MAIL Service, Version: ([%d%.]+)", "Microsoft ESMTP",
+    "cpe:/a:microsoft:internet_information_services", "Windows" },
+  { "Microsoft ESMTP MAIL Service", "Microsoft ESMTP", "cpe:/a:microsoft:exchange_server", "Windows" },
+}
+
+return {
+  name = "smtp",
+  description = "SMTP servers: product, version and host name from the greeting",
+  categories = { "default", "safe", "version" },
+  ports = { 25, 587 },
+  rarity = 2,
+  tls = true, -- SMTP submission over implicit TLS (port 465)
+
+  run = function(host, port)
+    local text, sock = greeting.read(host, port, true)
+    local smtp_like = text and text:match("SMTP")
+    local ftp_like = text and text:upper():match("FTP")
+    if not text or not text:match("^220") or (ftp_like and not smtp_like) then
+      if sock then sock:close() end
+      return nil
+    end
+
+    local result = { name = "smtp" }
+    if not smtp_like or ftp_like then
+      -- Ask. A new connection when the greeting came from port.banner.
+      if not sock then
+        text, sock = greeting.open(host, port, true)
+        if not text then return nil end
+      end
+      sock:send("EHLO cartograph.invalid\r\n")
+      local reply = sock:receive_line(3000)
+      if not reply or not reply:match("^250") then
+        sock:close()
+        return nil
+      end
+      -- Read the rest of the multi-line 250 reply before QUIT.
+      while reply and reply:match("^250%-") do reply = sock:receive_line(2000) end
+    end
+    greeting.close(sock, "QUIT\r\n")
+
+    for _, p in ipairs(products) do
+      local found, _, version = text:find(p[1])
+      if found then
+        result.product, result.version, result.os = p[2], version, p[4]
+        result.cpe = version and (p[3] .. ":" .. version) or p[3]
+        break
+      end
+    end
+    result.os = result.os or greeting.distro(text)
+    -- The first word after the code is the server's name for itself.
+    local name = text:match("^220[ %-]([%w%-]+%.[%w%.%-]+)")
+    if name and name:match("%a") then result.hostnames = { name } end
+    if not result.product then result.extra = greeting.first_line(text) end
+    return result
+  end,
+}

@@ -30,9 +30,8 @@ trap cleanup EXIT
 # Only hosts the lab actually has (parts of it are optional).
 targets=()
 for host in "${HOSTS[@]}"; do
-    if ip netns exec cg-scan bash -c "timeout 1 bash -c 'exec 3<>/dev/tcp/${host}/65000' 2>&1" | grep -q refused; then
-        targets+=("${host}")
-    fi
+    answer=$(ip netns exec cg-scan bash -c "timeout 1 bash -c 'exec 3<>/dev/tcp/${host}/65000' 2>&1" || true)
+    if [[ ${answer} == *refused* ]]; then targets+=("${host}"); fi
 done
 
 seconds() { python3 -c 'import sys,time; print(f"{time.time():.3f}")'; }

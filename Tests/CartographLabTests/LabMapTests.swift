@@ -158,7 +158,7 @@ struct LabMapTests {
     @Test("--engine syn without privileges is refused; auto falls back to connect with a notice")
     func privileges() throws {
         try Lab.require()
-        // setpriv drops every capability and the root user id: what an ordinary user runs as.
+        // Without CAP_NET_RAW, as an ordinary user would run it.
         let args = ["map", Lab.h1, "-p", "22", "-n", "--probes", "none", "--format", "json"]
         let refused = try Cartograph.run(args + ["--engine", "syn"], namespace: Lab.scanner, unprivileged: true)
         #expect(refused.status == 64, "\(refused.stderr)")

@@ -29,8 +29,9 @@ public enum Cartograph {
         let process = Process()
         var command = [binary] + arguments
         if let openFiles { command = ["/usr/bin/prlimit", "--nofile=\(openFiles):\(openFiles)"] + command }
-        // `unprivileged`: as user nobody with no capabilities, like an ordinary user's run.
-        if unprivileged { command = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all"] + command }
+        // `unprivileged`: without CAP_NET_RAW (taken out of the bounding set, so even root's
+        // process lacks it), which is what raw packets need; files stay readable.
+        if unprivileged { command = ["/usr/bin/setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw"] + command }
         if let namespace { command = ["/usr/sbin/ip", "netns", "exec", namespace] + command }
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())

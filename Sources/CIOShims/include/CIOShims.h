@@ -30,7 +30,8 @@ int cg_epoll_wait(int epfd, uint64_t *data, uint32_t *events, int capacity, int 
 int cg_send_batch(int fd, const uint8_t *buffer, const uint32_t *offsets, const uint32_t *lengths,
                   const uint8_t *addrs, uint32_t addrsize, const uint32_t *addrlens, int count);
 
-/// Whether the process may open raw sockets: root, or CAP_NET_RAW in its effective set.
+/// Whether the process may open raw sockets: CAP_NET_RAW in its effective set (root has it
+/// unless it was dropped).
 int cg_has_raw_privilege(void);
 
 #endif

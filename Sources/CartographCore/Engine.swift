@@ -8,6 +8,9 @@ public enum PortState: String, Codable, Sendable {
     case closed
     /// No answer after every retry, or the network said the host cannot be reached.
     case filtered
+    /// UDP only: silence, which is what an open port that ignores the payload and a filtered
+    /// one both give.
+    case openFiltered = "open|filtered"
 }
 
 /// One port's outcome, as an engine reports it.
@@ -48,6 +51,9 @@ public protocol HostSweepEngine {
 public protocol PortScanEngine {
     /// The method name recorded on services no probe identified, e.g. `tcp-connect`.
     var method: String { get }
+    /// Whether the engine scans UDP ports itself (raw packets); otherwise UDP ports are found
+    /// through probe payloads during identification.
+    var scansUDP: Bool { get }
     /// Reports one observation per (host, port) of `ports` that the engine handles.
     func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
                                observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress

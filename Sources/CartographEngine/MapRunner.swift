@@ -94,7 +94,7 @@ public struct MapRunner {
         if profile.informationGathering.portScan && !selection.isEmpty && !cancel.isCancelled {
             let engine = context.scanEngine
             let observe: (PortObservation) -> Void = { observation in
-                if observation.state != .filtered, live[observation.address] == nil, !sweeping {
+                if observation.state == .open || observation.state == .closed, live[observation.address] == nil, !sweeping {
                     order.append(observation.address)
                     live[observation.address] = ["\(engine.method):\(observation.port)"]
                 }
@@ -139,10 +139,19 @@ public struct MapRunner {
                     PortJob(address: address, port: $0.port, proto: $0.proto, hostname: names[address]?.first?.name)
                 }
             }
-            // UDP without raw packets: a port is open when a probe's protocol payload gets an
-            // answer, so only ports some probe has a payload for are tried.
-            let udpScanned = udpCandidates(selection: selection, probes: selected, warnings: &warnings)
-            if profile.informationGathering.portScan {
+            let rawUDP = context.scanEngine.scansUDP
+            if rawUDP {
+                // Silent UDP ports a probe has a payload for get that payload: an answer makes
+                // them open.
+                let payloadPorts = Set(selected.filter { $0.proto == .udp }.flatMap(\.ports))
+                for address in hosts {
+                    jobs += (ports[address] ?? []).filter { $0.proto == .udp && $0.state == .openFiltered && payloadPorts.contains($0.port) }
+                        .map { PortJob(address: address, port: $0.port, proto: .udp, hostname: names[address]?.first?.name) }
+                }
+            } else if profile.informationGathering.portScan {
+                // UDP without raw packets: a port is open when a probe's protocol payload gets
+                // an answer, so only ports some probe has a payload for are tried.
+                let udpScanned = udpCandidates(selection: selection, probes: selected, warnings: &warnings)
                 for address in hosts {
                     jobs += udpScanned.map { PortJob(address: address, port: $0, proto: .udp, hostname: names[address]?.first?.name) }
                 }
@@ -157,14 +166,18 @@ public struct MapRunner {
                 let identifier = ServiceIdentifier(library: context.probes, probes: selected, settings: settings)
                 for result in try identifier.identify(jobs, cancel: cancel) {
                     identified[PortKey(address: result.address, port: result.port, proto: result.proto)] = result
-                    if result.proto == .udp {
-                        ports[result.address, default: []].append(PortObservation(
-                            address: result.address, port: result.port, proto: .udp,
-                            state: result.match == nil ? .filtered : .open))
+                    guard result.proto == .udp else { continue }
+                    var observations = ports[result.address] ?? []
+                    let state: PortState = result.match == nil ? (rawUDP ? .openFiltered : .filtered) : .open
+                    if let index = observations.firstIndex(where: { $0.proto == .udp && $0.port == result.port }) {
+                        if state == .open { observations[index].state = .open }
+                    } else {
+                        observations.append(PortObservation(address: result.address, port: result.port, proto: .udp, state: state))
                     }
+                    ports[result.address] = observations
                 }
             }
-        } else if !selection.udp.isEmpty && profile.informationGathering.portScan {
+        } else if !selection.udp.isEmpty && profile.informationGathering.portScan && !context.scanEngine.scansUDP {
             warnings.append("\(selection.udp.count) UDP port(s) were not scanned: without raw packets, UDP ports are found by probe payloads, and identification is off")
         }
 
@@ -175,7 +188,7 @@ public struct MapRunner {
                                   discovery: (live[address] ?? []).sorted(by: Self.discoveryOrder))
             host.ttl = ttls[address]
             host.closedPorts = observations.filter { $0.state == .closed }.count
-            host.filteredPorts = observations.filter { $0.state == .filtered }.count
+            host.filteredPorts = observations.filter { $0.state == .filtered || $0.state == .openFiltered }.count
             host.services = observations.filter { $0.state == .open }
                 .sorted { ($0.proto, $0.port) < ($1.proto, $1.port) }
                 .map { observation in

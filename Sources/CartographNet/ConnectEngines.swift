@@ -31,6 +31,7 @@ public struct ConnectScanEngine: PortScanEngine {
     public init() {}
 
     public var method: String { "tcp-connect" }
+    public var scansUDP: Bool { false }
 
     public func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
                                       observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress {

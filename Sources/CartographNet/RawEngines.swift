@@ -43,28 +43,42 @@ public struct SynScanEngine: PortScanEngine {
     public init(timing: RawTiming = RawTiming()) { self.timing = timing }
 
     public var method: String { "tcp-syn" }
+    public var scansUDP: Bool { true }
 
     public func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
                                       observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress {
-        guard !ports.tcp.isEmpty else { return }
         let set = AddressSet(hosts.map { AddressRange($0) })
-        let probes = ports.tcp.map { RawProbeKind.tcpSYN($0) }
-        let prober = try RawProber(performance: profile.performance, cancel: cancel, timing: timing)
-        var answered = Set<RawProber.Key>()
-        answered = try prober.run(set, probes: probes, stopOnAnswer: false) { address, probe, outcome, _ in
-            guard case .tcpSYN(let port) = probe else { return }
-            let state: PortState = switch outcome {
-            case .open: .open
-            case .closed, .alive: .closed
-            case .unreachable: .filtered
+        for proto in [TransportProtocol.tcp, .udp] {
+            let list = proto == .tcp ? ports.tcp : ports.udp
+            guard !list.isEmpty, !set.isEmpty, !cancel.isCancelled else { continue }
+            let probes = list.map { proto == .tcp ? RawProbeKind.tcpSYN($0) : .udp($0) }
+            var performance = profile.performance
+            // Hosts limit ICMP port unreachables (Linux: about one a second per peer after a
+            // burst), so silence on UDP is cheap to misread: go slower and try once more.
+            if proto == .udp {
+                performance.rate = min(performance.rate > 0 ? performance.rate : RawProber.defaultRate, 2_000)
+                performance.retries = max(performance.retries, 2)
             }
-            observe(PortObservation(address: address, port: port, proto: .tcp, state: state))
-        }
-        if cancel.isCancelled { return }
-        // Silence after every retry: filtered.
-        for address in set {
-            for (index, port) in ports.tcp.enumerated() where !answered.contains(RawProber.Key(address: address, probe: index)) {
-                observe(PortObservation(address: address, port: port, proto: .tcp, state: .filtered))
+            let prober = try RawProber(performance: performance, cancel: cancel, timing: timing)
+            let answered = try prober.run(set, probes: probes, stopOnAnswer: false) { address, probe, outcome, _ in
+                let port: UInt16
+                switch probe {
+                case .tcpSYN(let number), .udp(let number): port = number
+                default: return
+                }
+                let state: PortState = switch outcome {
+                case .open: .open
+                case .closed, .alive: .closed
+                case .unreachable: .filtered
+                }
+                observe(PortObservation(address: address, port: port, proto: proto, state: state))
+            }
+            if cancel.isCancelled { return }
+            // Silence after every retry: filtered for TCP, open|filtered for UDP.
+            for address in set {
+                for (index, port) in list.enumerated() where !answered.contains(RawProber.Key(address: address, probe: index)) {
+                    observe(PortObservation(address: address, port: port, proto: proto, state: proto == .tcp ? .filtered : .openFiltered))
+                }
             }
         }
     }

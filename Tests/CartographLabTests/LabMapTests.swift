@@ -168,4 +168,16 @@ struct LabMapTests {
         #expect(fallback.stderr.contains("raw packets need root or CAP_NET_RAW; using TCP connect"))
         #expect(fallback.stdout.contains("\"method\" : \"tcp-connect\""))
     }
+
+    @Test("raw UDP scan: a payload's answer is open, an ICMP port unreachable is closed")
+    func udpScan() throws {
+        try Lab.require()
+        let (result, maps) = try Lab.map(["map", "198.18.4.2", "-p", "U:53,123,161,162,9999", "-n", "--engine", "syn"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let host = try #require(ReportHost.all(maps)["198.18.4.2"])
+        let udp = host.services.filter { $0["protocol"] as? String == "udp" }
+        #expect(udp.compactMap { $0["port"] as? Int }.sorted() == [53, 123, 161])
+        #expect(Set(udp.compactMap { $0["name"] as? String }) == ["dns", "ntp", "snmp"])
+        #expect(host.raw["closed_ports"] as? Int == 2)
+    }
 }

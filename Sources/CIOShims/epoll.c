@@ -6,6 +6,13 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
 
 int cg_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
@@ -56,4 +63,44 @@ int cg_has_raw_privilege(void) {
     }
     fclose(status);
     return allowed;
+}
+
+int cg_attached_interface(uint32_t destination, char *name, int *index, uint32_t *source, uint8_t *mac) {
+    struct ifaddrs *list = NULL, *entry;
+    int found = 0;
+    if (getifaddrs(&list) != 0) return 0;
+    for (entry = list; entry && !found; entry = entry->ifa_next) {
+        if (!entry->ifa_addr || !entry->ifa_netmask || entry->ifa_addr->sa_family != AF_INET) continue;
+        if (entry->ifa_flags & IFF_LOOPBACK || !(entry->ifa_flags & IFF_UP)) continue;
+        uint32_t address = ntohl(((struct sockaddr_in *)entry->ifa_addr)->sin_addr.s_addr);
+        uint32_t mask = ntohl(((struct sockaddr_in *)entry->ifa_netmask)->sin_addr.s_addr);
+        if ((address & mask) != (destination & mask)) continue;
+        struct ifreq request;
+        memset(&request, 0, sizeof request);
+        snprintf(request.ifr_name, sizeof request.ifr_name, "%s", entry->ifa_name);
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        if (fd < 0) break;
+        int ok = ioctl(fd, SIOCGIFHWADDR, &request) == 0 && request.ifr_hwaddr.sa_family == 1;  // ARPHRD_ETHER
+        close(fd);
+        if (!ok) continue;
+        memcpy(mac, request.ifr_hwaddr.sa_data, 6);
+        snprintf(name, 16, "%s", entry->ifa_name);
+        *index = (int)if_nametoindex(entry->ifa_name);
+        *source = address;
+        found = *index > 0;
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+int cg_arp_socket(void) { return socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ARP)); }
+
+int cg_send_frame(int fd, int index, const uint8_t *frame, int length) {
+    struct sockaddr_ll address;
+    memset(&address, 0, sizeof address);
+    address.sll_family = AF_PACKET;
+    address.sll_ifindex = index;
+    address.sll_halen = 6;
+    memset(address.sll_addr, 0xff, 6);
+    return sendto(fd, frame, (size_t)length, 0, (struct sockaddr *)&address, sizeof address) == length ? 0 : -1;
 }

@@ -17,7 +17,7 @@ public struct Profile: Hashable, Sendable, Codable {
     public struct HostDiscovery: Hashable, Sendable, Codable {
         /// When false, every target address is treated as live.
         public var enabled = true
-        public var methods: [DiscoveryMethod] = [.icmpEcho, .icmpTimestamp, .tcp]
+        public var methods: [DiscoveryMethod] = [.arp, .icmpEcho, .icmpTimestamp, .tcp]
         public var tcpPorts: [UInt16] = [80, 443, 22, 445, 3389, 8080, 21, 25, 53, 139, 3306, 8443]
         public var udpPorts: [UInt16] = []
     }
@@ -35,6 +35,8 @@ public struct Profile: Hashable, Sendable, Codable {
         case tcpACK = "tcp-ack"
         /// UDP to the UDP discovery ports: an answer or a port unreachable means live (raw packets only).
         case udp
+        /// ARP request, on directly attached IPv4 segments only (raw packets only).
+        case arp
 
         /// Whether the method needs raw packets.
         public var needsRawPackets: Bool { self != .tcp }

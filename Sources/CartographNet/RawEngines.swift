@@ -18,6 +18,7 @@ public struct RawSweepEngine: HostSweepEngine {
             case .tcp: probes += profile.hostDiscovery.tcpPorts.map { .tcpSYN($0) }
             case .tcpACK: probes += profile.hostDiscovery.tcpPorts.map { .tcpACK($0) }
             case .udp: probes += profile.hostDiscovery.udpPorts.map { .udp($0) }
+            case .arp: probes.append(.arp)
             }
         }
         var seen = Set<RawProbeKind>()

@@ -1,5 +1,6 @@
 import CartographCore
 import CartographIO
+import CIOShims
 import Glibc
 
 /// One kind of raw probe sent to every address of a run.
@@ -7,6 +8,8 @@ public enum RawProbeKind: Hashable, Sendable {
     case icmpEcho, icmpTimestamp
     case tcpSYN(UInt16), tcpACK(UInt16)
     case udp(UInt16)
+    /// ARP request, to IPv4 addresses on a directly attached segment only.
+    case arp
 
     /// The discovery method name recorded on hosts it finds (`icmp-echo`, `tcp-syn:443`, …).
     public var method: String {
@@ -16,6 +19,7 @@ public enum RawProbeKind: Hashable, Sendable {
         case .tcpSYN(let port): "tcp-syn:\(port)"
         case .tcpACK(let port): "tcp-ack:\(port)"
         case .udp(let port): "udp:\(port)"
+        case .arp: "arp"
         }
     }
 }
@@ -59,7 +63,7 @@ final class RawProber {
         self.timing = timing
         sender = try RawSender()
         let ports = "\(ProbeCookie.portBase)-\(ProbeCookie.portBase + ProbeCookie.portSpan - 1)"
-        capture = try PacketCapture(filter: "(tcp and dst portrange \(ports)) or (udp and dst portrange \(ports)) or icmp or icmp6")
+        capture = try PacketCapture(filter: "(tcp and dst portrange \(ports)) or (udp and dst portrange \(ports)) or icmp or icmp6 or arp")
     }
 
     struct Key: Hashable {
@@ -86,6 +90,7 @@ final class RawProber {
         let interval = max(1_000_000_000 / UInt64(rate), UInt64.ms(performance.packetDelayMs))
         let batchSize = max(1, min(64, rate / 1000))
 
+        let arp = ARPSender()
         var probeIndex: [RawProbeKind: Int] = [:]
         for (index, probe) in probes.enumerated() { probeIndex[probe] = index }
 
@@ -113,6 +118,10 @@ final class RawProber {
                     let probe = Int(value % probeCount)
                     if pass > 0 && answered.contains(Key(address: address, probe: probe)) { continue }
                     if stopOnAnswer && liveHosts.contains(address) { continue }
+                    if probes[probe] == .arp {
+                        arp.request(address)
+                        continue
+                    }
                     guard let packet = try makePacket(probes[probe], to: address) else { continue }
                     sender.add(PacketEncoder.encode(packet), to: address)
                     queued += 1
@@ -165,27 +174,33 @@ final class RawProber {
     }
 
     func makePacket(_ probe: RawProbeKind, to address: IPAddress) throws(RawError) -> ProbePacket? {
-        let source = try sources.source(for: address)
-        let kind: ProbePacket.Kind
+        guard let kind = Self.packetKind(probe, to: address, cookie: cookie, timestamp: timestamp()) else { return nil }
+        return ProbePacket(source: try sources.source(for: address), destination: address, kind: kind)
+    }
+
+    /// The packet a probe sends to `address`; nil for probes that are not IP packets (ARP) or do
+    /// not exist for the address's family (ICMP timestamp over IPv6).
+    static func packetKind(_ probe: RawProbeKind, to address: IPAddress, cookie: ProbeCookie, timestamp: UInt32) -> ProbePacket.Kind? {
         switch probe {
         case .icmpEcho:
             let (identifier, sequence) = cookie.icmpFields(address)
-            kind = .icmpEcho(identifier: identifier, sequence: sequence, timestamp: timestamp())
+            return .icmpEcho(identifier: identifier, sequence: sequence, timestamp: timestamp)
         case .icmpTimestamp:
             guard address.family == .v4 else { return nil }   // ICMPv6 has no timestamp request
             let (identifier, sequence) = cookie.icmpFields(address)
-            kind = .icmpTimestamp(identifier: identifier, sequence: sequence)
+            return .icmpTimestamp(identifier: identifier, sequence: sequence)
         case .tcpSYN(let port):
-            kind = .tcpSYN(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
-                           sequence: cookie.sequence(address, port), timestamp: timestamp())
+            return .tcpSYN(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
+                           sequence: cookie.sequence(address, port), timestamp: timestamp)
         case .tcpACK(let port):
-            kind = .tcpACK(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
+            return .tcpACK(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
                            acknowledgement: cookie.sequence(address, port))
         case .udp(let port):
-            kind = .udp(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
+            return .udp(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
                         payload: UDPPayloads.payload(for: port))
+        case .arp:
+            return nil
         }
-        return ProbePacket(source: source, destination: address, kind: kind)
     }
 
     /// Which of our probes a packet answers, and what it says; nil for anything else.
@@ -223,8 +238,38 @@ final class RawProber {
             if proto == 17 && portUnreachable && packet.source == destination { return (destination, index, .closed) }
             return (destination, index, .unreachable)
         case .arpReply:
-            return nil
+            // ARP carries no cookie: a reply counts when it comes from an address we asked for
+            // (the run's address set) and is addressed to us.
+            guard let index = probes[.arp], packet.destination.family == .v4 else { return nil }
+            return (packet.source, index, .alive)
         }
+    }
+}
+
+/// ARP requests for directly attached IPv4 addresses, as broadcast Ethernet frames through an
+/// AF_PACKET socket. Addresses on no attached segment are skipped: ARP does not cross routers.
+final class ARPSender {
+    private var socket: Int32 = -1
+    private var attached: [UInt32: (index: Int32, source: UInt32, mac: [UInt8])?] = [:]
+
+    deinit { if socket >= 0 { close(socket) } }
+
+    func request(_ address: IPAddress) {
+        guard case .v4(let target) = address else { return }
+        let key = target >> 8
+        if attached[key] == nil {
+            var name = [CChar](repeating: 0, count: 16)
+            var index: Int32 = 0, source: UInt32 = 0
+            var mac = [UInt8](repeating: 0, count: 6)
+            attached[key] = cg_attached_interface(target, &name, &index, &source, &mac) != 0 ? (index, source, mac) : .some(nil)
+        }
+        guard let entry = attached[key], let (index, source, mac) = entry else { return }
+        if socket < 0 { socket = cg_arp_socket() }
+        guard socket >= 0 else { return }
+        func bytes(_ value: UInt32) -> [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
+        let frame: [UInt8] = [UInt8](repeating: 0xff, count: 6) + mac + [0x08, 0x06,
+            0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01] + mac + bytes(source) + [UInt8](repeating: 0, count: 6) + bytes(target)
+        _ = frame.withUnsafeBufferPointer { cg_send_frame(socket, index, $0.baseAddress, Int32($0.count)) }
     }
 }
 
@@ -259,22 +304,8 @@ public enum PacketGenerator {
             let value = order.permute(index)
             let address = addresses.address(at: UInt128(value / probeCount))!
             let source = address.family == .v4 ? anyV4 : anyV6
-            let kind: ProbePacket.Kind
-            switch probes[Int(value % probeCount)] {
-            case .icmpEcho:
-                let (identifier, sequence) = cookie.icmpFields(address)
-                kind = .icmpEcho(identifier: identifier, sequence: sequence, timestamp: 0)
-            case .icmpTimestamp:
-                let (identifier, sequence) = cookie.icmpFields(address)
-                kind = .icmpTimestamp(identifier: identifier, sequence: sequence)
-            case .tcpSYN(let port):
-                kind = .tcpSYN(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
-                               sequence: cookie.sequence(address, port), timestamp: 0)
-            case .tcpACK(let port):
-                kind = .tcpACK(sourcePort: cookie.sourcePort(address, port), destinationPort: port,
-                               acknowledgement: cookie.sequence(address, port))
-            case .udp(let port):
-                kind = .udp(sourcePort: cookie.sourcePort(address, port), destinationPort: port, payload: UDPPayloads.payload(for: port))
+            guard let kind = RawProber.packetKind(probes[Int(value % probeCount)], to: address, cookie: cookie, timestamp: 0) else {
+                continue
             }
             let bytes = PacketEncoder.encode(ProbePacket(source: source, destination: address, kind: kind))
             digest ^= bytes[bytes.count - 1]

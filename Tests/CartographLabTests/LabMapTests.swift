@@ -180,4 +180,18 @@ struct LabMapTests {
         #expect(Set(udp.compactMap { $0["name"] as? String }) == ["dns", "ntp", "snmp"])
         #expect(host.raw["closed_ports"] as? Int == 2)
     }
+
+    @Test("ARP finds hosts on the directly attached segment only")
+    func arp() throws {
+        try Lab.require()
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("arp-\(getpid()).yaml")
+        try "host_discovery:\n  methods: [arp]\ninformation_gathering:\n  port_scan: false\nprobes:\n  enabled: false\n"
+            .write(to: profile, atomically: true, encoding: .utf8)
+        // 198.18.0.0/28 is the scanner's own link (the router is .1); h1 is one hop away.
+        let (result, maps) = try Lab.map(["map", "198.18.0.0/28", Lab.h1, "--profile", profile.path, "-n", "--engine", "syn"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let hosts = ReportHost.all(maps)
+        #expect(Set(hosts.keys) == ["198.18.0.1"], "\(hosts.keys.sorted())")
+        #expect(hosts["198.18.0.1"]?.discovery == ["arp"])
+    }
 }

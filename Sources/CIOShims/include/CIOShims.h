@@ -30,6 +30,17 @@ int cg_epoll_wait(int epfd, uint64_t *data, uint32_t *events, int capacity, int 
 int cg_send_batch(int fd, const uint8_t *buffer, const uint32_t *offsets, const uint32_t *lengths,
                   const uint8_t *addrs, uint32_t addrsize, const uint32_t *addrlens, int count);
 
+/// The interface an IPv4 destination (host byte order) is directly attached to: its name
+/// (16 bytes), index, our address on it (host byte order) and its MAC (6 bytes). Returns 0 when
+/// the destination is on no attached Ethernet-like segment (loopback is never one).
+int cg_attached_interface(uint32_t destination, char *name, int *index, uint32_t *source, uint8_t *mac);
+
+/// An AF_PACKET socket for ARP frames, or -1 with errno set.
+int cg_arp_socket(void);
+
+/// Sends an Ethernet frame on interface `index` to the broadcast address; 0 or -1 with errno.
+int cg_send_frame(int fd, int index, const uint8_t *frame, int length);
+
 /// Whether the process may open raw sockets: CAP_NET_RAW in its effective set (root has it
 /// unless it was dropped).
 int cg_has_raw_privilege(void);

@@ -78,6 +78,7 @@ final class RawProber {
     func run(_ addresses: AddressSet, probes: [RawProbeKind], stopOnAnswer: Bool,
              report: (IPAddress, RawProbeKind, RawOutcome, UInt8) -> Void) throws(RawError) -> Set<Key> {
         var answered = Set<Key>()
+        var inapplicable = Set<Key>()
         var liveHosts = Set<IPAddress>()
         let probeCount = UInt64(probes.count)
         guard probeCount > 0, !addresses.isEmpty else { return answered }
@@ -86,8 +87,9 @@ final class RawProber {
         }
         let total = UInt64(addresses.count) * probeCount
         let order = Permutation(count: total, seed: UInt64.random(in: .min ... .max))
-        let rate = performance.rate > 0 ? performance.rate : Self.defaultRate
-        let interval = max(1_000_000_000 / UInt64(rate), UInt64.ms(performance.packetDelayMs))
+        var rate = performance.rate > 0 ? performance.rate : Self.defaultRate
+        if performance.packetDelayMs > 0 { rate = min(rate, max(1, 1000 / performance.packetDelayMs)) }
+        var control = CongestionControl(target: rate, now: MonotonicClock.now())
         let batchSize = max(1, min(64, rate / 1000))
 
         let arp = ARPSender()
@@ -95,9 +97,11 @@ final class RawProber {
         for (index, probe) in probes.enumerated() { probeIndex[probe] = index }
 
         func handle(_ packet: ReceivedPacket) {
-            guard let (address, probe, outcome) = match(packet, probes: probeIndex) else { return }
+            // Only addresses of this run count: the kernel's own ARP traffic, say, is not ours.
+            guard let (address, probe, outcome) = match(packet, probes: probeIndex), addresses.contains(address) else { return }
             let key = Key(address: address, probe: probe)
             guard answered.insert(key).inserted else { return }
+            control.didReceive()
             if stopOnAnswer {
                 guard outcome != .unreachable, liveHosts.insert(address).inserted else { return }
             }
@@ -105,10 +109,10 @@ final class RawProber {
         }
 
         let passes = 1 + performance.retries
-        for pass in 0..<passes where answered.count < Int(clamping: total) {
+        func settled() -> Bool { answered.count + inapplicable.count >= Int(clamping: total) }
+        for pass in 0..<passes where !settled() {
             var index: UInt64 = 0
-            var start = MonotonicClock.now()
-            var sentThisPass: UInt64 = 0
+            var due = MonotonicClock.now()
             while index < total && !cancel.isCancelled {
                 var queued = 0
                 while queued < batchSize && index < total {
@@ -116,31 +120,38 @@ final class RawProber {
                     index += 1
                     let address = addresses.address(at: UInt128(value / probeCount))!
                     let probe = Int(value % probeCount)
-                    if pass > 0 && answered.contains(Key(address: address, probe: probe)) { continue }
+                    if pass > 0 && (answered.contains(Key(address: address, probe: probe))
+                                    || inapplicable.contains(Key(address: address, probe: probe))) { continue }
                     if stopOnAnswer && liveHosts.contains(address) { continue }
+                    // A probe that does not apply (ARP off the attached segments, ICMP timestamp
+                    // over IPv6) is settled at once, so it does not hold the run open.
                     if probes[probe] == .arp {
-                        arp.request(address)
+                        if !arp.request(address) { inapplicable.insert(Key(address: address, probe: probe)) }
                         continue
                     }
-                    guard let packet = try makePacket(probes[probe], to: address) else { continue }
+                    guard let packet = try makePacket(probes[probe], to: address) else {
+                        inapplicable.insert(Key(address: address, probe: probe))
+                        continue
+                    }
                     sender.add(PacketEncoder.encode(packet), to: address)
                     queued += 1
                 }
                 sent += sender.flush()
-                sentThisPass += UInt64(queued)
+                control.didSend(queued)
                 try capture.drain(handle)
-                // Keep to the rate: the batch's packets own interval × count of time.
-                let due = start + sentThisPass * interval
+                // Keep to the rate: each packet owns one interval of time at the current rate.
                 let now = MonotonicClock.now()
+                control.tick(now: now)
+                due += UInt64(queued) * control.interval
                 if due > now + 2_000_000 {
                     try wait(until: due, handle)
                 } else if now > due + 50_000_000 {
-                    start = now - sentThisPass * interval   // fell behind: do not burst to catch up
+                    due = now   // fell behind: do not burst to catch up
                 }
             }
             if cancel.isCancelled { break }
             // Late replies: wait out the cool-down, or less once every probe has its answer.
-            try wait(until: MonotonicClock.now() + cooldown(), handle) { answered.count >= Int(clamping: total) }
+            try wait(until: MonotonicClock.now() + cooldown(), handle) { settled() }
         }
         return answered
     }
@@ -254,8 +265,10 @@ final class ARPSender {
 
     deinit { if socket >= 0 { close(socket) } }
 
-    func request(_ address: IPAddress) {
-        guard case .v4(let target) = address else { return }
+    /// Sends an ARP request for `address`; false when ARP does not apply to it.
+    @discardableResult
+    func request(_ address: IPAddress) -> Bool {
+        guard case .v4(let target) = address else { return false }
         let key = target >> 8
         if attached[key] == nil {
             var name = [CChar](repeating: 0, count: 16)
@@ -263,13 +276,14 @@ final class ARPSender {
             var mac = [UInt8](repeating: 0, count: 6)
             attached[key] = cg_attached_interface(target, &name, &index, &source, &mac) != 0 ? (index, source, mac) : .some(nil)
         }
-        guard let entry = attached[key], let (index, source, mac) = entry else { return }
+        guard let entry = attached[key], let (index, source, mac) = entry else { return false }
         if socket < 0 { socket = cg_arp_socket() }
-        guard socket >= 0 else { return }
+        guard socket >= 0 else { return false }
         func bytes(_ value: UInt32) -> [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
         let frame: [UInt8] = [UInt8](repeating: 0xff, count: 6) + mac + [0x08, 0x06,
             0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01] + mac + bytes(source) + [UInt8](repeating: 0, count: 6) + bytes(target)
         _ = frame.withUnsafeBufferPointer { cg_send_frame(socket, index, $0.baseAddress, Int32($0.count)) }
+        return true
     }
 }
 

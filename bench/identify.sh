@@ -12,20 +12,8 @@ HOSTS=(198.18.1.2 198.18.2.2 198.18.4.2 198.18.5.2)
 PORTS=21,22,25,53,80,110,143,389,443,1883,2222,3306,5432,6379,7777,8080,9443,11211
 RUNS=${RUNS:-3}
 
-bash Scripts/deps.sh
-swift build -c release >/dev/null
-BIN=$(swift build -c release --show-bin-path)/cartograph
-
-started_lab=0
-# Use a running lab as it is (parts of it may be under work); otherwise build one and remove
-# it afterwards.
-if ! ip netns list | grep -qw cg-scan; then bash Scripts/lab.sh up >/dev/null; started_lab=1; fi
-out=$(mktemp -d)
-cleanup() {
-    rm -rf "${out}"
-    if [[ ${started_lab} -eq 1 ]]; then bash Scripts/lab.sh down; fi
-}
-trap cleanup EXIT
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 # Only hosts the lab actually has (parts of it are optional).
 targets=()
@@ -37,11 +25,11 @@ done
 seconds() { python3 -c 'import sys,time; print(f"{time.time():.3f}")'; }
 
 run_cartograph() {
-    bash Scripts/lab.sh exec "${BIN}" map "${targets[@]}" -p "${PORTS}" -n --probes all --format json \
+    in_scan "${BIN}" map "${targets[@]}" -p "${PORTS}" -n --probes all --format json \
         -o "${out}/cartograph.json" 2>/dev/null
 }
 run_nmap() {
-    bash Scripts/lab.sh exec nmap -sV -n -p "${PORTS}" -oX "${out}/nmap.xml" "${targets[@]}" >/dev/null
+    in_scan nmap -sV -n -p "${PORTS}" -oX "${out}/nmap.xml" "${targets[@]}" >/dev/null
 }
 
 best() { sort -n | head -1; }

@@ -9,19 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 HOST=198.18.2.2
 
-bash Scripts/deps.sh
-swift build -c release >/dev/null
-BIN=$(swift build -c release --show-bin-path)/cartograph
-
-started_lab=0
-# Use a running lab as it is (parts of it may be under work); otherwise build one and remove
-# it afterwards.
-if ! ip netns list | grep -qw cg-scan; then bash Scripts/lab.sh up >/dev/null; started_lab=1; fi
-out=$(mktemp -d)
-cleanup() { rm -rf "${out}"; if [[ ${started_lab} -eq 1 ]]; then bash Scripts/lab.sh down; fi; }
-trap cleanup EXIT
-in_scan() { ip netns exec cg-scan "$@"; }
-now() { date +%s.%N; }
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 t0=$(now)
 in_scan "${BIN}" map "${HOST}" -p- --probes none -n --engine syn --format json -o "${out}/cg.json" 2>/dev/null

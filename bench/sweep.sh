@@ -10,22 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=198.19.0.0/16
 
-bash Scripts/deps.sh
+# shellcheck source=bench/common.sh
+source bench/common.sh
 command -v zmap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zmap >/dev/null
-swift build -c release >/dev/null
-BIN=$(swift build -c release --show-bin-path)/cartograph
-
-started_lab=0
-# Use a running lab as it is (parts of it may be under work); otherwise build one and remove
-# it afterwards.
-if ! ip netns list | grep -qw cg-scan; then bash Scripts/lab.sh up >/dev/null; started_lab=1; fi
-out=$(mktemp -d)
-cleanup() { rm -rf "${out}"; if [[ ${started_lab} -eq 1 ]]; then bash Scripts/lab.sh down; fi; }
-trap cleanup EXIT
-in_scan() { ip netns exec cg-scan "$@"; }
-
-now() { date +%s.%N; }
-elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 
 t0=$(now)
 in_scan "${BIN}" map "${TARGET}" --profile discovery-only -n --format json -o "${out}/cg.json" 2>/dev/null

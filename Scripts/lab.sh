@@ -167,10 +167,15 @@ service_failed() {
 }
 
 start_nginx() {
-    local ns=$1 index=$2 port=$3
+    local ns=$1 index=$2 port=$3 cert=${4:-}
     local dir="${LAB_DIR}/${ns}/nginx-${port}"
-    local addr6 name="nginx:${port}"
+    local addr6 name="nginx:${port}" ssl="" tls_lines=""
     addr6=$(v6_host "${index}")
+    # A fourth argument, a certificate path without .crt/.key, serves HTTPS instead.
+    if [[ -n ${cert} ]]; then
+        ssl=" ssl"
+        tls_lines="ssl_certificate ${cert}.crt; ssl_certificate_key ${cert}.key; ssl_protocols TLSv1.2 TLSv1.3;"
+    fi
     mkdir -p "${dir}/www" "${dir}/tmp"
     printf '<!doctype html>\n<title>cartograph lab %s</title>\n<p>%s nginx on port %s</p>\n' \
         "${ns}" "${ns}" "${port}" >"${dir}/www/index.html"
@@ -196,8 +201,9 @@ http {
     types { text/html html; text/plain txt; }
     default_type text/plain;
     server {
-        listen $(v4_host "${index}"):${port};
-        listen [${addr6}]:${port};
+        listen $(v4_host "${index}"):${port}${ssl};
+        listen [${addr6}]:${port}${ssl};
+        ${tls_lines}
         root ${dir}/www;
         index index.html;
     }

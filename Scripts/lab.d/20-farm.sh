@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Lab part: cg-farm, a /16 (198.19.0.0/16) behind the router with a few dozen live hosts, for
 # sweep benchmarks. Sourced by Scripts/lab.sh.
 #

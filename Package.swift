@@ -49,6 +49,7 @@ let package = Package(
         ),
         .target(name: "CartographTestSupport", path: "Tests/CartographTestSupport"),
         .testTarget(name: "CartographCoreTests", dependencies: ["CartographCore", "CartographReport"]),
+        .testTarget(name: "CartographDNSTests", dependencies: ["CartographCore", "CartographDNS"]),
         .testTarget(name: "CartographNetTests", dependencies: ["CartographCore", "CartographNet"]),
         .testTarget(name: "CartographProbesTests", dependencies: ["CartographCore", "CartographProbes", "CartographTestSupport"]),
         .testTarget(name: "CartographCLITests", dependencies: ["CartographCore", "CartographTestSupport", "cartograph"]),

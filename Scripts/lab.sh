@@ -372,11 +372,11 @@ cmd_down() {
 
 # Name lookups made inside the scanner namespace must stay in the lab too:
 # `ip netns exec` bind-mounts /etc/netns/NS/resolv.conf over /etc/resolv.conf,
-# so point the scanner's resolver at a lab host. h3 runs nothing on port 53,
-# so a lookup fails at once with a port-unreachable instead of leaving the lab.
+# so point the scanner's resolver at the lab's own BIND on cg-h4 (lab.d/40-h4.sh),
+# which serves lab.test and the lab's reverse zones.
 isolate_resolver() {
     mkdir -p "/etc/netns/${NS_SCAN}"
-    printf '# written by Scripts/lab.sh\nnameserver %s\noptions timeout:1 attempts:1\n' "$(v4_host 3)" \
+    printf '# written by Scripts/lab.sh\nnameserver %s\noptions timeout:1 attempts:1\n' "$(v4_host 4)" \
         >"/etc/netns/${NS_SCAN}/resolv.conf"
 }
 

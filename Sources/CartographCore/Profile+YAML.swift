@@ -33,9 +33,15 @@ extension Profile {
         }
 
         if let section = try root.object("dns") {
-            try section.checkKeys(["enabled", "reverse_lookups"])
+            try section.checkKeys(["enabled", "reverse_lookups", "servers"])
             profile.dns.enabled = try section.bool("enabled") ?? profile.dns.enabled
             profile.dns.reverseLookups = try section.bool("reverse_lookups") ?? profile.dns.reverseLookups
+            for text in try section.strings("servers") ?? [] {
+                guard let address = IPAddress(text) else {
+                    throw section.fail("\"dns.servers\": \"\(text)\" is not an IP address", at: section.node("servers"))
+                }
+                profile.dns.servers.append(address)
+            }
         }
 
         if let section = try root.object("information_gathering") {
@@ -110,6 +116,7 @@ extension Profile {
             "dns:",
             "  enabled: \(dns.enabled)",
             "  reverse_lookups: \(dns.reverseLookups)",
+            "  servers: \(strings(dns.servers.map(\.description)))",
             "information_gathering:",
             "  port_scan: \(informationGathering.portScan)",
             "  tcp_ports: \(list(informationGathering.tcpPorts))",

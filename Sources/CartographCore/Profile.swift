@@ -47,6 +47,8 @@ public struct Profile: Hashable, Sendable, Codable {
         public var enabled = true
         /// Look up the name of every live host.
         public var reverseLookups = true
+        /// Servers to ask; empty means the system's (`/etc/resolv.conf`).
+        public var servers: [IPAddress] = []
     }
 
     /// Which ports of live hosts are scanned.

@@ -2,8 +2,8 @@ import CartographCore
 import CartographIO
 import Foundation
 
-/// Forward and reverse lookups through the C library's resolver (`/etc/hosts`, then the
-/// system's DNS servers). Callers must not use it when the profile disables DNS traffic.
+/// Forward lookups through the C library's resolver, for names DNS does not know (`/etc/hosts`).
+/// Callers must not use it when the profile disables DNS traffic.
 public enum SystemResolver {
     /// The A and AAAA addresses of `name`, or an error text from the resolver.
     public static func addresses(of name: String) -> Result<[IPAddress], ResolveError> {
@@ -27,29 +27,6 @@ public enum SystemResolver {
         return .success(found)
     }
 
-    /// The name of `address` from a PTR record or `/etc/hosts`, or nil.
-    public static func name(of address: IPAddress) -> String? {
-        var (storage, length) = Sockets.socketAddress(address, port: 0)
-        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-        let status = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                getnameinfo($0, length, &host, socklen_t(host.count), nil, 0, NI_NAMEREQD)
-            }
-        }
-        return status == 0 ? host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : nil
-    }
-
-    /// Reverse lookups of many addresses, a few at a time; returns the names found.
-    public static func names(of addresses: [IPAddress], parallel: Int = 16) -> [IPAddress: String] {
-        let box = NamesBox()
-        DispatchQueue.concurrentPerform(iterations: min(parallel, max(1, addresses.count))) { lane in
-            for index in stride(from: lane, to: addresses.count, by: min(parallel, addresses.count)) {
-                if let name = name(of: addresses[index]) { box.set(addresses[index], name) }
-            }
-        }
-        return box.names
-    }
-
     static func ipAddress(of sa: UnsafeMutablePointer<sockaddr>) -> IPAddress? {
         switch Int32(sa.pointee.sa_family) {
         case AF_INET:
@@ -71,12 +48,4 @@ public struct ResolveError: Error, CustomStringConvertible {
     public let name: String
     public let message: String
     public var description: String { "cannot resolve \"\(name)\": \(message)" }
-}
-
-/// Collects lookup results from concurrent lanes; the lock makes it Sendable.
-private final class NamesBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [IPAddress: String] = [:]
-    func set(_ address: IPAddress, _ name: String) { lock.withLock { stored[address] = name } }
-    var names: [IPAddress: String] { lock.withLock { stored } }
 }

@@ -55,21 +55,28 @@ public struct MapRunner {
         var addresses = spec.addresses
         var names: [IPAddress: [Hostname]] = [:]
 
-        // Names: a domain map starts from the domain's own addresses.
+        let dnsServers = profile.dns.servers.isEmpty ? DNSClient.systemServers() : profile.dns.servers
+        let dns = DNSClient(servers: dnsServers, concurrency: 64, rate: 500)
+
+        // Names: a domain map starts from the domain's addresses, its name servers' and its mail
+        // exchangers'.
         if let domain = spec.domain {
-            switch SystemResolver.addresses(of: domain) {
-            case .success(let found):
-                for address in found {
-                    if context.excluded.contains(address) {
-                        warnings.append("\(address) (\(domain)) is excluded and was not scanned")
-                        continue
-                    }
-                    addresses.insert(AddressRange(address))
-                    names[address, default: []].append(Hostname(name: domain, source: "dns-a"))
+            context.note("looking up \(domain) (A, AAAA, NS, MX) at \(dnsServers.map(\.description).joined(separator: ", "))")
+            var found = DomainLookup.run(domain, client: dns, cancel: cancel)
+            if found.isEmpty, case .success(let local) = SystemResolver.addresses(of: domain) {
+                // /etc/hosts and the like, which DNS does not see.
+                found = local.map { ($0, Hostname(name: domain, source: "dns-a")) }
+            }
+            if found.isEmpty && spec.netblocks.isEmpty {
+                throw MapError(message: "\(domain) has no addresses in DNS (asked \(dnsServers.map(\.description).joined(separator: ", ")))")
+            }
+            for (address, hostname) in found {
+                if context.excluded.contains(address) {
+                    warnings.append("\(address) (\(hostname.name)) is excluded and was not scanned")
+                    continue
                 }
-            case .failure(let error):
-                if spec.netblocks.isEmpty { throw MapError(message: error.description) }
-                warnings.append(error.description)
+                addresses.insert(AddressRange(address))
+                if !(names[address] ?? []).contains(hostname) { names[address, default: []].append(hostname) }
             }
         }
 
@@ -121,9 +128,13 @@ public struct MapRunner {
         // Reverse lookups.
         if profile.dns.enabled && profile.dns.reverseLookups && !hosts.isEmpty && !cancel.isCancelled {
             context.note("looking up names of \(hosts.count) host(s)")
-            for (address, name) in SystemResolver.names(of: hosts)
-            where !(names[address] ?? []).contains(where: { $0.name == name }) {
-                names[address, default: []].append(Hostname(name: name, source: "dns-ptr"))
+            let questions = hosts.map { DNSQuestion(DNSMessage.reverseName($0), .ptr) }
+            let responses = dns.resolve(questions, cancel: cancel)
+            for (address, question) in zip(hosts, questions) {
+                for record in responses[question]?.answers ?? [] {
+                    guard case .name(let name) = record.data, !(names[address] ?? []).contains(where: { $0.name == name }) else { continue }
+                    names[address, default: []].append(Hostname(name: name, source: "dns-ptr"))
+                }
             }
         }
 
@@ -224,6 +235,39 @@ public struct MapRunner {
             startedAt: started, finishedAt: Date(),
             addressesScanned: String(addresses.count), excludedAddresses: String(spec.excludedCount),
             hosts: results, warnings: warnings)
+    }
+}
+
+/// Forward lookups of a domain: its A and AAAA records (`dns-a`), and the addresses of its name
+/// servers (`dns-ns`) and mail exchangers (`dns-mx`), named after those hosts.
+enum DomainLookup {
+    static func run(_ domain: String, client: DNSClient, cancel: CancellationFlag) -> [(IPAddress, Hostname)] {
+        var found: [(IPAddress, Hostname)] = []
+        func add(_ response: DNSResponse?, name: String, source: String) {
+            for record in response?.answers ?? [] {
+                if case .address(let address) = record.data,
+                   !found.contains(where: { $0.0 == address && $0.1.name == name }) {
+                    found.append((address, Hostname(name: name, source: source)))
+                }
+            }
+        }
+        let first = client.resolve([DNSQuestion(domain, .a), DNSQuestion(domain, .aaaa), DNSQuestion(domain, .ns),
+                                    DNSQuestion(domain, .mx)], cancel: cancel)
+        add(first[DNSQuestion(domain, .a)], name: domain, source: "dns-a")
+        add(first[DNSQuestion(domain, .aaaa)], name: domain, source: "dns-a")
+        var servers: [(String, String)] = []
+        for record in first[DNSQuestion(domain, .ns)]?.answers ?? [] {
+            if case .name(let host) = record.data { servers.append((host, "dns-ns")) }
+        }
+        for record in first[DNSQuestion(domain, .mx)]?.answers ?? [] {
+            if case .mx(_, let host) = record.data, !host.isEmpty { servers.append((host, "dns-mx")) }
+        }
+        let second = client.resolve(servers.flatMap { [DNSQuestion($0.0, .a), DNSQuestion($0.0, .aaaa)] }, cancel: cancel)
+        for (host, source) in servers {
+            add(second[DNSQuestion(host, .a)], name: host, source: source)
+            add(second[DNSQuestion(host, .aaaa)], name: host, source: source)
+        }
+        return found
     }
 }
 

@@ -47,6 +47,9 @@ struct MapCommand: ParsableCommand {
     @Flag(name: [.customShort("n"), .long], help: "Disable DNS traffic: no lookups of any kind.")
     var noDns = false
 
+    @Option(name: .long, help: ArgumentHelp("DNS servers to ask, comma-separated (default: the profile's, else /etc/resolv.conf's).", valueName: "list"))
+    var dnsServers: String?
+
     @Option(name: .long, help: ArgumentHelp("Connection attempts per second (0: no limit).", valueName: "n"))
     var rate: Int?
 
@@ -171,6 +174,15 @@ struct MapCommand: ParsableCommand {
             }
         }
         if noDns { profile.dns.enabled = false }
+        if let dnsServers {
+            profile.dns.servers = []
+            for text in dnsServers.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                guard let address = IPAddress(text) else {
+                    throw CLIError("--dns-servers: \"\(text)\" is not an IP address", code: .usage)
+                }
+                profile.dns.servers.append(address)
+            }
+        }
         if let rate { profile.performance.rate = rate }
     }
 

@@ -39,23 +39,3 @@ enum Checksum {
         return words.withUnsafeBytes { sum($0) }
     }
 }
-
-extension IPAddress {
-    /// The address in network byte order (4 or 16 bytes).
-    var bytes: [UInt8] {
-        switch self {
-        case .v4(let value): return [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
-        case .v6(let value): return (0..<16).map { UInt8(truncatingIfNeeded: value >> (8 * (15 - $0))) }
-        }
-    }
-
-    init?(bytes: ArraySlice<UInt8>) {
-        if bytes.count == 4 {
-            self = .v4(bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
-        } else if bytes.count == 16 {
-            self = .v6(bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) })
-        } else {
-            return nil
-        }
-    }
-}

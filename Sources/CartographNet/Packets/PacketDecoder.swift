@@ -157,25 +157,3 @@ public enum PacketDecoder {
         return ReceivedPacket(source: senderIP, destination: targetIP, ttl: 0, kind: .arpReply(senderMAC: mac))
     }
 }
-
-extension ArraySlice where Element == UInt8 {
-    func byte(at offset: Int) -> UInt8? {
-        guard offset >= 0, offset < count else { return nil }
-        return self[startIndex + offset]
-    }
-
-    func u16(at offset: Int) -> UInt16? {
-        guard let high = byte(at: offset), let low = byte(at: offset + 1) else { return nil }
-        return UInt16(high) << 8 | UInt16(low)
-    }
-
-    func u32(at offset: Int) -> UInt32? {
-        guard let high = u16(at: offset), let low = u16(at: offset + 2) else { return nil }
-        return UInt32(high) << 16 | UInt32(low)
-    }
-
-    func address(at offset: Int, length: Int) -> IPAddress? {
-        guard offset >= 0, offset + length <= count else { return nil }
-        return IPAddress(bytes: self[(startIndex + offset)..<(startIndex + offset + length)])
-    }
-}

@@ -1,0 +1,60 @@
+import CartographTestSupport
+import Foundation
+import Testing
+
+/// Names from the lab's BIND (cg-h4, zone lab.test and the reverse zones), and the guarantee
+/// that "disable DNS traffic" sends nothing to it.
+@Suite("DNS in the lab", .serialized)
+struct LabDNSTests {
+    static let dnsServer = "198.18.4.2"
+
+    @Test("a domain map finds the domain's addresses and its name servers', each with its source")
+    func domainMaps() throws {
+        try Lab.require()
+        let (result, maps) = try Lab.map(["map", "lab.test", "cg-h1.lab.test", "-p", "22,53,80", "--dns-servers", Self.dnsServer])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(maps.compactMap { $0["target"] as? String } == ["lab.test", "cg-h1.lab.test"])
+        let hosts = ReportHost.all(maps)
+        let ns = try #require(hosts["198.18.4.2"], "the name server of lab.test")
+        let nsNames = ns.raw["hostnames"] as? [[String: String]] ?? []
+        #expect(nsNames.contains(["name": "ns.lab.test", "source": "dns-ns"]), "\(nsNames)")
+        let h1 = try #require(hosts["198.18.1.2"])
+        let h1Names = h1.raw["hostnames"] as? [[String: String]] ?? []
+        #expect(h1Names.first == ["name": "cg-h1.lab.test", "source": "dns-a"], "\(h1Names)")
+        #expect(hosts["fd7c:a7:1::2"] != nil, "the AAAA record is mapped too")
+        #expect(h1.openPorts == [22, 80])
+    }
+
+    @Test("live hosts get their names from PTR records")
+    func reverse() throws {
+        try Lab.require()
+        let (result, maps) = try Lab.map(["map", Lab.h1, Lab.h2, "-p", "22", "--probes", "none", "--dns-servers", Self.dnsServer])
+        #expect(result.status == 0, "\(result.stderr)")
+        let hosts = ReportHost.all(maps)
+        #expect(hosts[Lab.h1]?.raw["hostnames"] as? [[String: String]] == [["name": "cg-h1.lab.test", "source": "dns-ptr"]])
+        #expect(hosts[Lab.h2]?.raw["hostnames"] as? [[String: String]] == [["name": "cg-h2.lab.test", "source": "dns-ptr"]])
+    }
+
+    @Test("with DNS disabled, the DNS server receives not one packet; with it on, it does")
+    func dnsToggle() throws {
+        try Lab.require()
+        let args = ["map", Lab.h1, "-p", "22,80", "--probes", "none", "--dns-servers", Self.dnsServer]
+        let before = try Lab.packetsReceived(by: "cg-h4")
+        let (off, _) = try Lab.map(args + ["-n"])
+        let afterOff = try Lab.packetsReceived(by: "cg-h4")
+        #expect(off.status == 0, "\(off.stderr)")
+        #expect(afterOff == before, "cg-h4 received \(afterOff - before) packet(s) with DNS disabled")
+        let (on, _) = try Lab.map(args)
+        let afterOn = try Lab.packetsReceived(by: "cg-h4")
+        #expect(on.status == 0, "\(on.stderr)")
+        #expect(afterOn > afterOff, "the control run (DNS on) should have asked cg-h4 for a PTR record")
+    }
+
+    @Test("a name that does not exist, with no netblock, is a failed map with one clear line")
+    func missing() throws {
+        try Lab.require()
+        let result = try Lab.cartograph(["map", "nosuch.lab.test", "-p", "22", "--dns-servers", Self.dnsServer])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("nosuch.lab.test has no addresses in DNS"), "\(result.stderr)")
+    }
+}

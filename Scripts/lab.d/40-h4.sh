@@ -90,7 +90,9 @@ logging {
     category default { lab; };
     category lame-servers { null; };
 };
-zone "lab.test" { type primary; file "${dir}/lab.test.zone"; };
+// lab.test may be transferred (AXFR), closed.test may not: discovery tries both.
+zone "lab.test" { type primary; file "${dir}/lab.test.zone"; allow-transfer { any; }; };
+zone "closed.test" { type primary; file "${dir}/closed.test.zone"; allow-transfer { none; }; };
 zone "18.198.in-addr.arpa" { type primary; file "${dir}/reverse-v4.zone"; };
 zone "7.a.0.0.c.7.d.f.ip6.arpa" { type primary; file "${dir}/reverse-v6.zone"; };
 EOF
@@ -98,6 +100,12 @@ EOF
     header=$(printf '%s\n' "\$TTL 300" "@ IN SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 300" \
         "@ IN NS ns.lab.test.")
     printf '%s\n' "${header}" "ns IN A ${H4_V4}" "ns IN AAAA ${H4_V6}" >"${dir}/lab.test.zone"
+    # Names only some discovery methods reach: the mail exchanger (MX), a name no word list
+    # guesses (zone transfer), a common name (guessing).
+    printf '%s\n' "@ IN MX 10 mail.lab.test." "mail IN A ${H4_V4}" "hidden-7f3a IN A $(v4_host 2)" \
+        "www IN A $(v4_host 1)" >>"${dir}/lab.test.zone"
+    printf '%s\n' "${header/lab.test. hostmaster/lab.test. hostmaster}" "www IN A $(v4_host 2)" "vpn IN A $(v4_host 6)" \
+        "secret-9c1e IN A $(v4_host 1)" >"${dir}/closed.test.zone"
     printf '%s\n' "${header}" >"${dir}/reverse-v4.zone"
     printf '%s\n' "${header}" >"${dir}/reverse-v6.zone"
     for h in 0 1 2 3 4; do

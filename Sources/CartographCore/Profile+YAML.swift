@@ -33,7 +33,10 @@ extension Profile {
         }
 
         if let section = try root.object("dns") {
-            try section.checkKeys(["enabled", "reverse_lookups", "servers"])
+            try section.checkKeys(["enabled", "reverse_lookups", "servers", "zone_transfer", "guess_names", "wordlist"])
+            profile.dns.zoneTransfer = try section.bool("zone_transfer") ?? profile.dns.zoneTransfer
+            profile.dns.guessNames = try section.bool("guess_names") ?? profile.dns.guessNames
+            profile.dns.wordlist = try section.string("wordlist") ?? profile.dns.wordlist
             profile.dns.enabled = try section.bool("enabled") ?? profile.dns.enabled
             profile.dns.reverseLookups = try section.bool("reverse_lookups") ?? profile.dns.reverseLookups
             for text in try section.strings("servers") ?? [] {
@@ -117,6 +120,9 @@ extension Profile {
             "  enabled: \(dns.enabled)",
             "  reverse_lookups: \(dns.reverseLookups)",
             "  servers: \(strings(dns.servers.map(\.description)))",
+            "  zone_transfer: \(dns.zoneTransfer)",
+            "  guess_names: \(dns.guessNames)",
+            "  wordlist: \"\(dns.wordlist)\"",
             "information_gathering:",
             "  port_scan: \(informationGathering.portScan)",
             "  tcp_ports: \(list(informationGathering.tcpPorts))",

@@ -49,6 +49,12 @@ public struct Profile: Hashable, Sendable, Codable {
         public var reverseLookups = true
         /// Servers to ask; empty means the system's (`/etc/resolv.conf`).
         public var servers: [IPAddress] = []
+        /// Ask every authoritative server of a domain for a zone transfer (AXFR).
+        public var zoneTransfer = true
+        /// Guess host names under a domain from a word list.
+        public var guessNames = false
+        /// The word list for guessing; empty means the shipped `Profiles/wordlists/hostnames.txt`.
+        public var wordlist = ""
     }
 
     /// Which ports of live hosts are scanned.

@@ -108,3 +108,78 @@ public final class DNSClient {
         return answers
     }
 }
+
+/// What a zone transfer gave.
+public enum ZoneTransfer: Equatable, Sendable {
+    case records([DNSRecord])
+    /// The server answered with an error code (5: refused, 9: not authoritative).
+    case refused(rcode: UInt8)
+    case failed(String)
+}
+
+extension DNSClient {
+    /// Largest transfer accepted: a hostile server must not make the scanner hoard memory.
+    static let transferLimit = 32 << 20
+
+    /// AXFR of `zone` from `server` over TCP (RFC 5936): messages until the closing SOA.
+    public func transfer(zone: String, from server: IPAddress, cancel: CancellationFlag) -> ZoneTransfer {
+        let deadline = MonotonicClock.now() + .ms(timeoutMs * 4)
+        let fd: Int32
+        switch Sockets.startConnect(to: server, port: 53) {
+        case .connected(let connected): fd = connected
+        case .inProgress(let pending):
+            fd = pending
+            guard waitFor(fd, events: Int16(POLLOUT), until: deadline), Sockets.pendingError(fd) == 0 else {
+                close(fd)
+                return .failed("cannot connect to \(server):53")
+            }
+        case .failed(let code): return .failed("cannot connect to \(server):53: \(String(cString: strerror(code)))")
+        }
+        defer { close(fd) }
+        let id = UInt16.random(in: 0...UInt16.max)
+        let query = DNSMessage.query(id: id, name: zone, type: .axfr, recursionDesired: false, tcp: true)
+        guard query.withUnsafeBytes({ Sockets.send(fd, $0) }) == query.count else { return .failed("cannot send the query") }
+        var buffer: [UInt8] = []
+        var total = 0
+        var records: [DNSRecord] = []
+        var soaSeen = 0
+        while !cancel.isCancelled {
+            // One length-prefixed message at a time.
+            while buffer.count >= 2 {
+                let length = Int(buffer[0]) << 8 | Int(buffer[1])
+                guard buffer.count >= 2 + length else { break }
+                let message = Array(buffer[2..<(2 + length)])
+                buffer.removeFirst(2 + length)
+                guard let response = DNSMessage.decode(message), response.id == id else { return .failed("malformed answer") }
+                if response.rcode != 0 { return .refused(rcode: response.rcode) }
+                for record in response.answers {
+                    if record.type == DNSType.soa.rawValue { soaSeen += 1 }
+                    records.append(record)
+                }
+                if soaSeen >= 2 {
+                    return .records(records)
+                }
+            }
+            guard waitFor(fd, events: Int16(POLLIN), until: deadline) else { return .failed("timed out") }
+            guard let chunk = Sockets.receive(fd) else { return .failed(String(cString: strerror(errno))) }
+            if chunk.isEmpty {
+                return records.isEmpty ? .failed("the server closed the connection") : .records(records)
+            }
+            total += chunk.count
+            guard total <= Self.transferLimit else { return .failed("transfer larger than \(Self.transferLimit >> 20) MiB") }
+            buffer += chunk
+        }
+        return .failed("interrupted")
+    }
+
+    private func waitFor(_ fd: Int32, events: Int16, until deadline: UInt64) -> Bool {
+        var entry = pollfd(fd: fd, events: events, revents: 0)
+        while true {
+            let now = MonotonicClock.now()
+            guard now < deadline else { return false }
+            let result = poll(&entry, 1, Int32(min(1000, (deadline - now) / 1_000_000 + 1)))
+            if result > 0 { return true }
+            if result < 0 && errno != EINTR { return false }
+        }
+    }
+}

@@ -14,6 +14,8 @@ public struct MapContext {
     public var scanEngine: any PortScanEngine
     /// Called with one line whenever a stage starts, for progress on stderr.
     public var note: (String) -> Void
+    /// Host names to guess under each domain when the profile asks for it.
+    public var guessWords: [String] = []
 
     public init(profile: Profile, probes: ProbeLibrary, excluded: AddressSet, cancel: CancellationFlag,
                 sweepEngine: any HostSweepEngine = ConnectSweepEngine(),
@@ -62,7 +64,8 @@ public struct MapRunner {
         // exchangers'.
         if let domain = spec.domain {
             context.note("looking up \(domain) (A, AAAA, NS, MX) at \(dnsServers.map(\.description).joined(separator: ", "))")
-            var found = DomainLookup.run(domain, client: dns, cancel: cancel)
+            var found = DomainLookup.run(domain, client: dns, profile: profile.dns, words: context.guessWords,
+                                         cancel: cancel, warnings: &warnings)
             if found.isEmpty, case .success(let local) = SystemResolver.addresses(of: domain) {
                 // /etc/hosts and the like, which DNS does not see.
                 found = local.map { ($0, Hostname(name: domain, source: "dns-a")) }
@@ -241,7 +244,8 @@ public struct MapRunner {
 /// Forward lookups of a domain: its A and AAAA records (`dns-a`), and the addresses of its name
 /// servers (`dns-ns`) and mail exchangers (`dns-mx`), named after those hosts.
 enum DomainLookup {
-    static func run(_ domain: String, client: DNSClient, cancel: CancellationFlag) -> [(IPAddress, Hostname)] {
+    static func run(_ domain: String, client: DNSClient, profile: Profile.DNSSettings, words: [String],
+                    cancel: CancellationFlag, warnings: inout [String]) -> [(IPAddress, Hostname)] {
         var found: [(IPAddress, Hostname)] = []
         func add(_ response: DNSResponse?, name: String, source: String) {
             for record in response?.answers ?? [] {
@@ -266,6 +270,45 @@ enum DomainLookup {
         for (host, source) in servers {
             add(second[DNSQuestion(host, .a)], name: host, source: source)
             add(second[DNSQuestion(host, .aaaa)], name: host, source: source)
+        }
+
+        // Zone transfer from every authoritative server; a refusal is noted, not an error.
+        if profile.zoneTransfer {
+            let nameServers = servers.filter { $0.1 == "dns-ns" }.map(\.0)
+            var asked = Set<IPAddress>()
+            for host in nameServers {
+                for record in (second[DNSQuestion(host, .a)]?.answers ?? []) + (second[DNSQuestion(host, .aaaa)]?.answers ?? []) {
+                    guard case .address(let server) = record.data, asked.insert(server).inserted else { continue }
+                    switch client.transfer(zone: domain, from: server, cancel: cancel) {
+                    case .records(let records):
+                        for record in records {
+                            if case .address(let address) = record.data,
+                               !found.contains(where: { $0.0 == address && $0.1.name == record.name }) {
+                                found.append((address, Hostname(name: record.name, source: "dns-axfr")))
+                            }
+                        }
+                    case .refused(let rcode):
+                        warnings.append("zone transfer of \(domain) from \(host) (\(server)) refused (rcode \(rcode))")
+                    case .failed(let reason):
+                        warnings.append("zone transfer of \(domain) from \(host) (\(server)) failed: \(reason)")
+                    }
+                }
+            }
+        }
+
+        // Name guessing from the word list.
+        if profile.guessNames && !words.isEmpty {
+            let names = words.map { "\($0).\(domain)" }
+            let guesses = client.resolve(names.flatMap { [DNSQuestion($0, .a), DNSQuestion($0, .aaaa)] }, cancel: cancel)
+            for name in names {
+                for question in [DNSQuestion(name, .a), DNSQuestion(name, .aaaa)] {
+                    for record in guesses[question]?.answers ?? [] {
+                        if case .address(let address) = record.data, !found.contains(where: { $0.0 == address && $0.1.name == name }) {
+                            found.append((address, Hostname(name: name, source: "dns-guess")))
+                        }
+                    }
+                }
+            }
         }
         return found
     }

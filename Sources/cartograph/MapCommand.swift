@@ -111,6 +111,7 @@ struct MapCommand: ParsableCommand {
         let verbose = isatty(STDERR_FILENO) == 1
         var context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: interruption,
                                  note: { line in if verbose { printError(line) } })
+        if profile.dns.enabled && profile.dns.guessNames { context.guessWords = try readWordlist(profile.dns.wordlist) }
         if try useRawEngine() {
             let timing = RawTiming()
             context.sweepEngine = RawSweepEngine(timing: timing)
@@ -240,6 +241,23 @@ struct MapCommand: ParsableCommand {
             throw CLIError("cannot read \(what) \(path)", code: .noInput)
         }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The words for name guessing: the profile's list, or the shipped one.
+    func readWordlist(_ path: String) throws(CLIError) -> [String] {
+        let file = path.isEmpty ? (Resources.profilesDirectory.map { $0 + "/wordlists/hostnames.txt" } ?? "") : path
+        let text = try readFile(file, what: "word list")
+        var words: [String] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let word = (line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+                .trimmingCharacters(in: .whitespaces).lowercased()
+            guard !word.isEmpty else { continue }
+            guard word.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) else {
+                throw CLIError("\(file):\(number + 1): \"\(word)\" is not a host name label", code: .dataError)
+            }
+            words.append(word)
+        }
+        return words
     }
 
     func loadProbes() throws(CLIError) -> ProbeLibrary {

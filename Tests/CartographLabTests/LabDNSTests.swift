@@ -57,4 +57,37 @@ struct LabDNSTests {
         #expect(result.status == 1)
         #expect(result.stderr.contains("nosuch.lab.test has no addresses in DNS"), "\(result.stderr)")
     }
+
+    @Test("a zone transfer finds names nothing else reveals; a refusal is noted, not an error")
+    func zoneTransfer() throws {
+        try Lab.require()
+        let (result, maps) = try Lab.map(["map", "lab.test", "closed.test", "-p", "22", "--probes", "none",
+                                          "--dns-servers", Self.dnsServer])
+        #expect(result.status == 0, "\(result.stderr)")
+        let open = try #require(maps.first { $0["target"] as? String == "lab.test" })
+        let names = (open["hosts"] as? [[String: Any]] ?? []).flatMap { $0["hostnames"] as? [[String: String]] ?? [] }
+        #expect(names.contains(["name": "hidden-7f3a.lab.test", "source": "dns-axfr"]), "\(names)")
+        #expect(names.contains(["name": "mail.lab.test", "source": "dns-mx"]), "\(names)")
+        let closed = try #require(maps.first { $0["target"] as? String == "closed.test" })
+        let warnings = closed["warnings"] as? [String] ?? []
+        #expect(warnings.contains { $0.hasPrefix("zone transfer of closed.test from ns.lab.test (198.18.4.2) refused") }, "\(warnings)")
+        let closedNames = (closed["hosts"] as? [[String: Any]] ?? []).flatMap { $0["hostnames"] as? [[String: String]] ?? [] }
+        #expect(!closedNames.contains { $0["name"] == "secret-9c1e.closed.test" })
+    }
+
+    @Test("name guessing from the word list finds common names, recorded as dns-guess")
+    func guessing() throws {
+        try Lab.require()
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("guess-\(getpid()).yaml")
+        try "dns:\n  guess_names: true\n  zone_transfer: false\n".write(to: profile, atomically: true, encoding: .utf8)
+        let (result, maps) = try Lab.map(["map", "closed.test", "-p", "22", "--probes", "none", "--profile", profile.path,
+                                          "--dns-servers", Self.dnsServer])
+        #expect(result.status == 0, "\(result.stderr)")
+        let hosts = ReportHost.all(maps)
+        let www = hosts[Lab.h2]?.raw["hostnames"] as? [[String: String]] ?? []
+        #expect(www.contains(["name": "www.closed.test", "source": "dns-guess"]), "\(www)")
+        let vpn = hosts["198.18.6.2"]?.raw["hostnames"] as? [[String: String]] ?? []
+        #expect(vpn.contains(["name": "vpn.closed.test", "source": "dns-guess"]), "\(vpn)")
+        #expect(hosts[Lab.h1] == nil, "secret-9c1e is in no word list")
+    }
 }

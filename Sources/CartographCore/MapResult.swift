@@ -56,6 +56,11 @@ public struct HostResult: Codable, Sendable, Equatable {
     public var services: [ServiceResult]
     public var closedPorts: Int
     public var filteredPorts: Int
+    /// Domain maps: whether the address lies inside one of the domain's netblocks.
+    public var inNetblock: Bool?
+    /// True for an excluded address that DNS named: listed so users see why it appears, and
+    /// never sent a packet.
+    public var excluded: Bool?
     /// TTL (hop limit) of the first reply the sweep saw, when it saw packets: the initial TTL
     /// family and the hop count hint at the OS and the path.
     public var ttl: Int?

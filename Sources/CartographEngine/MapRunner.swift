@@ -56,6 +56,11 @@ public struct MapRunner {
         var warnings = context.probes.errors.map(\.description)
         var addresses = spec.addresses
         var names: [IPAddress: [Hostname]] = [:]
+        // Addresses DNS found (they are listed even when they do not answer), excluded ones DNS
+        // named, and addresses whose PTR records were already asked for.
+        var dnsFound = Set<IPAddress>()
+        var excludedNamed = Set<IPAddress>()
+        var reversed = Set<IPAddress>()
 
         let dnsServers = profile.dns.servers.isEmpty ? DNSClient.systemServers() : profile.dns.servers
         let dns = DNSClient(servers: dnsServers, concurrency: 64, rate: 500)
@@ -74,12 +79,28 @@ public struct MapRunner {
                 throw MapError(message: "\(domain) has no addresses in DNS (asked \(dnsServers.map(\.description).joined(separator: ", ")))")
             }
             for (address, hostname) in found {
+                if !(names[address] ?? []).contains(hostname) { names[address, default: []].append(hostname) }
+                // DNS may name an excluded host: it is listed as such, and gets no packet.
                 if context.excluded.contains(address) {
-                    warnings.append("\(address) (\(hostname.name)) is excluded and was not scanned")
+                    excludedNamed.insert(address)
                     continue
                 }
                 addresses.insert(AddressRange(address))
-                if !(names[address] ?? []).contains(hostname) { names[address, default: []].append(hostname) }
+                dnsFound.insert(address)
+            }
+
+            // PTR lookups over the domain's netblocks: names for addresses that may not answer.
+            let blocks = AddressSet(spec.netblocks).subtracting(context.excluded)
+            if profile.dns.reverseLookups && !blocks.isEmpty && blocks.count <= 65536 && !cancel.isCancelled {
+                let targets = Array(blocks)
+                context.note("reverse lookups of \(targets.count) netblock address(es)")
+                for (address, name) in ReverseLookup.run(targets, client: dns, cancel: cancel) {
+                    if !(names[address] ?? []).contains(where: { $0.name == name }) {
+                        names[address, default: []].append(Hostname(name: name, source: "dns-ptr"))
+                    }
+                    dnsFound.insert(address)
+                }
+                reversed.formUnion(targets)
             }
         }
 
@@ -126,18 +147,15 @@ public struct MapRunner {
             }
         }
 
-        let hosts = order.sorted()
+        let hosts = Set(order).union(dnsFound).sorted()
 
-        // Reverse lookups.
-        if profile.dns.enabled && profile.dns.reverseLookups && !hosts.isEmpty && !cancel.isCancelled {
-            context.note("looking up names of \(hosts.count) host(s)")
-            let questions = hosts.map { DNSQuestion(DNSMessage.reverseName($0), .ptr) }
-            let responses = dns.resolve(questions, cancel: cancel)
-            for (address, question) in zip(hosts, questions) {
-                for record in responses[question]?.answers ?? [] {
-                    guard case .name(let name) = record.data, !(names[address] ?? []).contains(where: { $0.name == name }) else { continue }
-                    names[address, default: []].append(Hostname(name: name, source: "dns-ptr"))
-                }
+        // Reverse lookups of the hosts not looked up yet.
+        let unnamed = hosts.filter { !reversed.contains($0) }
+        if profile.dns.enabled && profile.dns.reverseLookups && !unnamed.isEmpty && !cancel.isCancelled {
+            context.note("looking up names of \(unnamed.count) host(s)")
+            for (address, name) in ReverseLookup.run(unnamed, client: dns, cancel: cancel)
+            where !(names[address] ?? []).contains(where: { $0.name == name }) {
+                names[address, default: []].append(Hostname(name: name, source: "dns-ptr"))
             }
         }
 
@@ -198,8 +216,11 @@ public struct MapRunner {
         // Assembly.
         let results: [HostResult] = hosts.map { address in
             let observations = ports[address] ?? []
+            // DNS methods that found the address count as discovery methods too.
+            let dnsMethods = dnsFound.contains(address) ? Set((names[address] ?? []).map(\.source)) : []
             var host = HostResult(address: address.description, hostnames: names[address] ?? [],
-                                  discovery: (live[address] ?? []).sorted(by: Self.discoveryOrder))
+                                  discovery: Set((live[address] ?? []) + dnsMethods).sorted(by: Self.discoveryOrder))
+            if spec.domain != nil { host.inNetblock = spec.netblocks.contains { $0.contains(address) } }
             host.ttl = ttls[address]
             host.closedPorts = observations.filter { $0.state == .closed }.count
             host.filteredPorts = observations.filter { $0.state == .filtered || $0.state == .openFiltered }.count
@@ -232,12 +253,35 @@ public struct MapRunner {
             return host
         }
 
+        let excludedHosts = excludedNamed.sorted().map { address in
+            var host = HostResult(address: address.description, hostnames: names[address] ?? [],
+                                  discovery: Set((names[address] ?? []).map(\.source)).sorted(by: Self.discoveryOrder))
+            host.excluded = true
+            if spec.domain != nil { host.inNetblock = spec.netblocks.contains { $0.contains(address) } }
+            return host
+        }
+
         return MapResult(
             target: spec.target, profile: profile.name,
             status: cancel.isCancelled ? .interrupted : .complete,
             startedAt: started, finishedAt: Date(),
             addressesScanned: String(addresses.count), excludedAddresses: String(spec.excludedCount),
-            hosts: results, warnings: warnings)
+            hosts: (results + excludedHosts).sorted { IPAddress($0.address)! < IPAddress($1.address)! }, warnings: warnings)
+    }
+}
+
+/// PTR lookups of many addresses at once; returns the names found.
+enum ReverseLookup {
+    static func run(_ addresses: [IPAddress], client: DNSClient, cancel: CancellationFlag) -> [(IPAddress, String)] {
+        let questions = addresses.map { DNSQuestion(DNSMessage.reverseName($0), .ptr) }
+        let responses = client.resolve(questions, cancel: cancel)
+        var found: [(IPAddress, String)] = []
+        for (address, question) in zip(addresses, questions) {
+            for record in responses[question]?.answers ?? [] {
+                if case .name(let name) = record.data { found.append((address, name)) }
+            }
+        }
+        return found
     }
 }
 

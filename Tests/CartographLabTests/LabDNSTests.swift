@@ -90,4 +90,32 @@ struct LabDNSTests {
         #expect(vpn.contains(["name": "vpn.closed.test", "source": "dns-guess"]), "\(vpn)")
         #expect(hosts[Lab.h1] == nil, "secret-9c1e is in no word list")
     }
+
+    @Test("a domain with netblocks: hosts say whether they lie inside; PTR names cover the netblock")
+    func netblocks() throws {
+        try Lab.require()
+        let (result, maps) = try Lab.map(["map", "lab.test:[198.18.1.0/29]", "-p", "22", "--probes", "none",
+                                          "--dns-servers", Self.dnsServer])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(maps.first?["target"] as? String == "lab.test:[198.18.1.0/29]")
+        let hosts = ReportHost.all(maps)
+        #expect(hosts[Lab.h1]?.raw["in_netblock"] as? Bool == true)
+        #expect(hosts["198.18.1.1"]?.raw["in_netblock"] as? Bool == true, "the router's address in the netblock answers the sweep")
+        #expect(hosts["198.18.4.2"]?.raw["in_netblock"] as? Bool == false)
+    }
+
+    @Test("an excluded host that DNS names is listed as excluded, with no services, and gets no packet")
+    func excludedNamed() throws {
+        try Lab.require()
+        let before = try Lab.packetsReceived(by: "cg-h2")
+        let (result, maps) = try Lab.map(["map", "lab.test", "-p", "22,2222,6379", "--dns-servers", Self.dnsServer,
+                                          "--exclude", "198.18.2.2,fd7c:a7:2::2"])
+        let after = try Lab.packetsReceived(by: "cg-h2")
+        #expect(result.status == 0, "\(result.stderr)")
+        let h2 = try #require(ReportHost.all(maps)[Lab.h2], "DNS names cg-h2, so it is listed")
+        #expect(h2.raw["excluded"] as? Bool == true)
+        #expect(h2.services.isEmpty)
+        #expect(h2.discovery == ["dns-axfr"])
+        #expect(after == before, "cg-h2 received \(after - before) packet(s)")
+    }
 }

@@ -8,6 +8,8 @@ public struct MapSpec: Hashable, Sendable {
     }
 
     public let kind: Kind
+    /// The asset group a `none` map holds the addresses of (`@office`), when it came from one.
+    public var group: String?
     /// Netblocks given with the target (for `none`, every bare address range).
     public let netblocks: [AddressRange]
     /// Addresses that may be scanned: the netblocks, less every excluded address.
@@ -24,6 +26,14 @@ public struct MapSpec: Hashable, Sendable {
         }
     }
 
+    public init(kind: Kind, group: String? = nil, netblocks: [AddressRange], addresses: AddressSet, excludedCount: UInt128) {
+        self.kind = kind
+        self.group = group
+        self.netblocks = netblocks
+        self.addresses = addresses
+        self.excludedCount = excludedCount
+    }
+
     public var domain: String? {
         if case .domain(let name) = kind { return name }
         return nil
@@ -36,12 +46,29 @@ public struct PlanError: Error, Equatable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Turns a request's targets into maps: one per domain, one for all bare addresses.
+/// Which parts of an asset group `@NAME` become maps.
+public enum GroupTargets: String, Sendable, CaseIterable {
+    case domains, ips, both
+}
+
+/// Turns a request's targets into maps: one per domain, one for all bare addresses, and for
+/// each asset group one map per domain plus one for its addresses. A registered domain given
+/// without netblocks takes the inventory's; with the inventory's scope `registered`, targets
+/// outside the registered domains and netblocks are refused by name.
 public enum Planner {
-    public static func plan(targets: [Target], excluded: AddressSet) throws(PlanError) -> [MapSpec] {
+    public static func plan(targets: [Target], excluded: AddressSet, inventory: Inventory = Inventory(),
+                            groupTargets: GroupTargets = .both) throws(PlanError) -> [MapSpec] {
         var domainOrder: [String] = []
         var domainBlocks: [String: [AddressRange]] = [:]
         var bare: [AddressRange] = []
+        var groupMaps: [(String, [AddressRange])] = []
+        func addDomain(_ name: String, _ blocks: [AddressRange]) {
+            if domainBlocks[name] == nil {
+                domainOrder.append(name)
+                domainBlocks[name] = []
+            }
+            domainBlocks[name]! += blocks
+        }
         for target in targets {
             switch target {
             case .addresses(let range):
@@ -49,14 +76,24 @@ public enum Planner {
             case .none(let blocks):
                 bare += blocks
             case .domain(let name, let blocks):
-                if domainBlocks[name] == nil {
-                    domainOrder.append(name)
-                    domainBlocks[name] = []
-                }
-                domainBlocks[name]! += blocks
+                addDomain(name, blocks.isEmpty ? inventory.domain(named: name)?.netblocks ?? [] : blocks)
             case .assetGroup(let name):
-                throw PlanError(message: "asset group \"@\(name)\" is unknown: no inventory defines it")
+                guard let group = inventory.groups.first(where: { $0.name == name }) else {
+                    if inventory.file == Inventory().file {
+                        throw PlanError(message: "asset group \"@\(name)\" is unknown: no inventory was loaded (--inventory FILE)")
+                    }
+                    let known = inventory.groups.map { "@\($0.name)" }.joined(separator: ", ")
+                    throw PlanError(message: "asset group \"@\(name)\" is not in the inventory \(inventory.file)"
+                                    + (known.isEmpty ? "" : " (groups: \(known))"))
+                }
+                if groupTargets != .ips {
+                    for domain in group.domains { addDomain(domain, inventory.domain(named: domain)?.netblocks ?? []) }
+                }
+                if groupTargets != .domains && !group.ips.isEmpty { groupMaps.append((name, group.ips)) }
             }
+        }
+        if inventory.scope == .registered {
+            try checkScope(domains: domainOrder, blocks: bare + groupMaps.flatMap(\.1), inventory: inventory)
         }
         var maps: [MapSpec] = []
         for name in domainOrder {
@@ -65,7 +102,22 @@ public enum Planner {
         if !bare.isEmpty {
             maps.append(spec(kind: .none, blocks: bare, excluded: excluded))
         }
+        for (name, blocks) in groupMaps {
+            var map = spec(kind: .none, blocks: blocks, excluded: excluded)
+            map.group = name
+            maps.append(map)
+        }
         return maps
+    }
+
+    static func checkScope(domains: [String], blocks: [AddressRange], inventory: Inventory) throws(PlanError) {
+        var outside = domains.filter { inventory.registeredDomain(for: $0) == nil }
+        let registered = inventory.registeredAddresses
+        outside += blocks.filter { !AddressSet([$0]).subtracting(registered).isEmpty }.map(\.description)
+        guard outside.isEmpty else {
+            throw PlanError(message: "outside the registered domains and netblocks of \(inventory.file) (scope: registered): "
+                            + outside.joined(separator: ", "))
+        }
     }
 
     static func spec(kind: MapSpec.Kind, blocks: [AddressRange], excluded: AddressSet) -> MapSpec {

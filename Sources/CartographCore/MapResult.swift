@@ -11,6 +11,8 @@ public struct MapResult: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable { case complete, interrupted, failed }
 
     public var target: String
+    /// The asset group whose addresses this map holds, when it came from one.
+    public var assetGroup: String?
     public var profile: String
     public var status: Status
     public var startedAt: Date

@@ -48,9 +48,16 @@ extension Profile {
         }
 
         if let section = try root.object("information_gathering") {
-            try section.checkKeys(["port_scan", "tcp_ports", "udp_ports"])
+            try section.checkKeys(["port_scan", "tcp_ports", "udp_ports", "scope"])
             var gathering = profile.informationGathering
             gathering.portScan = try section.bool("port_scan") ?? gathering.portScan
+            if let scope = try section.string("scope") {
+                guard let known = GatheringScope(rawValue: scope) else {
+                    let names = GatheringScope.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw section.fail("\"information_gathering.scope\": \"\(scope)\" is not one of \(names)", at: section.node("scope"))
+                }
+                gathering.scope = known
+            }
             gathering.tcpPorts = try section.ports("tcp_ports", proto: .tcp) ?? gathering.tcpPorts
             gathering.udpPorts = try section.ports("udp_ports", proto: .udp) ?? gathering.udpPorts
             profile.informationGathering = gathering
@@ -125,6 +132,7 @@ extension Profile {
             "  wordlist: \"\(dns.wordlist)\"",
             "information_gathering:",
             "  port_scan: \(informationGathering.portScan)",
+            "  scope: \(informationGathering.scope.rawValue)",
             "  tcp_ports: \(list(informationGathering.tcpPorts))",
             "  udp_ports: \(list(informationGathering.udpPorts))",
             "probes:",

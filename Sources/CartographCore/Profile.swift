@@ -61,8 +61,22 @@ public struct Profile: Hashable, Sendable, Codable {
     public struct InformationGathering: Hashable, Sendable, Codable {
         /// Scan ports at all (false: a live host sweep only).
         public var portScan = true
+        /// Which hosts are scanned and probed further.
+        public var scope: GatheringScope = .all
         public var tcpPorts: [UInt16] = PortSpec.topPorts(1000, proto: .tcp).sorted()
         public var udpPorts: [UInt16] = []
+    }
+
+    /// Which of a map's hosts get port discovery and identification.
+    public enum GatheringScope: String, Hashable, Sendable, Codable, CaseIterable {
+        /// Every host found.
+        case all
+        /// Hosts inside the inventory's registered netblocks.
+        case registered
+        /// Hosts inside the map's own netblocks (a domain's `[...]`, or the addresses given).
+        case netblock
+        /// None: DNS discovery only, not one packet to the hosts.
+        case none
     }
 
     /// Which probes run on open ports, and their arguments.

@@ -16,6 +16,8 @@ public struct MapContext {
     public var note: (String) -> Void
     /// Host names to guess under each domain when the profile asks for it.
     public var guessWords: [String] = []
+    /// The inventory's registered netblocks, for the `registered` gathering scope.
+    public var registered = AddressSet()
 
     public init(profile: Profile, probes: ProbeLibrary, excluded: AddressSet, cancel: CancellationFlag,
                 sweepEngine: any HostSweepEngine = ConnectSweepEngine(),
@@ -104,6 +106,17 @@ public struct MapRunner {
             }
         }
 
+        // The hosts that may be scanned and probed further, by the profile's gathering scope.
+        let scope = profile.informationGathering.scope
+        let scopeSet: AddressSet? = switch scope {
+        case .all: nil
+        case .registered: context.registered
+        case .netblock: AddressSet(spec.netblocks)
+        case .none: AddressSet()
+        }
+        func inScope(_ address: IPAddress) -> Bool { scopeSet?.contains(address) ?? true }
+        if scope == .none { addresses = AddressSet() }   // DNS only: no packet to any host
+
         // Live host sweep.
         var live: [IPAddress: [String]] = [:]
         var ttls: [IPAddress: Int] = [:]
@@ -132,12 +145,13 @@ public struct MapRunner {
                 ports[observation.address, default: []].append(observation)
             }
             if sweeping {
-                let hosts = order.sorted()
+                let hosts = order.sorted().filter(inScope)
                 context.note("scanning \(selection.tcp.count) port(s) on \(hosts.count) live host(s)")
                 try engine.scan(hosts: hosts, ports: selection, profile: profile, cancel: cancel, observe: observe)
             } else {
                 context.note("scanning \(selection.tcp.count) port(s) on \(addresses.count) address(es), every one assumed live")
-                try engine.scan(hosts: addresses, ports: selection, profile: profile, cancel: cancel, observe: observe)
+                let scanned = scopeSet.map { addresses.subtracting(addresses.subtracting($0)) } ?? addresses
+                try engine.scan(hosts: scanned, ports: selection, profile: profile, cancel: cancel, observe: observe)
             }
         } else if !sweeping {
             // No sweep and no scan: every address is taken as live, as the profile says.
@@ -166,7 +180,7 @@ public struct MapRunner {
             if !unknown.isEmpty {
                 warnings.append("no probe or category named \(unknown.map { "\"\($0)\"" }.joined(separator: ", "))")
             }
-            var jobs = hosts.flatMap { address in
+            var jobs = hosts.filter(inScope).flatMap { address in
                 (ports[address] ?? []).filter { $0.state == .open }.map {
                     PortJob(address: address, port: $0.port, proto: $0.proto, hostname: names[address]?.first?.name)
                 }
@@ -176,15 +190,15 @@ public struct MapRunner {
                 // Silent UDP ports a probe has a payload for get that payload: an answer makes
                 // them open.
                 let payloadPorts = Set(selected.filter { $0.proto == .udp }.flatMap(\.ports))
-                for address in hosts {
+                for address in hosts where inScope(address) {
                     jobs += (ports[address] ?? []).filter { $0.proto == .udp && $0.state == .openFiltered && payloadPorts.contains($0.port) }
                         .map { PortJob(address: address, port: $0.port, proto: .udp, hostname: names[address]?.first?.name) }
                 }
-            } else if profile.informationGathering.portScan {
+            } else if profile.informationGathering.portScan && scope != .none {
                 // UDP without raw packets: a port is open when a probe's protocol payload gets
                 // an answer, so only ports some probe has a payload for are tried.
                 let udpScanned = udpCandidates(selection: selection, probes: selected, warnings: &warnings)
-                for address in hosts {
+                for address in hosts where inScope(address) {
                     jobs += udpScanned.map { PortJob(address: address, port: $0, proto: .udp, hostname: names[address]?.first?.name) }
                 }
             }
@@ -261,12 +275,14 @@ public struct MapRunner {
             return host
         }
 
-        return MapResult(
+        var result = MapResult(
             target: spec.target, profile: profile.name,
             status: cancel.isCancelled ? .interrupted : .complete,
             startedAt: started, finishedAt: Date(),
             addressesScanned: String(addresses.count), excludedAddresses: String(spec.excludedCount),
             hosts: (results + excludedHosts).sorted { IPAddress($0.address)! < IPAddress($1.address)! }, warnings: warnings)
+        result.assetGroup = spec.group
+        return result
     }
 }
 

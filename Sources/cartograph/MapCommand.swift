@@ -32,6 +32,14 @@ struct MapCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Read addresses to exclude from a file.", valueName: "file"))
     var excludeFile: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Inventory file (default: $XDG_CONFIG_HOME/cartograph/inventory.yaml, if it exists).", valueName: "file"))
+    var inventory: String?
+
+    @Option(name: .long, help: ArgumentHelp("What an asset group @NAME maps: domains, ips or both.", valueName: "which"))
+    var groupTargets: GroupChoice = .both
+
+    enum GroupChoice: String, ExpressibleByArgument, CaseIterable { case domains, ips, both }
+
     @Option(name: .long, help: ArgumentHelp("Option profile: a name from Profiles/ or a path.", valueName: "name|path"))
     var profile: String = "default"
 
@@ -83,10 +91,16 @@ struct MapCommand: ParsableCommand {
         var profile = try ProfileLoading.load(self.profile)
         try applyOverrides(to: &profile)
         let targets = try readTargets()
-        let excluded = try readExclusions()
+        let inventory = try InventoryLoading.load(self.inventory)
+        var excluded = try readExclusions()
+        excluded.formUnion(inventory.excluded(on: Date()))
+        for exclusion in inventory.expired(on: Date()) {
+            printError("note: \(exclusion.location): exclusion of \(exclusion.block) expired; it no longer applies")
+        }
         let plan: [MapSpec]
         do {
-            plan = try Planner.plan(targets: targets, excluded: excluded)
+            plan = try Planner.plan(targets: targets, excluded: excluded, inventory: inventory,
+                                    groupTargets: GroupTargets(rawValue: groupTargets.rawValue) ?? .both)
         } catch {
             throw CLIError(error.message, code: .usage)
         }
@@ -112,6 +126,7 @@ struct MapCommand: ParsableCommand {
         var context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: interruption,
                                  note: { line in if verbose { printError(line) } })
         if profile.dns.enabled && profile.dns.guessNames { context.guessWords = try readWordlist(profile.dns.wordlist) }
+        context.registered = inventory.registeredAddresses
         if try useRawEngine() {
             let timing = RawTiming()
             context.sweepEngine = RawSweepEngine(timing: timing)
@@ -309,7 +324,7 @@ enum DryRun {
         out += profile.dns.enabled ? "" : "; DNS traffic disabled"
         out += "\n"
         for (index, spec) in plan.enumerated() {
-            out += "map \(index + 1): \(spec.target)\n"
+            out += "map \(index + 1): \(spec.target)" + (spec.group.map { " (asset group @\($0))" } ?? "") + "\n"
             if spec.domain != nil {
                 out += "  addresses: from DNS, plus \(spec.addresses.count) in netblocks"
             } else {

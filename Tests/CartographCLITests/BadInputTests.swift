@@ -31,7 +31,7 @@ struct BadInputTests {
         (["map", "--exclude", "10.0.0.999", "127.0.0.1", "--dry-run"], 64, "--exclude: invalid target \"10.0.0.999\""),
         (["map", "-n", "example.com", "--dry-run"], 64, "target \"example.com\" is a name, but DNS traffic is disabled"),
         (["map", "127.0.0.1", "--dns-servers", "192.0.2.1,bogus", "--dry-run"], 64, "--dns-servers: \"bogus\" is not an IP address"),
-        (["map", "@office", "--dry-run"], 64, "asset group \"@office\" is unknown"),
+        (["map", "@office", "--dry-run"], 64, "asset group \"@office\" is unknown: no inventory was loaded"),
         (["map", "--rate=-5", "127.0.0.1"], 64, "--rate must be 0 or more"),
         (["map"], 64, "no targets"),
         (["profiles", "show", "nosuch"], 64, "unknown profile \"nosuch\""),

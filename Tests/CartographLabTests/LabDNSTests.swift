@@ -118,4 +118,65 @@ struct LabDNSTests {
         #expect(h2.discovery == ["dns-axfr"])
         #expect(after == before, "cg-h2 received \(after - before) packet(s)")
     }
+
+    static func inventory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("inventory-\(getpid()).yaml").path
+        try """
+        domains:
+          lab.test:
+            netblocks: [198.18.1.0/29]
+        asset_groups:
+          labgroup:
+            domains: [lab.test]
+            ips: [198.18.2.2, 198.18.3.2]
+        excluded:
+          - address: 198.18.3.2
+            expires: 2000-01-01
+            comment: expired long ago
+          - address: 198.18.6.2
+            comment: never scanned
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("an asset group maps its domains (with their inventory netblocks) and, apart, its addresses")
+    func assetGroup() throws {
+        try Lab.require()
+        let (result, maps) = try Lab.map(["map", "@labgroup", "--inventory", try Self.inventory(), "-p", "22",
+                                          "--probes", "none", "--dns-servers", Self.dnsServer])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(maps.compactMap { $0["target"] as? String } == ["lab.test:[198.18.1.0/29]", "none:[198.18.2.2, 198.18.3.2]"])
+        #expect(maps.last?["asset_group"] as? String == "labgroup")
+        #expect(result.stderr.contains("exclusion of 198.18.3.2 expired"), "\(result.stderr)")
+        let groupHosts = ReportHost.all([maps.last ?? [:]])
+        #expect(Set(groupHosts.keys) == [Lab.h2, Lab.h3], "the expired exclusion no longer applies")
+    }
+
+    @Test("gathering scope none: DNS only, not one packet to the hosts")
+    func scopeNone() throws {
+        try Lab.require()
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("scope-none-\(getpid()).yaml")
+        try "information_gathering:\n  scope: none\n".write(to: profile, atomically: true, encoding: .utf8)
+        let before = try Lab.packetsReceived(by: "cg-h1")
+        let (result, maps) = try Lab.map(["map", "cg-h1.lab.test", "--profile", profile.path, "--dns-servers", Self.dnsServer])
+        let after = try Lab.packetsReceived(by: "cg-h1")
+        #expect(result.status == 0, "\(result.stderr)")
+        let host = try #require(ReportHost.all(maps)[Lab.h1], "DNS found it")
+        #expect(host.discovery == ["dns-a"])
+        #expect(host.services.isEmpty)
+        #expect(after == before, "cg-h1 received \(after - before) packet(s)")
+    }
+
+    @Test("gathering scope netblock: only hosts inside the domain's netblocks are scanned")
+    func scopeNetblock() throws {
+        try Lab.require()
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("scope-netblock-\(getpid()).yaml")
+        try "information_gathering:\n  scope: netblock\n".write(to: profile, atomically: true, encoding: .utf8)
+        let (result, maps) = try Lab.map(["map", "lab.test:[198.18.1.0/29]", "-p", "22,53", "--probes", "none",
+                                          "--profile", profile.path, "--dns-servers", Self.dnsServer])
+        #expect(result.status == 0, "\(result.stderr)")
+        let hosts = ReportHost.all(maps)
+        #expect(hosts[Lab.h1]?.openPorts == [22], "inside the netblock: scanned")
+        #expect(hosts["198.18.4.2"]?.openPorts == [], "outside: listed (DNS found it) but not scanned")
+    }
 }

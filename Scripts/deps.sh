@@ -20,8 +20,10 @@ PACKAGES=(
     nginx-light
     openssh-server
     redis-server
-    # the tests measure the binary's peak memory through python3's getrusage
+    # the tests measure the binary's peak memory through python3's getrusage, and capture
+    # traffic with tcpdump to prove what was not sent
     python3
+    tcpdump
     # reference scanner for benchmarks
     nmap
 )

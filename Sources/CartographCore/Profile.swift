@@ -13,6 +13,18 @@ public struct Profile: Hashable, Sendable, Codable {
 
     public init() {}
 
+    /// "Disable DNS traffic" means not one packet to or from port 53: with DNS off, port 53 is
+    /// also dropped from the discovery and scan ports. Returns the profile and whether it changed.
+    public func withoutDNSPort() -> (Profile, Bool) {
+        guard !dns.enabled else { return (self, false) }
+        var profile = self
+        profile.hostDiscovery.tcpPorts.removeAll { $0 == 53 }
+        profile.hostDiscovery.udpPorts.removeAll { $0 == 53 }
+        profile.informationGathering.tcpPorts.removeAll { $0 == 53 }
+        profile.informationGathering.udpPorts.removeAll { $0 == 53 }
+        return (profile, profile != self)
+    }
+
     /// How a map decides which addresses are live.
     public struct HostDiscovery: Hashable, Sendable, Codable {
         /// When false, every target address is treated as live.

@@ -90,6 +90,8 @@ struct MapCommand: ParsableCommand {
     func run() throws {
         var profile = try ProfileLoading.load(self.profile)
         try applyOverrides(to: &profile)
+        let (withoutDNS, droppedPort53) = profile.withoutDNSPort()
+        profile = withoutDNS
         let targets = try readTargets()
         let inventory = try InventoryLoading.load(self.inventory)
         var excluded = try readExclusions()
@@ -115,6 +117,7 @@ struct MapCommand: ParsableCommand {
         }
 
         let library = try loadProbes()
+        if droppedPort53 { printError("note: DNS traffic is disabled, so port 53 is left out of the sweep and the scan") }
         for error in library.errors { printError("warning: probe \(error.description)") }
         for notice in library.notices { printError("note: \(notice)") }
 

@@ -11,6 +11,7 @@ struct BadInputTests {
         try? "name: typo\nperformance:\n  rtt_timout: 5\n".write(to: dir.appendingPathComponent("typo.yaml"), atomically: true, encoding: .utf8)
         try? "127.0.0.1\n10.0.0.999\n".write(to: dir.appendingPathComponent("targets.txt"), atomically: true, encoding: .utf8)
         try? "127.0.0.1/33\n".write(to: dir.appendingPathComponent("exclude.txt"), atomically: true, encoding: .utf8)
+        try? "domains:\n  example.com:\n    netblock: [10.0.0.0/24]\n".write(to: dir.appendingPathComponent("inventory.yaml"), atomically: true, encoding: .utf8)
         return dir
     }()
 
@@ -31,6 +32,9 @@ struct BadInputTests {
         (["map", "--exclude", "10.0.0.999", "127.0.0.1", "--dry-run"], 64, "--exclude: invalid target \"10.0.0.999\""),
         (["map", "-n", "example.com", "--dry-run"], 64, "target \"example.com\" is a name, but DNS traffic is disabled"),
         (["map", "127.0.0.1", "--dns-servers", "192.0.2.1,bogus", "--dry-run"], 64, "--dns-servers: \"bogus\" is not an IP address"),
+        (["map", "--inventory", scratch.appendingPathComponent("inventory.yaml").path, "127.0.0.1", "--dry-run"], 65,
+         "inventory.yaml:3: unknown key \"domains.example.com.netblock\" (did you mean \"netblocks\"?)"),
+        (["map", "--inventory", "/nonexistent-inventory.yaml", "127.0.0.1", "--dry-run"], 66, "inventory file /nonexistent-inventory.yaml does not exist"),
         (["map", "@office", "--dry-run"], 64, "asset group \"@office\" is unknown: no inventory was loaded"),
         (["map", "--rate=-5", "127.0.0.1"], 64, "--rate must be 0 or more"),
         (["map"], 64, "no targets"),

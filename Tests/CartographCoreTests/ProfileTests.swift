@@ -95,4 +95,17 @@ struct ProfileTests {
             #expect(!error.description.contains("\n"), "a profile error is one line")
         }
     }
+
+    @Test("with DNS disabled, port 53 leaves every port list")
+    func dnsPort() {
+        var profile = Profile()
+        profile.informationGathering.udpPorts = [53, 161]
+        #expect(profile.withoutDNSPort().1 == false, "DNS on: nothing changes")
+        profile.dns.enabled = false
+        let (stripped, changed) = profile.withoutDNSPort()
+        #expect(changed)
+        #expect(!stripped.hostDiscovery.tcpPorts.contains(53))
+        #expect(!stripped.informationGathering.tcpPorts.contains(53))
+        #expect(stripped.informationGathering.udpPorts == [161])
+    }
 }

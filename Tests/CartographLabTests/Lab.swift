@@ -2,6 +2,11 @@ import CartographTestSupport
 import Foundation
 import Testing
 
+/// Every suite that talks to the lab lives in this one, serialized: the tests read packet
+/// counters and capture traffic of lab hosts, which another test's traffic would disturb.
+@Suite("The lab", .serialized)
+struct LabTests {}
+
 /// The lab built by `Scripts/lab.sh up`: a scanner namespace, a router, and hosts running real
 /// daemons. Lab tests fail (never skip) when it is not there.
 enum Lab {
@@ -77,5 +82,48 @@ struct ReportHost {
             }
         }
         return hosts
+    }
+}
+
+/// tcpdump running in a lab namespace, writing what it sees to a file, to prove what a run did
+/// not send.
+final class Capture {
+    let process = Process()
+    let file: String
+
+    /// Starts capturing on `interface` of `namespace` with a BPF `filter`; returns once tcpdump
+    /// has opened its capture, which it shows by creating the output file (bounded: 10 s).
+    init(namespace: String, interface: String = "any", filter: String) throws {
+        file = FileManager.default.temporaryDirectory.appendingPathComponent("capture-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).pcap").path
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = ["netns", "exec", namespace, "tcpdump", "--immediate-mode", "-i", interface, "-n", "-U", "-w", file, filter]
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: file) && process.isRunning {
+            usleep(100_000)
+        }
+        try #require(FileManager.default.fileExists(atPath: file), "tcpdump did not start in \(namespace)")
+        usleep(200_000)
+    }
+
+    /// Stops the capture and returns how many packets it holds.
+    func stop() throws -> Int {
+        usleep(500_000)   // let the last packets of the run reach the capture
+        // SIGKILL: the test runner's threads block signals, and a child inherits that mask, so
+        // tcpdump would never see SIGINT or SIGTERM. With -U every packet is already written.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/usr/bin/tcpdump")
+        reader.arguments = ["-r", file, "-n"]
+        let out = Pipe()
+        reader.standardOutput = out
+        reader.standardError = Pipe()
+        try reader.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        reader.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: file)
+        return text.split(separator: "\n").count
     }
 }

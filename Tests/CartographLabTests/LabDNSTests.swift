@@ -4,7 +4,8 @@ import Testing
 
 /// Names from the lab's BIND (cg-h4, zone lab.test and the reverse zones), and the guarantee
 /// that "disable DNS traffic" sends nothing to it.
-@Suite("DNS in the lab", .serialized)
+extension LabTests {
+@Suite("DNS in the lab")
 struct LabDNSTests {
     static let dnsServer = "198.18.4.2"
 
@@ -35,19 +36,23 @@ struct LabDNSTests {
         #expect(hosts[Lab.h2]?.raw["hostnames"] as? [[String: String]] == [["name": "cg-h2.lab.test", "source": "dns-ptr"]])
     }
 
-    @Test("with DNS disabled, the DNS server receives not one packet; with it on, it does")
+    @Test("with DNS disabled, not one packet to or from port 53 (captured); with it on, there are some")
     func dnsToggle() throws {
         try Lab.require()
-        let args = ["map", Lab.h1, "-p", "22,80", "--probes", "none", "--dns-servers", Self.dnsServer]
+        let args = ["map", Lab.h1, "-p", "22,80", "--probes", "all", "--dns-servers", Self.dnsServer]
         let before = try Lab.packetsReceived(by: "cg-h4")
+        let capture = try Capture(namespace: Lab.scanner, filter: "port 53")
         let (off, _) = try Lab.map(args + ["-n"])
+        let captured = try capture.stop()
         let afterOff = try Lab.packetsReceived(by: "cg-h4")
         #expect(off.status == 0, "\(off.stderr)")
+        #expect(captured == 0, "\(captured) packet(s) to or from port 53 with DNS disabled")
         #expect(afterOff == before, "cg-h4 received \(afterOff - before) packet(s) with DNS disabled")
+        let control = try Capture(namespace: Lab.scanner, filter: "port 53")
         let (on, _) = try Lab.map(args)
-        let afterOn = try Lab.packetsReceived(by: "cg-h4")
+        let capturedOn = try control.stop()
         #expect(on.status == 0, "\(on.stderr)")
-        #expect(afterOn > afterOff, "the control run (DNS on) should have asked cg-h4 for a PTR record")
+        #expect(capturedOn > 0, "the control run (DNS on) should have asked for a PTR record")
     }
 
     @Test("a name that does not exist, with no netblock, is a failed map with one clear line")
@@ -108,9 +113,12 @@ struct LabDNSTests {
     func excludedNamed() throws {
         try Lab.require()
         let before = try Lab.packetsReceived(by: "cg-h2")
+        let capture = try Capture(namespace: "cg-h2", filter: "src host 198.18.0.2 or src host fd7c:a7::2")
         let (result, maps) = try Lab.map(["map", "lab.test", "-p", "22,2222,6379", "--dns-servers", Self.dnsServer,
                                           "--exclude", "198.18.2.2,fd7c:a7:2::2"])
+        let captured = try capture.stop()
         let after = try Lab.packetsReceived(by: "cg-h2")
+        #expect(captured == 0, "cg-h2 captured \(captured) packet(s) from the scanner")
         #expect(result.status == 0, "\(result.stderr)")
         let h2 = try #require(ReportHost.all(maps)[Lab.h2], "DNS names cg-h2, so it is listed")
         #expect(h2.raw["excluded"] as? Bool == true)
@@ -179,4 +187,5 @@ struct LabDNSTests {
         #expect(hosts[Lab.h1]?.openPorts == [22], "inside the netblock: scanned")
         #expect(hosts["198.18.4.2"]?.openPorts == [], "outside: listed (DNS found it) but not scanned")
     }
+}
 }

@@ -12,7 +12,8 @@ import Testing
 ///
 /// `name` and `method` must match exactly; `product` and `version` too when given; `extra`
 /// by containment. Each address is mapped once with all its listed ports.
-@Suite("Probes against the lab's real daemons", .serialized)
+extension LabTests {
+@Suite("Probes against the lab's real daemons")
 struct LabServiceTests {
     struct Expectation: Decodable, Sendable {
         var address: String
@@ -61,7 +62,7 @@ struct LabServiceTests {
         var spec: [String] = []
         if !tcp.isEmpty { spec.append("T:" + tcp.joined(separator: ",")) }
         if !udp.isEmpty { spec.append("U:" + udp.joined(separator: ",")) }
-        let (result, maps) = try Lab.map(["map", host.address, "-p", spec.joined(separator: ","), "-n",
+        let (result, maps) = try Lab.map(["map", host.address, "-p", spec.joined(separator: ","),
                                           "--probes", "all"])
         #expect(result.status == 0, "\(result.stderr)")
         let found = try #require(ReportHost.all(maps)[host.address], "\(host.address) not found live: \(result.stderr)")
@@ -83,4 +84,5 @@ struct LabServiceTests {
             if let tls = expected.tls { #expect((service["tls"] as? Bool ?? false) == tls, "\(label): \(service)") }
         }
     }
+}
 }

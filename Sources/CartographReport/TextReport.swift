@@ -22,7 +22,9 @@ public enum TextReport {
             out += "\n"
             let names = host.hostnames.map(\.name)
             out += host.address + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))")
-            out += "  found by \(host.discovery.joined(separator: ", "))\n"
+            out += "  found by \(compactMethods(host.discovery))"
+            if host.excluded == true { out += " (excluded: not scanned)" }
+            out += "\n"
             if host.services.isEmpty {
                 out += "  no open ports"
             } else {
@@ -44,6 +46,19 @@ public enum TextReport {
             out += "\n"
         }
         return out
+    }
+
+    /// Discovery methods with their ports folded: `tcp-syn:22, tcp-syn:80` reads `tcp-syn:22,80`.
+    static func compactMethods(_ methods: [String]) -> String {
+        var order: [String] = []
+        var ports: [String: [String]] = [:]
+        for method in methods {
+            let parts = method.split(separator: ":", maxSplits: 1).map(String.init)
+            if ports[parts[0]] == nil { order.append(parts[0]) }
+            ports[parts[0], default: []] += parts.count > 1 ? [parts[1]] : []
+        }
+        return order.map { name in ports[name]!.isEmpty ? name : "\(name):\(ports[name]!.joined(separator: ","))" }
+            .joined(separator: ", ")
     }
 
     static func table(_ rows: [[String]], indent: String) -> String {

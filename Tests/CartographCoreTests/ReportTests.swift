@@ -1,5 +1,5 @@
 import CartographCore
-import CartographReport
+@testable import CartographReport
 import Foundation
 import Testing
 
@@ -47,6 +47,12 @@ struct ReportTests {
         #expect(services[1]["name"] == nil)
         let decoded = try MapReport.jsonDecoder().decode(MapReport.self, from: Data(text.utf8))
         #expect(decoded == Self.sample)
+    }
+
+    @Test("discovery methods fold their ports in the text report")
+    func methods() {
+        #expect(TextReport.compactMethods(["arp", "icmp-echo", "tcp-syn:22", "tcp-syn:80", "udp:53"])
+                == "arp, icmp-echo, tcp-syn:22,80, udp:53")
     }
 
     @Test("the text table shows each open port with its method")

@@ -32,17 +32,9 @@ return {
 
     local result = { name = "ftp" }
     if not ftp_like or smtp_like then
-      -- Ask. A new connection when the greeting came from port.banner.
-      if not sock then
-        text, sock = greeting.open(host, port, true)
-        if not text then return nil end
-      end
-      sock:send("SYST\r\n")
-      local reply = sock:receive_line(3000)
-      if not reply or not reply:match("^215") then
-        sock:close()
-        return nil
-      end
+      local reply
+      reply, sock = greeting.ask(host, port, sock, "SYST\r\n", "^215")
+      if not reply then return nil end
       result.extra = "SYST: " .. reply:sub(5, 80)
     end
     greeting.close(sock, "QUIT\r\n")

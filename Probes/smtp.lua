@@ -33,17 +33,9 @@ return {
 
     local result = { name = "smtp" }
     if not smtp_like or ftp_like then
-      -- Ask. A new connection when the greeting came from port.banner.
-      if not sock then
-        text, sock = greeting.open(host, port, true)
-        if not text then return nil end
-      end
-      sock:send("EHLO cartograph.invalid\r\n")
-      local reply = sock:receive_line(3000)
-      if not reply or not reply:match("^250") then
-        sock:close()
-        return nil
-      end
+      local reply
+      reply, sock = greeting.ask(host, port, sock, "EHLO cartograph.invalid\r\n", "^250")
+      if not reply then return nil end
       -- Read the rest of the multi-line 250 reply before QUIT.
       while reply and reply:match("^250%-") do reply = sock:receive_line(2000) end
     end

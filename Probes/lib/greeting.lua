@@ -32,6 +32,25 @@ function greeting.read(host, port, multiline)
   return greeting.open(host, port, multiline)
 end
 
+-- ask(host, port, sock, command, pattern): when a greeting alone does not tell the protocol,
+-- send `command` (on `sock`, or on a new connection when the greeting came from port.banner)
+-- and read one line. Returns the line and the socket when it matches the Lua `pattern`,
+-- else closes and returns nil.
+function greeting.ask(host, port, sock, command, pattern)
+  if not sock then
+    local text
+    text, sock = greeting.open(host, port, true)
+    if not text then return nil end
+  end
+  sock:send(command)
+  local reply = sock:receive_line(3000)
+  if not reply or not reply:match(pattern) then
+    sock:close()
+    return nil
+  end
+  return reply, sock
+end
+
 -- Ends a session politely (QUIT / LOGOUT), when there is one.
 function greeting.close(sock, farewell)
   if not sock then return end

@@ -39,14 +39,7 @@ return {
     end
     greeting.close(sock, "QUIT\r\n")
 
-    for _, p in ipairs(products) do
-      local found, _, version = text:find(p[1])
-      if found then
-        result.product, result.version, result.os = p[2], version, p[4]
-        result.cpe = version and (p[3] .. ":" .. version) or p[3]
-        break
-      end
-    end
+    greeting.identify(text, products, result)
     if not result.product then
       local line = greeting.first_line(text)
       result.extra = result.extra and (line .. "; " .. result.extra) or line

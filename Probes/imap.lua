@@ -29,14 +29,7 @@ return {
     greeting.close(sock, "a1 LOGOUT\r\n")
 
     local result = { name = "imap", os = greeting.distro(text) }
-    for _, p in ipairs(products) do
-      local found, _, version = text:find(p[1])
-      if found then
-        result.product, result.version, result.os = p[2], version, p[4] or result.os
-        result.cpe = version and (p[3] .. ":" .. version) or p[3]
-        break
-      end
-    end
+    greeting.identify(text, products, result)
     local capabilities = text:match("%[CAPABILITY ([^%]]*)%]")
     if capabilities then
       result.extra = "capabilities: " .. capabilities:sub(1, 150)

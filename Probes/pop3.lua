@@ -27,14 +27,7 @@ return {
     greeting.close(sock, "QUIT\r\n")
 
     local result = { name = "pop3", os = greeting.distro(text) }
-    for _, p in ipairs(products) do
-      local found, _, version = text:find(p[1])
-      if found then
-        result.product, result.version = p[2], version
-        result.cpe = version and (p[3] .. ":" .. version) or p[3]
-        break
-      end
-    end
+    greeting.identify(text, products, result)
     if not result.product then result.extra = greeting.first_line(text) end
     return result
   end,

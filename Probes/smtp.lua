@@ -41,14 +41,7 @@ return {
     end
     greeting.close(sock, "QUIT\r\n")
 
-    for _, p in ipairs(products) do
-      local found, _, version = text:find(p[1])
-      if found then
-        result.product, result.version, result.os = p[2], version, p[4]
-        result.cpe = version and (p[3] .. ":" .. version) or p[3]
-        break
-      end
-    end
+    greeting.identify(text, products, result)
     result.os = result.os or greeting.distro(text)
     -- The first word after the code is the server's name for itself.
     local name = text:match("^220[ %-]([%w%-]+%.[%w%.%-]+)")

@@ -51,6 +51,21 @@ function greeting.ask(host, port, sock, command, pattern)
   return reply, sock
 end
 
+-- identify(text, products, result): the first entry of `products` whose Lua pattern (first
+-- field) matches `text` names the product (second), its CPE (third, with the captured version
+-- appended) and, when given, the OS (fourth). Fills `result`; true when one matched.
+function greeting.identify(text, products, result)
+  for _, p in ipairs(products) do
+    local found, _, version = text:find(p[1])
+    if found then
+      result.product, result.version, result.os = p[2], version, p[4] or result.os
+      result.cpe = version and (p[3] .. ":" .. version) or p[3]
+      return true
+    end
+  end
+  return false
+end
+
 -- Ends a session politely (QUIT / LOGOUT), when there is one.
 function greeting.close(sock, farewell)
   if not sock then return end

@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries, found through pkg-config; the providers name the Debian packages.
@@ -33,8 +34,10 @@ let package = Package(
         .target(name: "CartographProbes", dependencies: ["CartographCore", "CartographIO", "CLua", "CShims", "CTLSShims"]),
         // Name resolution. For now the system resolver; DNS discovery proper comes later.
         .target(name: "CartographDNS", dependencies: ["CartographCore", "CartographIO"]),
-        // Renderers.
+        // Renderers (json, text, csv, nmap XML, html) and map comparison.
         .target(name: "CartographReport", dependencies: ["CartographCore"]),
+        // The map store: SQLite through GRDB, with migrations from the first schema on.
+        .target(name: "CartographStore", dependencies: ["CartographCore", .product(name: "GRDB", package: "GRDB.swift")]),
         // The core scheduler: runs each map's stages in order and assembles its result.
         .target(
             name: "CartographEngine",
@@ -44,11 +47,13 @@ let package = Package(
             name: "cartograph",
             dependencies: [
                 "CartographCore", "CartographEngine", "CartographNet", "CartographProbes", "CartographReport",
+                "CartographStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "CartographTestSupport", path: "Tests/CartographTestSupport"),
         .testTarget(name: "CartographCoreTests", dependencies: ["CartographCore", "CartographReport"]),
+        .testTarget(name: "CartographStoreTests", dependencies: ["CartographCore", "CartographStore"]),
         .testTarget(name: "CartographDNSTests", dependencies: ["CartographCore", "CartographDNS"]),
         .testTarget(name: "CartographNetTests", dependencies: ["CartographCore", "CartographNet"]),
         .testTarget(name: "CartographProbesTests", dependencies: ["CartographCore", "CartographProbes", "CartographTestSupport"]),

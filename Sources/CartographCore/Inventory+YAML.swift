@@ -33,8 +33,9 @@ extension Inventory {
         }
 
         if let none = try root.object("none") {
-            try none.checkKeys(["netblocks"])
+            try none.checkKeys(["netblocks", "approved"])
             inventory.noneNetblocks = try none.blocks("netblocks")
+            inventory.noneApproved = try none.blocks("approved")
         }
 
         if let groups = try root.object("asset_groups") {

@@ -45,6 +45,8 @@ public struct Inventory: Sendable, Equatable {
     public var domains: [Domain] = []
     /// The None domain's netblocks: addresses that belong to no domain.
     public var noneNetblocks: [AddressRange] = []
+    /// Approved hosts that belong to no domain: the none map's.
+    public var noneApproved: [AddressRange] = []
     public var groups: [AssetGroup] = []
     public var exclusions: [Exclusion] = []
     public var networks: [Network] = []
@@ -60,6 +62,13 @@ public struct Inventory: Sendable, Equatable {
     public func registeredDomain(for name: String) -> Domain? {
         let name = name.lowercased()
         return domains.filter { name == $0.name || name.hasSuffix("." + $0.name) }.max { $0.name.count < $1.name.count }
+    }
+
+    /// The approved hosts of a domain's map (nil: the None domain's), or nil when the inventory
+    /// approves none there: then no host is called rogue.
+    public func approvedHosts(domain: String?) -> AddressSet? {
+        let approved = domain.map { registeredDomain(for: $0)?.approved ?? [] } ?? noneApproved
+        return approved.isEmpty ? nil : AddressSet(approved)
     }
 
     /// Every registered netblock: the domains' and the None domain's.

@@ -8,9 +8,22 @@ public struct MapReport: Codable, Sendable, Equatable {
 
 /// One finished (or interrupted) map.
 public struct MapResult: Codable, Sendable, Equatable {
-    public enum Status: String, Codable, Sendable { case complete, interrupted, failed }
+    /// `running` is only ever seen in the store, for a map still in progress (or one whose
+    /// process died: the store marks it `interrupted` once it sees the process is gone).
+    public enum Status: String, Codable, Sendable, CaseIterable { case running, complete, interrupted, failed }
 
+    /// The map's number in the store; nil when it was not stored.
+    public var id: Int64?
+    /// A name for people; the target unless `--title` gave one.
+    public var title: String?
     public var target: String
+    /// The network the map ran in: the same address in two networks is two hosts.
+    public var network: String = "default"
+    /// The scanner that ran the map (its host name unless configured) and the user who launched it.
+    public var scanner: String?
+    public var launchedBy: String?
+    /// When the command that made the map began; `startedAt` is when the map's first stage did.
+    public var launchedAt: Date?
     /// The asset group whose addresses this map holds, when it came from one.
     public var assetGroup: String?
     public var profile: String
@@ -66,6 +79,10 @@ public struct HostResult: Codable, Sendable, Equatable {
     /// TTL (hop limit) of the first reply the sweep saw, when it saw packets: the initial TTL
     /// family and the hop count hint at the OS and the path.
     public var ttl: Int?
+    /// Never seen before in this network by any stored map.
+    public var new: Bool?
+    /// The inventory approves hosts for this map's domain (or the None domain) and this is not one.
+    public var rogue: Bool?
 
     public init(address: String, hostnames: [Hostname] = [], discovery: [String] = [], services: [ServiceResult] = [],
                 closedPorts: Int = 0, filteredPorts: Int = 0) {

@@ -18,6 +18,9 @@ public struct MapContext {
     public var guessWords: [String] = []
     /// The inventory's registered netblocks, for the `registered` gathering scope.
     public var registered = AddressSet()
+    /// Called with the map so far (status `running`) after each stage and at most every 2 s
+    /// while hosts and ports are found, so the store keeps what an interrupted map found.
+    public var checkpoint: ((MapResult) -> Void)?
 
     public init(profile: Profile, probes: ProbeLibrary, excluded: AddressSet, cancel: CancellationFlag,
                 sweepEngine: any HostSweepEngine = ConnectSweepEngine(),
@@ -63,6 +66,78 @@ public struct MapRunner {
         var dnsFound = Set<IPAddress>()
         var excludedNamed = Set<IPAddress>()
         var reversed = Set<IPAddress>()
+
+        // The map as it stands: the final result, and the checkpoints the store writes while the
+        // map runs so that a map cut short keeps what it found.
+        var live: [IPAddress: [String]] = [:]
+        var ttls: [IPAddress: Int] = [:]
+        var order: [IPAddress] = []
+        var ports: [IPAddress: [PortObservation]] = [:]
+        var identified: [PortKey: PortIdentification] = [:]
+        func assemble(_ status: MapResult.Status) -> MapResult {
+            let results: [HostResult] = Set(order).union(dnsFound).sorted().map { address in
+                let observations = ports[address] ?? []
+                // DNS methods that found the address count as discovery methods too.
+                let dnsMethods = dnsFound.contains(address) ? Set((names[address] ?? []).map(\.source)) : []
+                var host = HostResult(address: address.description, hostnames: names[address] ?? [],
+                                      discovery: Set((live[address] ?? []) + dnsMethods).sorted(by: Self.discoveryOrder))
+                if spec.domain != nil { host.inNetblock = spec.netblocks.contains { $0.contains(address) } }
+                host.ttl = ttls[address]
+                host.closedPorts = observations.filter { $0.state == .closed }.count
+                host.filteredPorts = observations.filter { $0.state == .filtered || $0.state == .openFiltered }.count
+                host.services = observations.filter { $0.state == .open }
+                    .sorted { ($0.proto, $0.port) < ($1.proto, $1.port) }
+                    .map { observation in
+                        var service = ServiceResult(port: observation.port, protocol: observation.proto,
+                                                    method: context.scanEngine.method)
+                        let key = PortKey(address: address, port: observation.port, proto: observation.proto)
+                        if let identification = identified[key] {
+                            if let match = identification.match, let method = identification.method {
+                                service.name = match.name
+                                service.product = match.product
+                                service.version = match.version
+                                service.extraInfo = match.extraInfo
+                                service.cpe = match.cpe.isEmpty ? nil : match.cpe
+                                service.method = method
+                                service.certain = match.certain
+                                service.deviceType = match.deviceType
+                                service.os = match.osHints.isEmpty ? nil : match.osHints
+                                service.tls = identification.tls ? true : nil
+                                for name in match.hostnames where !host.hostnames.contains(where: { $0.name == name }) {
+                                    host.hostnames.append(Hostname(name: name, source: method))
+                                }
+                            }
+                            if !identification.errors.isEmpty { service.probeErrors = identification.errors }
+                        }
+                        return service
+                    }
+                return host
+            }
+
+            let excludedHosts = excludedNamed.sorted().map { address in
+                var host = HostResult(address: address.description, hostnames: names[address] ?? [],
+                                      discovery: Set((names[address] ?? []).map(\.source)).sorted(by: Self.discoveryOrder))
+                host.excluded = true
+                if spec.domain != nil { host.inNetblock = spec.netblocks.contains { $0.contains(address) } }
+                return host
+            }
+
+            var result = MapResult(
+                target: spec.target, profile: profile.name,
+                status: status,
+                startedAt: started, finishedAt: Date(),
+                addressesScanned: String(addresses.count), excludedAddresses: String(spec.excludedCount),
+                hosts: (results + excludedHosts).sorted { IPAddress($0.address)! < IPAddress($1.address)! }, warnings: warnings)
+            result.assetGroup = spec.group
+            return result
+        }
+        var lastCheckpoint = Date()
+        /// Hands the map so far to the store; `force` at stage ends, else at most every 2 s.
+        func checkpoint(force: Bool = true) {
+            guard let save = context.checkpoint, force || Date().timeIntervalSince(lastCheckpoint) >= 2 else { return }
+            lastCheckpoint = Date()
+            save(assemble(.running))
+        }
 
         let dnsServers = profile.dns.servers.isEmpty ? DNSClient.systemServers() : profile.dns.servers
         let dns = DNSClient(servers: dnsServers, concurrency: 64, rate: 500)
@@ -117,10 +192,9 @@ public struct MapRunner {
         func inScope(_ address: IPAddress) -> Bool { scopeSet?.contains(address) ?? true }
         if scope == .none { addresses = AddressSet() }   // DNS only: no packet to any host
 
+        checkpoint()
+
         // Live host sweep.
-        var live: [IPAddress: [String]] = [:]
-        var ttls: [IPAddress: Int] = [:]
-        var order: [IPAddress] = []
         let sweeping = profile.hostDiscovery.enabled
         if sweeping {
             context.note("sweeping \(addresses.count) address(es) of \(spec.target)")
@@ -128,12 +202,13 @@ public struct MapRunner {
                 if live[address] == nil { order.append(address) }
                 if !(live[address] ?? []).contains(method) { live[address, default: []].append(method) }
                 if let ttl, ttls[address] == nil { ttls[address] = Int(ttl) }
+                checkpoint(force: false)
             }
+            checkpoint()
         }
 
         // Port discovery. Without a sweep, every address is scanned and a host counts as live
         // when any port answered.
-        var ports: [IPAddress: [PortObservation]] = [:]
         let selection = PortSelection(tcp: profile.informationGathering.tcpPorts, udp: profile.informationGathering.udpPorts)
         if profile.informationGathering.portScan && !selection.isEmpty && !cancel.isCancelled {
             let engine = context.scanEngine
@@ -143,6 +218,7 @@ public struct MapRunner {
                     live[observation.address] = ["\(engine.method):\(observation.port)"]
                 }
                 ports[observation.address, default: []].append(observation)
+                checkpoint(force: false)
             }
             if sweeping {
                 let hosts = order.sorted().filter(inScope)
@@ -161,6 +237,7 @@ public struct MapRunner {
             }
         }
 
+        checkpoint()
         let hosts = Set(order).union(dnsFound).sorted()
 
         // Reverse lookups of the hosts not looked up yet.
@@ -173,8 +250,9 @@ public struct MapRunner {
             }
         }
 
+        if !unnamed.isEmpty { checkpoint() }
+
         // Identification.
-        var identified: [PortKey: PortIdentification] = [:]
         if profile.probes.enabled && !cancel.isCancelled {
             let (selected, unknown) = context.probes.select(include: profile.probes.include, exclude: profile.probes.exclude)
             if !unknown.isEmpty {
@@ -227,62 +305,7 @@ public struct MapRunner {
             warnings.append("\(selection.udp.count) UDP port(s) were not scanned: without raw packets, UDP ports are found by probe payloads, and identification is off")
         }
 
-        // Assembly.
-        let results: [HostResult] = hosts.map { address in
-            let observations = ports[address] ?? []
-            // DNS methods that found the address count as discovery methods too.
-            let dnsMethods = dnsFound.contains(address) ? Set((names[address] ?? []).map(\.source)) : []
-            var host = HostResult(address: address.description, hostnames: names[address] ?? [],
-                                  discovery: Set((live[address] ?? []) + dnsMethods).sorted(by: Self.discoveryOrder))
-            if spec.domain != nil { host.inNetblock = spec.netblocks.contains { $0.contains(address) } }
-            host.ttl = ttls[address]
-            host.closedPorts = observations.filter { $0.state == .closed }.count
-            host.filteredPorts = observations.filter { $0.state == .filtered || $0.state == .openFiltered }.count
-            host.services = observations.filter { $0.state == .open }
-                .sorted { ($0.proto, $0.port) < ($1.proto, $1.port) }
-                .map { observation in
-                    var service = ServiceResult(port: observation.port, protocol: observation.proto,
-                                                method: context.scanEngine.method)
-                    let key = PortKey(address: address, port: observation.port, proto: observation.proto)
-                    if let identification = identified[key] {
-                        if let match = identification.match, let method = identification.method {
-                            service.name = match.name
-                            service.product = match.product
-                            service.version = match.version
-                            service.extraInfo = match.extraInfo
-                            service.cpe = match.cpe.isEmpty ? nil : match.cpe
-                            service.method = method
-                            service.certain = match.certain
-                            service.deviceType = match.deviceType
-                            service.os = match.osHints.isEmpty ? nil : match.osHints
-                            service.tls = identification.tls ? true : nil
-                            for name in match.hostnames where !host.hostnames.contains(where: { $0.name == name }) {
-                                host.hostnames.append(Hostname(name: name, source: method))
-                            }
-                        }
-                        if !identification.errors.isEmpty { service.probeErrors = identification.errors }
-                    }
-                    return service
-                }
-            return host
-        }
-
-        let excludedHosts = excludedNamed.sorted().map { address in
-            var host = HostResult(address: address.description, hostnames: names[address] ?? [],
-                                  discovery: Set((names[address] ?? []).map(\.source)).sorted(by: Self.discoveryOrder))
-            host.excluded = true
-            if spec.domain != nil { host.inNetblock = spec.netblocks.contains { $0.contains(address) } }
-            return host
-        }
-
-        var result = MapResult(
-            target: spec.target, profile: profile.name,
-            status: cancel.isCancelled ? .interrupted : .complete,
-            startedAt: started, finishedAt: Date(),
-            addressesScanned: String(addresses.count), excludedAddresses: String(spec.excludedCount),
-            hosts: (results + excludedHosts).sorted { IPAddress($0.address)! < IPAddress($1.address)! }, warnings: warnings)
-        result.assetGroup = spec.group
-        return result
+        return assemble(cancel.isCancelled ? .interrupted : .complete)
     }
 }
 

@@ -1,0 +1,2 @@
+import CartographCore
+import GRDB

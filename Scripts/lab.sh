@@ -139,10 +139,13 @@ create_router() {
 # (one line per address it listens on), which `up` and `status` probe.
 # ---------------------------------------------------------------------------
 # register NAME NS ADDRESS PORT LOGFILE [tcp|udp]: an endpoint `up` waits for and `status`
-# checks. TCP endpoints must accept a connection from the scanner; UDP ones (which cannot be
-# checked from outside without speaking their protocol) must have a socket bound in NS.
+# checks. TCP endpoints must accept a connection from the scanner (from ${PROBE_FROM} when a
+# part sets it: a network of its own has its own scanner); UDP ones (which cannot be checked
+# from outside without speaking their protocol) must have a socket bound in NS.
+PROBE_FROM=""
 register() {
-    printf '%s %s %s %s %s %s\n' "$1" "$2" "$3" "$4" "$5" "${6:-tcp}" >>"${LAB_DIR}/services"
+    printf '%s %s %s %s %s %s %s\n' "$1" "$2" "$3" "$4" "$5" "${6:-tcp}" "${PROBE_FROM:-${NS_SCAN}}" \
+        >>"${LAB_DIR}/services"
 }
 
 # Start a daemon inside a namespace. Its stdin/stdout/stderr go to its log
@@ -286,14 +289,14 @@ EOF
 # routing through cg-router works.
 # ---------------------------------------------------------------------------
 probe() {
-    local addr=$1 port=$2 proto=${3:-tcp} ns=${4:-}
+    local addr=$1 port=$2 proto=${3:-tcp} ns=${4:-} from=${5:-${NS_SCAN}}
     if [[ ${proto} == udp ]]; then
         [[ -n $(ip netns exec "${ns}" ss -Hlun "sport = :${port}" 2>/dev/null) ]]
         return
     fi
     # bash's /dev/tcp connects (IPv4 or IPv6) and the shell exits right away.
     # shellcheck disable=SC2016  # $0/$1 are expanded by the inner bash
-    timeout 1 ip netns exec "${NS_SCAN}" \
+    timeout 1 ip netns exec "${from}" \
         bash -c 'exec 3<>"/dev/tcp/$0/$1"' "${addr}" "${port}" </dev/null 2>/dev/null
 }
 
@@ -301,9 +304,9 @@ probe() {
 # total. Returns 1 (after naming the culprit) on the first that never does.
 wait_for_services() {
     local deadline=$((SECONDS + WAIT_SECONDS))
-    local name ns addr port logfile proto
-    while read -r name ns addr port logfile proto; do
-        until probe "${addr}" "${port}" "${proto}" "${ns}"; do
+    local name ns addr port logfile proto from
+    while read -r name ns addr port logfile proto from; do
+        until probe "${addr}" "${port}" "${proto}" "${ns}" "${from}"; do
             if ((SECONDS >= deadline)); then
                 service_failed "${name}" "${ns}" "${addr}" "${port}" "${logfile}" \
                     "did not answer (${proto:-tcp}) within ${WAIT_SECONDS}s"
@@ -463,7 +466,7 @@ cmd_up() {
 }
 
 cmd_status() {
-    local ns bad=0 name addr port logfile hostport
+    local ns bad=0 name addr port logfile hostport proto from
     for ns in $(lab_namespaces); do
         if ! ns_exists "${ns}"; then
             log "missing namespace: ${ns}"
@@ -475,10 +478,10 @@ cmd_status() {
         return 1
     fi
     if ns_exists "${NS_SCAN}"; then
-        while read -r name ns addr port logfile proto; do
+        while read -r name ns addr port logfile proto from; do
             hostport="${addr}:${port}"
             [[ ${addr} == *:* ]] && hostport="[${addr}]:${port}"
-            if ! probe "${addr}" "${port}" "${proto}" "${ns}"; then
+            if ! probe "${addr}" "${port}" "${proto}" "${ns}" "${from}"; then
                 log "not answering: ${name} in ${ns} on ${hostport} (log: ${logfile})"
                 bad=1
             fi

@@ -30,6 +30,11 @@ public struct Inventory: Sendable, Equatable {
         public var name: String
         public var scanner: String?
         public var description: String?
+        public init(name: String, scanner: String? = nil, description: String? = nil) {
+            self.name = name
+            self.scanner = scanner
+            self.description = description
+        }
     }
 
     /// Which targets `map` accepts.

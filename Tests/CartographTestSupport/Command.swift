@@ -21,6 +21,21 @@ public enum Cartograph {
         return dir.appendingPathComponent("cartograph").path
     }
 
+    /// A directory of this test process's own, removed and made anew at first use.
+    public static let scratch: URL = {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("cartograph-tests-\(getpid())")
+        try? FileManager.default.removeItem(at: url)
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }()
+
+    /// A fresh path for a store file under `scratch`, for tests that read their maps back.
+    public static func freshStore(_ name: String = #function) -> String {
+        let safe = name.filter { $0.isLetter || $0.isNumber }
+        let path = scratch.appendingPathComponent("\(safe)-\(UUID().uuidString.prefix(8)).sqlite").path
+        return path
+    }
+
     /// Runs `cartograph ARGS` (inside network namespace `namespace` when given) and waits.
     /// `openFiles` runs it under that open-file limit (soft and hard), through prlimit(1).
     public static func run(_ arguments: [String], namespace: String? = nil, stdin: String? = nil,
@@ -36,6 +51,8 @@ public enum Cartograph {
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         var env = ProcessInfo.processInfo.environment
+        // Maps made by tests go to a store of the test run's own, never the user's.
+        env["XDG_DATA_HOME"] = scratch.appendingPathComponent("data").path
         for (key, value) in environment { env[key] = value }
         process.environment = env
         let out = Pipe(), err = Pipe(), input = Pipe()

@@ -1,0 +1,184 @@
+import CartographCore
+import CartographStore
+import Foundation
+import Testing
+
+/// The store on a real SQLite file: round trips, per-network identity, interruption, schema.
+@Suite("The map store")
+struct MapStoreTests {
+    static func path() -> String {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("cartograph-store-tests-\(getpid())")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent("\(UUID().uuidString).sqlite").path
+    }
+
+    static func map(_ target: String = "none:[198.18.1.2]", network: String = "default", hosts: [HostResult] = []) -> MapResult {
+        var map = MapResult(target: target, profile: "default", status: .running, startedAt: Date(), finishedAt: Date(),
+                            addressesScanned: "1", excludedAddresses: "0", hosts: hosts, warnings: [])
+        map.network = network
+        map.title = target
+        map.scanner = "test-scanner"
+        map.launchedBy = "tester"
+        map.launchedAt = Date()
+        return map
+    }
+
+    static func host(_ address: String, ports: [(UInt16, String)]) -> HostResult {
+        var host = HostResult(address: address, hostnames: [Hostname(name: "h.lab.test", source: "dns-ptr")],
+                              discovery: ["icmp-echo", "tcp-syn:22"], closedPorts: 3)
+        host.ttl = 63
+        host.services = ports.map { port, name in
+            var service = ServiceResult(port: port, protocol: .tcp, method: name)
+            service.name = name
+            service.product = "Product \(name)"
+            service.cpe = ["cpe:/a:x:\(name)"]
+            service.tls = port == 443 ? true : nil
+            return service
+        }
+        return host
+    }
+
+    @Test("a saved map reads back as it was written, with its id and metadata")
+    func roundTrip() throws {
+        let store = try MapStore(path: Self.path())
+        var map = Self.map(hosts: [Self.host("198.18.1.2", ports: [(22, "ssh"), (443, "https")])])
+        let id = try store.begin(map, settings: Profile(), network: Inventory.Network(name: "default", scanner: "s1"))
+        map.status = .complete
+        map.warnings = ["a warning"]
+        let saved = try store.save(map, id: id)
+        let loaded = try #require(try store.map(id: id))
+        #expect(loaded.id == id)
+        #expect(loaded.hosts == saved.hosts)
+        #expect(loaded.hosts.first?.new == true, "the first sighting of an address is new")
+        #expect(loaded.hosts.first?.services.map(\.port) == [22, 443])
+        #expect(loaded.hosts.first?.services.last?.tls == true)
+        #expect(loaded.warnings == ["a warning"])
+        #expect(loaded.status == .complete)
+        #expect(loaded.scanner == "test-scanner" && loaded.launchedBy == "tester")
+        #expect(try store.settings(id: id) == Profile())
+        let list = try store.list()
+        #expect(list.count == 1 && list[0].hosts == 1 && list[0].openPorts == 2 && list[0].status == .complete)
+    }
+
+    @Test("the same address in two networks is two hosts, each new in its own network")
+    func networksApart() throws {
+        let store = try MapStore(path: Self.path())
+        for (network, port) in [("default", UInt16(22)), ("branch", 6380), ("default", 80)] {
+            let map = Self.map(network: network, hosts: [Self.host("198.18.1.2", ports: [(port, "x")])])
+            let id = try store.begin(map, settings: Profile())
+            var done = map
+            done.status = .complete
+            let saved = try store.save(done, id: id)
+            let expectNew = !(network == "default" && port == 80)
+            #expect((saved.hosts[0].new == true) == expectNew, "\(network) \(port)")
+        }
+        let all = try store.hosts(network: nil)
+        #expect(all.map(\.network) == ["branch", "default"])
+        #expect(all.map { $0.host.services.map(\.port) } == [[6380], [80]], "the latest state of each (network, address)")
+        #expect(try store.hosts(network: "branch").count == 1)
+        #expect(try store.list(network: "branch").count == 1)
+        #expect(Set(try store.networks().map(\.name)) == ["default", "branch"])
+    }
+
+    @Test("a map whose process died is marked interrupted, keeping its last checkpoint")
+    func interrupted() throws {
+        let path = Self.path()
+        // A process that has exited: its pid is free (or someone else's, which is not cartograph).
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let store = try MapStore(path: path)
+        let map = Self.map(hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
+        let id = try store.begin(map, settings: Profile(), pid: gone.processIdentifier)
+        try store.save(map, id: id)   // a checkpoint, still running
+        #expect(try store.list().first?.status == .running)
+
+        let reopened = try MapStore(path: path)
+        let loaded = try #require(try reopened.map(id: id))
+        #expect(loaded.status == .interrupted)
+        #expect(loaded.hosts.map(\.address) == ["198.18.1.2"])
+        #expect(try reopened.list().first?.finishedAt != nil)
+    }
+
+    @Test("a map whose pid now belongs to another program is interrupted too")
+    func reusedPid() throws {
+        let path = Self.path()
+        let store = try MapStore(path: path)
+        // Our own pid is alive but is not a cartograph process: a reused pid does not keep a map running.
+        let id = try store.begin(Self.map(), settings: Profile(), pid: getpid())
+        _ = try MapStore(path: path)
+        #expect(try store.map(id: id)?.status == .interrupted)
+    }
+
+    @Test("delete removes a map with its hosts; the latest pair is the newest two of one target and network")
+    func deleteAndPairs() throws {
+        let store = try MapStore(path: Self.path())
+        var ids: [Int64] = []
+        for (target, network) in [("a", "default"), ("b", "default"), ("a", "default"), ("a", "other"), ("a", "default")] {
+            let map = Self.map(target, network: network, hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
+            let id = try store.begin(map, settings: Profile())
+            try store.save(map, id: id)
+            ids.append(id)
+        }
+        let pair = try #require(try store.latestPair())
+        #expect(pair == (ids[2], ids[4]))
+        #expect(try store.delete(id: ids[4]))
+        #expect(try !store.delete(id: ids[4]))
+        #expect(try store.map(id: ids[4]) == nil)
+        #expect(try store.latestPair() == nil, "the newest map is now 'a' in 'other', alone")
+        #expect(try store.latestID() == ids[3])
+    }
+
+    @Test("a file that is not a store is refused in one line naming it")
+    func notADatabase() throws {
+        let path = Self.path()
+        try Data("this is not sqlite, just text that is long enough to have a header".utf8).write(to: URL(fileURLWithPath: path))
+        #expect {
+            _ = try MapStore(path: path)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains(path) && text.contains("not a database") && !text.contains("\n")
+        }
+    }
+
+    @Test("a store from a newer schema is refused, not rewritten")
+    func newerSchema() throws {
+        let path = Self.path()
+        _ = try MapStore(path: path)
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        sqlite.arguments = ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"insert into grdb_migrations values ('v99: from the future')\"); c.commit()", path]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        #expect(sqlite.terminationStatus == 0)
+        #expect {
+            _ = try MapStore(path: path)
+        } throws: { error in
+            "\(error)".contains("newer Cartograph")
+        }
+    }
+
+    @Test("the store is in WAL mode and its schema is migrated from the first version")
+    func walAndMigrations() throws {
+        let path = Self.path()
+        _ = try MapStore(path: path)
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        check.arguments = ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('pragma journal_mode').fetchone()[0]); print([r[0] for r in c.execute('select identifier from grdb_migrations')])", path]
+        let out = Pipe()
+        check.standardOutput = out
+        try check.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        check.waitUntilExit()
+        #expect(text.hasPrefix("wal\n"), "\(text)")
+        #expect(text.contains("v1: maps, hosts, services, networks"))
+    }
+
+    @Test("the default path follows XDG_DATA_HOME, else HOME")
+    func defaultPath() {
+        #expect(MapStore.defaultPath(environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]) == "/d/cartograph/maps.sqlite")
+        #expect(MapStore.defaultPath(environment: ["HOME": "/h"]) == "/h/.local/share/cartograph/maps.sqlite")
+        #expect(MapStore.defaultPath(environment: ["XDG_DATA_HOME": "relative", "HOME": "/h"]) == "/h/.local/share/cartograph/maps.sqlite")
+    }
+}

@@ -38,6 +38,21 @@ struct MapStoreTests {
         return host
     }
 
+    /// Runs Python code with `c`, a connection to the store at `path`, from outside our process
+    /// and outside GRDB; returns what it printed.
+    static func sqlite(_ path: String, _ code: String) throws -> String {
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        python.arguments = ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); " + code, path]
+        let out = Pipe()
+        python.standardOutput = out
+        try python.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0, "python3 sqlite3 on \(path) failed")
+        return text
+    }
+
     @Test("a saved map reads back as it was written, with its id and metadata")
     func roundTrip() throws {
         let store = try MapStore(path: Self.path())
@@ -146,12 +161,7 @@ struct MapStoreTests {
     func newerSchema() throws {
         let path = Self.path()
         _ = try MapStore(path: path)
-        let sqlite = Process()
-        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        sqlite.arguments = ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"insert into grdb_migrations values ('v99: from the future')\"); c.commit()", path]
-        try sqlite.run()
-        sqlite.waitUntilExit()
-        #expect(sqlite.terminationStatus == 0)
+        _ = try Self.sqlite(path, "c.execute(\"insert into grdb_migrations values ('v99: from the future')\"); c.commit()")
         #expect {
             _ = try MapStore(path: path)
         } throws: { error in
@@ -163,14 +173,7 @@ struct MapStoreTests {
     func walAndMigrations() throws {
         let path = Self.path()
         _ = try MapStore(path: path)
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        check.arguments = ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('pragma journal_mode').fetchone()[0]); print([r[0] for r in c.execute('select identifier from grdb_migrations')])", path]
-        let out = Pipe()
-        check.standardOutput = out
-        try check.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        check.waitUntilExit()
+        let text = try Self.sqlite(path, "print(c.execute('pragma journal_mode').fetchone()[0]); print([r[0] for r in c.execute('select identifier from grdb_migrations')])")
         #expect(text.hasPrefix("wal\n"), "\(text)")
         #expect(text.contains("v1: maps, hosts, services, networks"))
     }

@@ -10,7 +10,9 @@ public enum TextReport {
     static func render(_ map: MapResult) -> String {
         var out = ""
         let duration = map.finishedAt.timeIntervalSince(map.startedAt)
-        out += "Map \(map.target)\n"
+        out += "Map " + (map.id.map { "\($0): " } ?? "") + map.target
+        if let title = map.title, title != map.target { out += " \"\(title)\"" }
+        out += " (network \(map.network))\n"
         out += "  profile \(map.profile), \(map.status.rawValue), started \(timestamp(map.startedAt)), "
         out += "took \(String(format: "%.1f", duration)) s\n"
         out += "  \(map.hosts.count) live host\(map.hosts.count == 1 ? "" : "s") of \(map.addressesScanned) address"
@@ -24,6 +26,8 @@ public enum TextReport {
             out += host.address + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))")
             out += "  found by \(compactMethods(host.discovery))"
             if host.excluded == true { out += " (excluded: not scanned)" }
+            if host.new == true { out += " [new]" }
+            if host.rogue == true { out += " [rogue]" }
             out += "\n"
             if host.services.isEmpty {
                 out += "  no open ports"
@@ -61,7 +65,7 @@ public enum TextReport {
             .joined(separator: ", ")
     }
 
-    static func table(_ rows: [[String]], indent: String) -> String {
+    public static func table(_ rows: [[String]], indent: String) -> String {
         var widths = [Int](repeating: 0, count: rows.first?.count ?? 0)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
         return rows.map { row in
@@ -71,7 +75,7 @@ public enum TextReport {
         }.joined(separator: "\n")
     }
 
-    static func timestamp(_ date: Date) -> String {
+    public static func timestamp(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         return formatter.string(from: date)
     }

@@ -9,7 +9,7 @@ struct Cartograph: ParsableCommand {
         commandName: "cartograph",
         abstract: "Maps networks: live hosts, open ports, and what runs on them.",
         version: "0.1.0",
-        subcommands: [MapCommand.self, ProfilesCommand.self, ProbesCommand.self],
+        subcommands: [MapCommand.self, MapsCommand.self, HostsCommand.self, ProfilesCommand.self, ProbesCommand.self],
         defaultSubcommand: nil
     )
 

@@ -72,13 +72,19 @@ struct MapCommand: ParsableCommand {
     @Flag(name: .long, help: "With --dry-run: also build every packet of each map's live host sweep, send none, and report the rate.")
     var dryRunPackets = false
 
-    @Option(name: .long, help: ArgumentHelp("Report format: text or json.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Report format: text, json, csv, xml (nmap) or html.", valueName: "format"))
     var format: ReportFormat = .text
 
     @Option(name: [.short, .long], help: ArgumentHelp("Write the report to a file instead of stdout.", valueName: "file"))
     var output: String?
 
-    enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+    @Option(name: .long, help: ArgumentHelp("The network the targets are in (default: default); the same address in two networks is two hosts.", valueName: "name"))
+    var network: String = "default"
+
+    @Option(name: .long, help: ArgumentHelp("A title for the map (default: its target).", valueName: "text"))
+    var title: String?
+
+    @OptionGroup var store: StoreOptions
 
     func validate() throws {
         if targets.isEmpty && inputList == nil {
@@ -88,6 +94,7 @@ struct MapCommand: ParsableCommand {
     }
 
     func run() throws {
+        let launchedAt = Date()
         var profile = try ProfileLoading.load(self.profile)
         try applyOverrides(to: &profile)
         let (withoutDNS, droppedPort53) = profile.withoutDNSPort()
@@ -99,6 +106,7 @@ struct MapCommand: ParsableCommand {
         for exclusion in inventory.expired(on: Date()) {
             printError("note: \(exclusion.location): exclusion of \(exclusion.block) expired; it no longer applies")
         }
+        let network = try checkNetwork(in: inventory)
         let plan: [MapSpec]
         do {
             plan = try Planner.plan(targets: targets, excluded: excluded, inventory: inventory,
@@ -121,9 +129,12 @@ struct MapCommand: ParsableCommand {
         for error in library.errors { printError("warning: probe \(error.description)") }
         for notice in library.notices { printError("note: \(notice)") }
 
-        signal(SIGINT) { _ in
-            interruption.cancel()
-            signal(SIGINT, SIG_DFL)   // a second Ctrl-C ends the process at once
+        let store = try self.store.open()
+        for stop in [SIGINT, SIGTERM] {
+            signal(stop) { number in
+                interruption.cancel()
+                signal(number, SIG_DFL)   // a second Ctrl-C ends the process at once
+            }
         }
         let verbose = isatty(STDERR_FILENO) == 1
         var context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: interruption,
@@ -142,18 +153,91 @@ struct MapCommand: ParsableCommand {
         }
         var maps: [MapResult] = []
         var failed = false
+        var unsaved = false
         for spec in plan {
             if interruption.isCancelled { break }
+            // The map's row exists from the start, so a map cut short is still in the store.
+            var skeleton = MapResult(target: spec.target, profile: profile.name, status: .running, startedAt: Date(),
+                                     finishedAt: Date(), addressesScanned: String(spec.addresses.count),
+                                     excludedAddresses: String(spec.excludedCount), hosts: [], warnings: [])
+            skeleton.assetGroup = spec.group
+            skeleton.title = title ?? spec.target
+            skeleton.network = network.name
+            skeleton.scanner = Identity.scanner
+            skeleton.launchedBy = Identity.user
+            skeleton.launchedAt = launchedAt
+            let approved = inventory.approvedHosts(domain: spec.domain)
+            func stamp(_ map: MapResult) -> MapResult {
+                var map = map
+                map.title = skeleton.title
+                map.network = skeleton.network
+                map.scanner = skeleton.scanner
+                map.launchedBy = skeleton.launchedBy
+                map.launchedAt = skeleton.launchedAt
+                if let approved {
+                    for index in map.hosts.indices where map.hosts[index].excluded != true {
+                        let address = IPAddress(map.hosts[index].address)
+                        map.hosts[index].rogue = address.map { !approved.contains($0) }
+                    }
+                }
+                return map
+            }
+            var id: Int64?
+            do { id = try store.begin(skeleton, settings: profile, network: network) } catch {
+                printError("warning: \(error.description); this map is not saved")
+                unsaved = true
+            }
+            var warned = false
+            var runContext = context
+            runContext.checkpoint = { partial in
+                guard let id else { return }
+                do { try store.save(stamp(partial), id: id) } catch {
+                    if !warned { printError("warning: \(error); the report still holds everything") }
+                    warned = true
+                }
+            }
+            var result: MapResult
             do {
-                maps.append(try MapRunner(context: context).run(spec))
+                result = stamp(try MapRunner(context: runContext).run(spec))
             } catch {
                 printError("map \(spec.target) failed: \(error)")
                 failed = true
+                skeleton.status = .failed
+                skeleton.finishedAt = Date()
+                skeleton.warnings = ["failed: \(error)"]
+                result = skeleton
             }
+            if let id {
+                do { result = try store.save(result, id: id) } catch {
+                    printError("warning: \(error.description); this map is not saved")
+                    unsaved = true
+                }
+            }
+            maps.append(result)
         }
-        try write(MapReport(maps: maps))
-        if interruption.isCancelled { throw CLIError("interrupted; the report holds what was found", code: .interrupted) }
+        try emit(try format.render(MapReport(maps: maps)), to: output)
+        if interruption.isCancelled { throw CLIError("interrupted; the report and the store hold what was found", code: .interrupted) }
         if failed { throw CLIError("one or more maps failed", code: .failure) }
+        if unsaved { throw CLIError("the store \(store.path) could not keep every map; the report above has them", code: .failure) }
+    }
+
+    /// The network to map in: any name when the inventory declares none, else one it declares
+    /// (or `default`). Says so when another scanner is meant to serve it.
+    func checkNetwork(in inventory: Inventory) throws(CLIError) -> Inventory.Network {
+        guard !network.isEmpty, network != "all", !network.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw CLIError("--network: \"\(network)\" is not a network name (no spaces; 'all' is reserved)", code: .usage)
+        }
+        let declared = inventory.networks.map(\.name)
+        guard let found = inventory.networks.first(where: { $0.name == network }) else {
+            if declared.isEmpty || network == "default" { return Inventory.Network(name: network) }
+            let hint = Suggestion.nearest(network, in: declared).map { " (did you mean \"\($0)\"?)" } ?? ""
+            throw CLIError("--network: \(inventory.file) declares no network \"\(network)\"\(hint); it declares \(declared.joined(separator: ", "))",
+                           code: .usage)
+        }
+        if let scanner = found.scanner, scanner != Identity.scanner {
+            printError("note: the inventory says scanner \"\(scanner)\" serves network \(network); this is \"\(Identity.scanner)\"")
+        }
+        return found
     }
 
     /// Raw packets when asked for or, with `auto`, when the process may send them.
@@ -286,24 +370,6 @@ struct MapCommand: ParsableCommand {
             return try ProbeLibrary.load(directories: directories)
         } catch {
             throw CLIError("probe directory \(error.file): \(error.message)", code: .noInput)
-        }
-    }
-
-    func write(_ report: MapReport) throws(CLIError) {
-        let text: String
-        switch format {
-        case .text: text = TextReport.render(report)
-        case .json:
-            do { text = try JSONReport.render(report) } catch {
-                throw CLIError("cannot encode the report: \(error)", code: .failure)
-            }
-        }
-        if let output {
-            guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8)) else {
-                throw CLIError("cannot write the report to \(output)", code: .failure)
-            }
-        } else {
-            FileHandle.standardOutput.write(Data(text.utf8))
         }
     }
 }

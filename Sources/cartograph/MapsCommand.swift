@@ -1,0 +1,218 @@
+import ArgumentParser
+import CartographCore
+import CartographReport
+import CartographStore
+import Foundation
+
+/// `cartograph maps`: the stored maps, listed, shown, deleted, reported and compared.
+struct MapsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "maps",
+        abstract: "List, show, delete, report and compare stored maps.",
+        subcommands: [List.self, Show.self, Delete.self, Report.self, Diff.self]
+    )
+
+    enum ListFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One line per stored map, newest first.")
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(name: .long, help: ArgumentHelp("Only maps of this network.", valueName: "name"))
+        var network: String?
+
+        @Option(name: .long, help: ArgumentHelp("text or json.", valueName: "format"))
+        var format: ListFormat = .text
+
+        func run() throws {
+            let store = try self.store.open()
+            let maps: [MapSummary]
+            do { maps = try store.list(network: network) } catch { throw CLIError(error.description, code: .noInput) }
+            if format == .json {
+                let data = try MapReport.jsonEncoder().encode(maps)
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            if maps.isEmpty {
+                print("no maps in \(store.path)")
+                return
+            }
+            let now = Date()
+            var rows = [["ID", "TARGET", "NETWORK", "PROFILE", "STARTED", "AGO", "DURATION", "HOSTS", "PORTS", "STATUS"]]
+            for map in maps {
+                let end = map.finishedAt ?? now
+                rows.append([
+                    String(map.id), map.title == map.target ? map.target : "\(map.title) (\(map.target))", map.network,
+                    map.profile, TextReport.timestamp(map.startedAt), humanDuration(now.timeIntervalSince(map.launchedAt)),
+                    humanDuration(end.timeIntervalSince(map.startedAt)), String(map.hosts), String(map.openPorts),
+                    map.status.rawValue,
+                ])
+            }
+            print(TextReport.table(rows, indent: ""))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A stored map: who ran it, when, with which settings, and what it found.")
+
+        @OptionGroup var store: StoreOptions
+
+        @Argument(help: "The map's id, or 'latest'.")
+        var id: MapID = MapID(argument: "latest")!
+
+        func run() throws {
+            let store = try self.store.open()
+            let id = try self.id.resolve(in: store)
+            let map = try store.load(id)
+            var out = "map \(id): \(map.title ?? map.target)\n"
+            out += "  target     \(map.target)" + (map.assetGroup.map { " (asset group @\($0))" } ?? "") + "\n"
+            out += "  network    \(map.network)\n"
+            out += "  scanner    \(map.scanner ?? "?"), launched by \(map.launchedBy ?? "?")\n"
+            if let launched = map.launchedAt { out += "  launched   \(TextReport.timestamp(launched))\n" }
+            out += "  started    \(TextReport.timestamp(map.startedAt))\n"
+            out += "  finished   \(TextReport.timestamp(map.finishedAt)) (took \(humanDuration(map.finishedAt.timeIntervalSince(map.startedAt))))\n"
+            out += "  status     \(map.status.rawValue)\n"
+            out += "  profile    \(map.profile); its settings as used:\n"
+            let settings: Profile?
+            do { settings = try store.settings(id: id) } catch { throw CLIError(error.description, code: .noInput) }
+            if let settings {
+                out += settings.yaml().split(separator: "\n", omittingEmptySubsequences: false)
+                    .map { $0.isEmpty ? "" : "    " + $0 }.joined(separator: "\n")
+            }
+            print(out)
+            print(TextReport.render(MapReport(maps: [map])), terminator: "")
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a stored map with its hosts and services.")
+
+        @OptionGroup var store: StoreOptions
+
+        @Argument(help: "The map's id.")
+        var id: Int64
+
+        func run() throws {
+            let store = try self.store.open()
+            let deleted: Bool
+            do { deleted = try store.delete(id: id) } catch { throw CLIError(error.description, code: .failure) }
+            guard deleted else { throw CLIError("no map \(id) in \(store.path)", code: .noInput) }
+            print("deleted map \(id)")
+        }
+    }
+
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Report a stored map (default: the latest) in any format.")
+
+        @OptionGroup var store: StoreOptions
+
+        @Argument(help: "Map ids (default: the latest map).")
+        var ids: [MapID] = []
+
+        @Option(name: .long, help: ArgumentHelp("text, json, csv, xml (nmap) or html.", valueName: "format"))
+        var format: ReportFormat = .text
+
+        @Option(name: [.short, .long], help: ArgumentHelp("Write the report to a file instead of stdout.", valueName: "file"))
+        var output: String?
+
+        func run() throws {
+            let store = try self.store.open()
+            var maps: [MapResult] = []
+            for id in ids.isEmpty ? [MapID(argument: "latest")!] : ids {
+                maps.append(try store.load(try id.resolve(in: store)))
+            }
+            try emit(try format.render(MapReport(maps: maps)), to: output)
+        }
+    }
+
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare two maps: new and vanished hosts, opened and closed ports, changed services.",
+            discussion: "Without ids: the two latest maps of the latest map's target and network."
+        )
+
+        @OptionGroup var store: StoreOptions
+
+        @Argument(help: "The older and the newer map's ids.")
+        var ids: [Int64] = []
+
+        @Option(name: .long, help: ArgumentHelp("text or json.", valueName: "format"))
+        var format: ListFormat = .text
+
+        func validate() throws {
+            if !ids.isEmpty && ids.count != 2 { throw ValidationError("give two map ids (OLD NEW), or none for the latest two") }
+        }
+
+        func run() throws {
+            let store = try self.store.open()
+            let pair: (Int64, Int64)
+            if ids.count == 2 {
+                pair = (ids[0], ids[1])
+            } else {
+                _ = try MapID(argument: "latest")!.resolve(in: store)   // says so when the store is empty
+                let latest: (Int64, Int64)?
+                do { latest = try store.latestPair() } catch { throw CLIError(error.description, code: .noInput) }
+                guard let latest else {
+                    throw CLIError("the latest map's target has only one map in its network; give two ids (see 'cartograph maps list')", code: .noInput)
+                }
+                pair = latest
+            }
+            let diff = MapDiff(old: try store.load(pair.0), new: try store.load(pair.1))
+            switch format {
+            case .text: print(diff.renderText(), terminator: "")
+            case .json: print(String(decoding: try MapReport.jsonEncoder().encode(diff), as: UTF8.self))
+            }
+        }
+    }
+}
+
+/// `cartograph hosts`: the latest known state of each host, one line per (network, address).
+struct HostsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hosts",
+        abstract: "The latest known state of each host, one line per network and address."
+    )
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(name: .long, help: ArgumentHelp("A network's name, or 'all' (default).", valueName: "name|all"))
+    var network: String = "all"
+
+    @Option(name: .long, help: ArgumentHelp("text or json.", valueName: "format"))
+    var format: MapsCommand.ListFormat = .text
+
+    func run() throws {
+        let store = try self.store.open()
+        let states: [HostState]
+        do {
+            states = try store.hosts(network: network == "all" ? nil : network)
+            if states.isEmpty && network != "all" {
+                let known = try store.networks().map(\.name)
+                if !known.contains(network) {
+                    let hint = Suggestion.nearest(network, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+                    throw CLIError("no network \"\(network)\" in \(store.path)\(hint); known: \(known.joined(separator: ", "))", code: .usage)
+                }
+            }
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError("\(error)", code: .noInput)
+        }
+        if format == .json {
+            print(String(decoding: try MapReport.jsonEncoder().encode(states), as: UTF8.self))
+            return
+        }
+        var rows = [["NETWORK", "ADDRESS", "NAMES", "OPEN PORTS", "SEEN", "MAP", "FLAGS"]]
+        for state in states {
+            let host = state.host
+            let ports = host.services.map { "\($0.port)/\($0.protocol.rawValue) \($0.name ?? "unknown")" }
+            rows.append([
+                state.network, host.address, host.hostnames.map(\.name).joined(separator: ","),
+                ports.isEmpty ? "-" : ports.joined(separator: ", "), TextReport.timestamp(state.seenAt), String(state.mapId),
+                host.rogue == true ? "rogue" : "",
+            ])
+        }
+        print(states.isEmpty ? "no hosts in \(store.path)" : TextReport.table(rows, indent: ""))
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import CartographCore
+import CartographReport
+import CartographStore
+import Foundation
+
+/// `--db`, shared by every command that reads or writes the store.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The map store (default: $XDG_DATA_HOME/cartograph/maps.sqlite).", valueName: "path"))
+    var db: String?
+
+    var path: String { db ?? MapStore.defaultPath() }
+
+    func open() throws(CLIError) -> MapStore {
+        do {
+            return try MapStore(path: path)
+        } catch {
+            throw CLIError(error.description, code: .noInput)
+        }
+    }
+}
+
+/// Report formats, for `map` and `maps report`.
+enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, csv, xml, html
+
+    func render(_ report: MapReport) throws(CLIError) -> String {
+        switch self {
+        case .text: return TextReport.render(report)
+        case .json:
+            do { return try JSONReport.render(report) } catch {
+                throw CLIError("cannot encode the report: \(error)", code: .failure)
+            }
+        case .csv: return CSVReport.render(report)
+        case .xml: return XMLReport.render(report, arguments: CommandLine.arguments.joined(separator: " "), version: Cartograph.configuration.version)
+        case .html: return HTMLReport.render(report)
+        }
+    }
+}
+
+/// Writes text to a file (`-o`) or stdout.
+func emit(_ text: String, to output: String?) throws(CLIError) {
+    if let output {
+        guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8)) else {
+            throw CLIError("cannot write the report to \(output)", code: .failure)
+        }
+    } else {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
+
+/// Who and what runs a map, as the store records it.
+enum Identity {
+    /// This scanner's name: `$CARTOGRAPH_SCANNER`, else the host name.
+    static var scanner: String {
+        if let name = ProcessInfo.processInfo.environment["CARTOGRAPH_SCANNER"], !name.isEmpty { return name }
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The user who launched the map; `alice (sudo)` when sudo ran us as root.
+    static var user: String {
+        let name = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(geteuid())"
+        if let sudo = ProcessInfo.processInfo.environment["SUDO_USER"], !sudo.isEmpty, sudo != name { return "\(sudo) (sudo)" }
+        return name
+    }
+}
+
+/// Map ids on the command line: a number, or `latest`.
+struct MapID: ExpressibleByArgument {
+    var value: Int64?
+    init?(argument: String) {
+        if argument == "latest" { value = nil; return }
+        guard let number = Int64(argument), number > 0 else { return nil }
+        value = number
+    }
+    static var defaultCompletionKind: CompletionKind { .default }
+
+    func resolve(in store: MapStore) throws(CLIError) -> Int64 {
+        if let value { return value }
+        let latest: Int64?
+        do { latest = try store.latestID() } catch { throw CLIError(error.description, code: .noInput) }
+        guard let latest else { throw CLIError("the store \(store.path) holds no maps yet", code: .noInput) }
+        return latest
+    }
+}
+
+extension MapStore {
+    /// A stored map, or a one-line error naming the id.
+    func load(_ id: Int64) throws(CLIError) -> MapResult {
+        let map: MapResult?
+        do { map = try self.map(id: id) } catch { throw CLIError(error.description, code: .noInput) }
+        guard let map else { throw CLIError("no map \(id) in \(path) (see 'cartograph maps list')", code: .noInput) }
+        return map
+    }
+}
+
+/// Durations as people read them: `4.2 s`, `3 min 12 s`, `2 h 5 min`.
+func humanDuration(_ seconds: TimeInterval) -> String {
+    if seconds < 60 { return String(format: "%.1f s", seconds) }
+    let whole = Int(seconds)
+    if whole < 3600 { return "\(whole / 60) min \(whole % 60) s" }
+    if whole < 86400 { return "\(whole / 3600) h \(whole % 3600 / 60) min" }
+    return "\(whole / 86400) d \(whole % 86400 / 3600) h"
+}

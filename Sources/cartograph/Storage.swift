@@ -38,14 +38,27 @@ enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
     }
 }
 
-/// Writes text to a file (`-o`) or stdout.
+/// Writes text to a file (`-o`) or stdout. The file is opened and truncated in place, never
+/// replaced by a rename: `-o /dev/null`, a FIFO or a symlink stay what they are.
 func emit(_ text: String, to output: String?) throws(CLIError) {
-    if let output {
-        guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8)) else {
-            throw CLIError("cannot write the report to \(output)", code: .failure)
-        }
-    } else {
+    guard let output else {
         FileHandle.standardOutput.write(Data(text.utf8))
+        return
+    }
+    let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else {
+        throw CLIError("cannot write the report to \(output): \(String(cString: strerror(errno)))", code: .failure)
+    }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    var written = 0
+    while written < bytes.count {
+        let count = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        guard count > 0 else {
+            throw CLIError("cannot write the report to \(output): \(String(cString: strerror(errno)))", code: .failure)
+        }
+        written += count
     }
 }
 

@@ -157,6 +157,20 @@ struct StoreCommandTests {
         #expect(result.stderr.split(separator: "\n").first?.contains(message) == true, "the first line says what is wrong: \(result.stderr)")
     }
 
+    @Test("-o writes the file in place (its inode stays), so -o /dev/null or a FIFO stays what it is")
+    func outputInPlace() throws {
+        let file = Cartograph.scratch.appendingPathComponent("in-place-\(getpid()).txt").path
+        try "old contents, longer than the report will be? no: shorter".write(toFile: file, atomically: false, encoding: .utf8)
+        let before = try FileManager.default.attributesOfItem(atPath: file)[.systemFileNumber] as? Int
+        let result = try Cartograph.run(["map", "127.0.0.1", "-p", "1", "-n", "--engine", "connect", "--probes", "none",
+                                         "--db", Cartograph.freshStore(), "-o", file])
+        #expect(result.status == 0, "\(result.stderr)")
+        let after = try FileManager.default.attributesOfItem(atPath: file)[.systemFileNumber] as? Int
+        #expect(before != nil && before == after, "the report replaced the file instead of writing into it")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text.hasPrefix("Map 1: none:[127.0.0.1]") && !text.contains("old contents"), "\(text)")
+    }
+
     @Test("a network the inventory does not declare is refused, with the nearest declared name")
     func undeclaredNetwork() throws {
         let inventory = Cartograph.scratch.appendingPathComponent("networks-\(getpid()).yaml")

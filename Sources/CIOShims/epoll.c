@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CIOShims.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,4 +104,58 @@ int cg_send_frame(int fd, int index, const uint8_t *frame, int length) {
     address.sll_halen = 6;
     memset(address.sll_addr, 0xff, 6);
     return sendto(fd, frame, (size_t)length, 0, (struct sockaddr *)&address, sizeof address) == length ? 0 : -1;
+}
+
+#include <linux/errqueue.h>
+#include <netinet/ip.h>
+
+int cg_trace_socket(int family, int ttl) {
+    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+    if (fd < 0) return -1;
+    int on = 1;
+    int ok = family == AF_INET
+        ? setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl) == 0
+            && setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on) == 0
+        : setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl) == 0
+            && setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on) == 0;
+    if (!ok) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int cg_trace_read_error(int fd, uint8_t *offender, uint8_t *type, uint8_t *code) {
+    char data[512];
+    char control[512];
+    struct sockaddr_storage peer;
+    struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+    struct msghdr message = {
+        .msg_name = &peer, .msg_namelen = sizeof peer,
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = control, .msg_controllen = sizeof control,
+    };
+    if (recvmsg(fd, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    }
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
+        int v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+        int v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+        if (!v4 && !v6) continue;
+        struct sock_extended_err *error = (struct sock_extended_err *)CMSG_DATA(c);
+        if (error->ee_origin != SO_EE_ORIGIN_ICMP && error->ee_origin != SO_EE_ORIGIN_ICMP6) return 0;
+        struct sockaddr *from = SO_EE_OFFENDER(error);
+        memset(offender, 0, 16);
+        if (from->sa_family == AF_INET) {
+            memcpy(offender, &((struct sockaddr_in *)from)->sin_addr, 4);
+        } else if (from->sa_family == AF_INET6) {
+            memcpy(offender, &((struct sockaddr_in6 *)from)->sin6_addr, 16);
+        } else {
+            return 0;
+        }
+        *type = error->ee_type;
+        *code = error->ee_code;
+        return 1;
+    }
+    return 0;
 }

@@ -43,7 +43,8 @@ public final class CancellationFlag: Sendable {
 public protocol HostSweepEngine {
     /// Reports live addresses with the method that found them (e.g. `tcp-connect:443`) and the
     /// TTL of the reply when the engine sees packets (raw engines).
-    func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag,
+    /// Adds its units of work (probes) to `progress` when it starts and advances it as it goes.
+    func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag, progress: ProgressMeter,
                found: (IPAddress, String, UInt8?) -> Void) throws
 }
 
@@ -55,6 +56,7 @@ public protocol PortScanEngine {
     /// through probe payloads during identification.
     var scansUDP: Bool { get }
     /// Reports one observation per (host, port) of `ports` that the engine handles.
+    /// Advances `progress` by one for each (host, port) it settles; the caller sets the total.
     func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
-                               observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress
+                               progress: ProgressMeter, observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress
 }

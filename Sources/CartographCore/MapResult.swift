@@ -79,6 +79,20 @@ public struct HostResult: Codable, Sendable, Equatable {
     /// TTL (hop limit) of the first reply the sweep saw, when it saw packets: the initial TTL
     /// family and the hop count hint at the OS and the path.
     public var ttl: Int?
+    /// How many hops away the host is: from a traceroute that reached it, else from its TTL.
+    public var hops: Int?
+    /// Hosts this one forwarded probes towards: it was a traceroute hop. Routers found that way are
+    /// listed even when they were not targets (discovery method `traceroute`).
+    public var forwards: [String]?
+    /// What kind of thing the host is: one of `DeviceType`'s words, with a confidence (0-100)
+    /// and the evidence behind it (`http on 80/tcp`, `forwards to 198.18.1.2 (hop 1)`).
+    public var deviceType: String?
+    public var deviceTypeConfidence: Int?
+    public var deviceTypeEvidence: [String]?
+    /// The operating system family (`Linux`, `Windows`, `BSD`, `Cisco IOS`, …), likewise.
+    public var os: String?
+    public var osConfidence: Int?
+    public var osEvidence: [String]?
     /// Never seen before in this network by any stored map.
     public var new: Bool?
     /// The inventory approves hosts for this map's domain (or the None domain) and this is not one.

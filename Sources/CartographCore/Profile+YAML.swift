@@ -9,9 +9,10 @@ extension Profile {
         profile.description = try root.string("description") ?? ""
 
         if let section = try root.object("host_discovery") {
-            try section.checkKeys(["enabled", "methods", "tcp_ports", "udp_ports"])
+            try section.checkKeys(["enabled", "methods", "tcp_ports", "udp_ports", "traceroute"])
             var discovery = profile.hostDiscovery
             discovery.enabled = try section.bool("enabled") ?? discovery.enabled
+            discovery.traceroute = try section.bool("traceroute") ?? discovery.traceroute
             if let methods = try section.strings("methods") {
                 discovery.methods = []
                 for method in methods {
@@ -123,6 +124,7 @@ extension Profile {
             "  methods: \(strings(hostDiscovery.methods.map(\.rawValue)))",
             "  tcp_ports: \(ordered(hostDiscovery.tcpPorts))",
             "  udp_ports: \(ordered(hostDiscovery.udpPorts))",
+            "  traceroute: \(hostDiscovery.traceroute)",
             "dns:",
             "  enabled: \(dns.enabled)",
             "  reverse_lookups: \(dns.reverseLookups)",

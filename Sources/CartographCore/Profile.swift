@@ -32,6 +32,9 @@ public struct Profile: Hashable, Sendable, Codable {
         public var methods: [DiscoveryMethod] = [.arp, .icmpEcho, .icmpTimestamp, .tcp]
         public var tcpPorts: [UInt16] = [80, 443, 22, 445, 3389, 8080, 21, 25, 53, 139, 3306, 8443]
         public var udpPorts: [UInt16] = []
+        /// A short traceroute (UDP, hop limits 1-8) towards one live host per /24 or /64: the
+        /// hops are routers, listed in the map even when they were not targets.
+        public var traceroute = true
     }
 
     /// Ways of telling that an address is live.

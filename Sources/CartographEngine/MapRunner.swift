@@ -21,6 +21,10 @@ public struct MapContext {
     /// Called with the map so far (status `running`) after each stage and at most every 2 s
     /// while hosts and ports are found, so the store keeps what an interrupted map found.
     public var checkpoint: ((MapResult) -> Void)?
+    /// Gives each host a device type and OS family (the Lua rules in `Probes/classify/`).
+    public var classifier: (any HostClassifying)?
+    /// Where each stage reports how far it has got, for the progress line.
+    public var progress = ProgressMeter()
 
     public init(profile: Profile, probes: ProbeLibrary, excluded: AddressSet, cancel: CancellationFlag,
                 sweepEngine: any HostSweepEngine = ConnectSweepEngine(),
@@ -49,6 +53,12 @@ public struct MapRunner {
         return (nameA, portA) < (nameB, portB)
     }
 
+    /// Routers between us and a host, from its reply's TTL: replies start at 32, 64, 128 or 255.
+    static func hopsFromTTL(_ ttl: Int) -> Int {
+        let initial = [32, 64, 128, 255].first { $0 >= ttl } ?? 255
+        return initial - ttl
+    }
+
     static func split(_ method: String) -> (String, Int) {
         let parts = method.split(separator: ":", maxSplits: 1)
         return (String(parts.first ?? ""), parts.count > 1 ? Int(parts[1]) ?? 0 : 0)
@@ -57,6 +67,8 @@ public struct MapRunner {
     public func run(_ spec: MapSpec) throws -> MapResult {
         let profile = context.profile
         let cancel = context.cancel
+        let progress = context.progress
+        progress.startMap(spec.target)
         let started = Date()
         var warnings = context.probes.errors.map(\.description)
         var addresses = spec.addresses
@@ -74,15 +86,23 @@ public struct MapRunner {
         var order: [IPAddress] = []
         var ports: [IPAddress: [PortObservation]] = [:]
         var identified: [PortKey: PortIdentification] = [:]
+        // Traceroute: routers and the destinations they forwarded towards; hosts' distances.
+        var routes: [IPAddress: Set<IPAddress>] = [:]
+        var distances: [IPAddress: Int] = [:]
         func assemble(_ status: MapResult.Status) -> MapResult {
-            let results: [HostResult] = Set(order).union(dnsFound).sorted().map { address in
+            let results: [HostResult] = Set(order).union(dnsFound).union(routes.keys).sorted().map { address in
                 let observations = ports[address] ?? []
-                // DNS methods that found the address count as discovery methods too.
-                let dnsMethods = dnsFound.contains(address) ? Set((names[address] ?? []).map(\.source)) : []
+                // DNS methods that found the address count as discovery methods too, and so does
+                // the traceroute that found a router.
+                var methods = Set(live[address] ?? [])
+                if dnsFound.contains(address) { methods.formUnion((names[address] ?? []).map(\.source)) }
+                if routes[address] != nil { methods.insert("traceroute") }
                 var host = HostResult(address: address.description, hostnames: names[address] ?? [],
-                                      discovery: Set((live[address] ?? []) + dnsMethods).sorted(by: Self.discoveryOrder))
+                                      discovery: methods.sorted(by: Self.discoveryOrder))
                 if spec.domain != nil { host.inNetblock = spec.netblocks.contains { $0.contains(address) } }
                 host.ttl = ttls[address]
+                host.hops = distances[address].map { $0 - 1 } ?? ttls[address].map(Self.hopsFromTTL)
+                host.forwards = routes[address].map { $0.sorted().map(\.description) }
                 host.closedPorts = observations.filter { $0.state == .closed }.count
                 host.filteredPorts = observations.filter { $0.state == .filtered || $0.state == .openFiltered }.count
                 host.services = observations.filter { $0.state == .open }
@@ -145,6 +165,7 @@ public struct MapRunner {
         // Names: a domain map starts from the domain's addresses, its name servers' and its mail
         // exchangers'.
         if let domain = spec.domain {
+            progress.begin(.names, total: 0)
             context.note("looking up \(domain) (A, AAAA, NS, MX) at \(dnsServers.map(\.description).joined(separator: ", "))")
             var found = DomainLookup.run(domain, client: dns, profile: profile.dns, words: context.guessWords,
                                          cancel: cancel, warnings: &warnings)
@@ -198,8 +219,12 @@ public struct MapRunner {
         let sweeping = profile.hostDiscovery.enabled
         if sweeping {
             context.note("sweeping \(addresses.count) address(es) of \(spec.target)")
-            try context.sweepEngine.sweep(addresses, profile: profile, cancel: cancel) { address, method, ttl in
-                if live[address] == nil { order.append(address) }
+            progress.begin(.sweep, total: 0)
+            try context.sweepEngine.sweep(addresses, profile: profile, cancel: cancel, progress: progress) { address, method, ttl in
+                if live[address] == nil {
+                    order.append(address)
+                    progress.found(hosts: order.count)
+                }
                 if !(live[address] ?? []).contains(method) { live[address, default: []].append(method) }
                 if let ttl, ttls[address] == nil { ttls[address] = Int(ttl) }
                 checkpoint(force: false)
@@ -212,10 +237,18 @@ public struct MapRunner {
         let selection = PortSelection(tcp: profile.informationGathering.tcpPorts, udp: profile.informationGathering.udpPorts)
         if profile.informationGathering.portScan && !selection.isEmpty && !cancel.isCancelled {
             let engine = context.scanEngine
+            // Units of scan work per host: the raw engine probes UDP ports itself.
+            let perHost = selection.tcp.count + (engine.scansUDP ? selection.udp.count : 0)
+            var openPorts = 0
             let observe: (PortObservation) -> Void = { observation in
+                if observation.state == .open {
+                    openPorts += 1
+                    progress.found(openPorts: openPorts)
+                }
                 if observation.state == .open || observation.state == .closed, live[observation.address] == nil, !sweeping {
                     order.append(observation.address)
                     live[observation.address] = ["\(engine.method):\(observation.port)"]
+                    progress.found(hosts: order.count)
                 }
                 ports[observation.address, default: []].append(observation)
                 checkpoint(force: false)
@@ -223,11 +256,13 @@ public struct MapRunner {
             if sweeping {
                 let hosts = order.sorted().filter(inScope)
                 context.note("scanning \(selection.tcp.count) port(s) on \(hosts.count) live host(s)")
-                try engine.scan(hosts: hosts, ports: selection, profile: profile, cancel: cancel, observe: observe)
+                progress.begin(.scan, total: hosts.count * perHost)
+                try engine.scan(hosts: hosts, ports: selection, profile: profile, cancel: cancel, progress: progress, observe: observe)
             } else {
                 context.note("scanning \(selection.tcp.count) port(s) on \(addresses.count) address(es), every one assumed live")
                 let scanned = scopeSet.map { addresses.subtracting(addresses.subtracting($0)) } ?? addresses
-                try engine.scan(hosts: scanned, ports: selection, profile: profile, cancel: cancel, observe: observe)
+                progress.begin(.scan, total: Int(clamping: scanned.count * UInt128(perHost)))
+                try engine.scan(hosts: scanned, ports: selection, profile: profile, cancel: cancel, progress: progress, observe: observe)
             }
         } else if !sweeping {
             // No sweep and no scan: every address is taken as live, as the profile says.
@@ -282,13 +317,14 @@ public struct MapRunner {
             }
             if !selected.isEmpty && !jobs.isEmpty {
                 context.note("identifying \(jobs.count) open port(s) with \(selected.count) probe(s)")
+                progress.begin(.identification, total: jobs.count)
                 var settings = ProbeSettings()
                 settings.probeTimeoutMs = profile.performance.probeTimeoutMs
                 settings.args = profile.probes.args
                 settings.intensity = profile.probes.intensity
                 settings.concurrency = max(1, min(profile.performance.concurrency, 1024))
                 let identifier = ServiceIdentifier(library: context.probes, probes: selected, settings: settings)
-                for result in try identifier.identify(jobs, cancel: cancel) {
+                for result in try identifier.identify(jobs, cancel: cancel, progress: progress) {
                     identified[PortKey(address: result.address, port: result.port, proto: result.proto)] = result
                     guard result.proto == .udp else { continue }
                     var observations = ports[result.address] ?? []
@@ -305,7 +341,44 @@ public struct MapRunner {
             warnings.append("\(selection.udp.count) UDP port(s) were not scanned: without raw packets, UDP ports are found by probe payloads, and identification is off")
         }
 
-        return assemble(cancel.isCancelled ? .interrupted : .complete)
+        // Path: a short traceroute towards one live host per /24 (or /64); its hops are routers.
+        if profile.hostDiscovery.traceroute && scope != .none && !order.isEmpty && !cancel.isCancelled {
+            var blocks = Set<IPAddress>()
+            let destinations = order.sorted().filter(inScope).filter { address in
+                blocks.insert(IPAddress(family: address.family, value: address.family == .v4 ? address.value >> 8 : address.value >> 64)).inserted
+            }.prefix(64)
+            context.note("tracing the path to \(destinations.count) host(s)")
+            progress.begin(.trace, total: destinations.count)
+            let paths = Traceroute.trace(Array(destinations), cancel: cancel)
+            progress.advance(destinations.count)
+            for path in paths {
+                distances[path.destination] = path.distance
+                for hop in path.hops where !context.excluded.contains(hop.router) && hop.router != path.destination {
+                    routes[hop.router, default: []].insert(path.destination)
+                    distances[hop.router] = distances[hop.router] ?? hop.distance
+                }
+            }
+        }
+
+        var result = assemble(cancel.isCancelled ? .interrupted : .complete)
+        if let classifier = context.classifier, !cancel.isCancelled {
+            let indices = result.hosts.indices.filter { result.hosts[$0].excluded != true }
+            context.note("classifying \(indices.count) host(s)")
+            progress.begin(.classification, total: indices.count)
+            let classes = classifier.classify(indices.map { result.hosts[$0] }, warnings: &warnings)
+            progress.advance(indices.count)
+            for (index, found) in zip(indices, classes) {
+                guard let found else { continue }
+                result.hosts[index].deviceType = found.deviceType.rawValue
+                result.hosts[index].deviceTypeConfidence = found.deviceTypeConfidence
+                result.hosts[index].deviceTypeEvidence = found.deviceTypeEvidence
+                result.hosts[index].os = found.os
+                result.hosts[index].osConfidence = found.os == nil ? nil : found.osConfidence
+                result.hosts[index].osEvidence = found.os == nil ? nil : found.osEvidence
+            }
+            result.warnings = warnings
+        }
+        return result
     }
 }
 

@@ -12,14 +12,15 @@ public enum PacketLibrary {
 public struct ConnectSweepEngine: HostSweepEngine {
     public init() {}
 
-    public func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag,
+    public func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag, progress: ProgressMeter,
                       found: (IPAddress, String, UInt8?) -> Void) throws {
         let ports = profile.hostDiscovery.tcpPorts
         guard !ports.isEmpty else { return }
+        progress.addWork(Int(clamping: addresses.count * UInt128(ports.count)))
         var performance = profile.performance
         // A sweep touches many hosts with few ports each: let more hosts run at once.
         performance.parallelHosts = max(performance.parallelHosts, performance.concurrency / max(1, ports.count))
-        let prober = try ConnectProber(performance: performance, stopGroupOnAnswer: true, cancel: cancel)
+        let prober = try ConnectProber(performance: performance, stopGroupOnAnswer: true, cancel: cancel, progress: progress)
         prober.run(addresses.lazy.map { ($0, ports) }) { address, port, outcome, _ in
             if outcome == .open || outcome == .refused { found(address, "tcp-connect:\(port)", nil) }
         }
@@ -34,9 +35,10 @@ public struct ConnectScanEngine: PortScanEngine {
     public var scansUDP: Bool { false }
 
     public func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
-                                      observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress {
+                                      progress: ProgressMeter, observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress {
         guard !ports.tcp.isEmpty else { return }
-        let prober = try ConnectProber(performance: profile.performance, stopGroupOnAnswer: false, cancel: cancel)
+        let prober = try ConnectProber(performance: profile.performance, stopGroupOnAnswer: false, cancel: cancel,
+                                       progress: progress)
         prober.run(hosts.lazy.map { ($0, ports.tcp) }) { address, port, outcome, rtt in
             let state: PortState = switch outcome {
             case .open: .open

@@ -23,15 +23,18 @@ final class ConnectProber {
     private let performance: Profile.Performance
     private let stopGroupOnAnswer: Bool
     private let cancel: CancellationFlag
+    private let progress: ProgressMeter?
     private let reactor: Reactor
     private var timing: RTTEstimator
     private var limiter: RateLimiter
     private var concurrency: Int
 
-    init(performance: Profile.Performance, stopGroupOnAnswer: Bool, cancel: CancellationFlag) throws {
+    init(performance: Profile.Performance, stopGroupOnAnswer: Bool, cancel: CancellationFlag,
+         progress: ProgressMeter? = nil) throws {
         self.performance = performance
         self.stopGroupOnAnswer = stopGroupOnAnswer
         self.cancel = cancel
+        self.progress = progress
         reactor = try Reactor(capacity: 4096)
         timing = RTTEstimator(performance: performance)
         limiter = RateLimiter(performance: performance)
@@ -73,11 +76,14 @@ final class ConnectProber {
         func conclude(_ attempt: Attempt, _ outcome: Outcome, rtt: UInt64?) {
             guard var group = active[attempt.group] else { return }
             group.outstanding -= 1
+            progress?.advance()
             if !group.answered || !stopGroupOnAnswer {
                 report(group.address, attempt.port, outcome, rtt)
             }
-            if stopGroupOnAnswer && (outcome == .open || outcome == .refused) {
+            if stopGroupOnAnswer && (outcome == .open || outcome == .refused) && !group.answered {
                 group.answered = true
+                // The ports this host will not be asked about are done too.
+                progress?.advance(group.ports.count - group.nextPort)
                 group.nextPort = group.ports.count
             }
             active[attempt.group] = group

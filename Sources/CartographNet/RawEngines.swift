@@ -25,11 +25,14 @@ public struct RawSweepEngine: HostSweepEngine {
         return probes.filter { seen.insert($0).inserted }
     }
 
-    public func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag,
+    public func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag, progress: ProgressMeter,
                       found: (IPAddress, String, UInt8?) -> Void) throws {
         let prober = try RawProber(performance: profile.performance, cancel: cancel, timing: timing)
+        prober.progress = progress
+        let probes = Self.probes(for: profile)
+        progress.addWork(Int(clamping: addresses.count * UInt128(probes.count)))
         // Every method is recorded, so hosts are not dropped after their first answer.
-        try prober.run(addresses, probes: Self.probes(for: profile), stopOnAnswer: false) { address, probe, outcome, ttl in
+        try prober.run(addresses, probes: probes, stopOnAnswer: false) { address, probe, outcome, ttl in
             guard outcome != .unreachable else { return }
             found(address, probe.method, ttl)
         }
@@ -47,7 +50,7 @@ public struct SynScanEngine: PortScanEngine {
     public var scansUDP: Bool { true }
 
     public func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
-                                      observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress {
+                                      progress: ProgressMeter, observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress {
         let set = AddressSet(hosts.map { AddressRange($0) })
         for proto in [TransportProtocol.tcp, .udp] {
             let list = proto == .tcp ? ports.tcp : ports.udp
@@ -61,6 +64,7 @@ public struct SynScanEngine: PortScanEngine {
                 performance.retries = max(performance.retries, 2)
             }
             let prober = try RawProber(performance: performance, cancel: cancel, timing: timing)
+            prober.progress = progress
             let answered = try prober.run(set, probes: probes, stopOnAnswer: false) { address, probe, outcome, _ in
                 let port: UInt16
                 switch probe {

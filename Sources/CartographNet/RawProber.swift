@@ -57,6 +57,9 @@ final class RawProber {
     /// port drops.
     static let defaultRate = 100_000
 
+    /// Advanced once per (address, probe) on the first pass.
+    var progress: ProgressMeter?
+
     init(performance: Profile.Performance, cancel: CancellationFlag, timing: RawTiming) throws(RawError) {
         self.performance = performance
         self.cancel = cancel
@@ -112,6 +115,7 @@ final class RawProber {
         func settled() -> Bool { answered.count + inapplicable.count >= Int(clamping: total) }
         for pass in 0..<passes where !settled() {
             var index: UInt64 = 0
+            var passStart: UInt64 = 0
             var due = MonotonicClock.now()
             while index < total && !cancel.isCancelled {
                 var queued = 0
@@ -138,6 +142,8 @@ final class RawProber {
                 }
                 sent += sender.flush()
                 control.didSend(queued)
+                if pass == 0 { progress?.advance(Int(index - passStart)) }
+                passStart = index
                 try capture.drain(handle)
                 // Keep to the rate: each packet owns one interval of time at the current rate.
                 let now = MonotonicClock.now()

@@ -1,3 +1,4 @@
+import Foundation
 import CartographCore
 import CLua
 import CShims
@@ -37,6 +38,8 @@ public struct ProbeLibrary: Sendable {
     var sources: [String: (file: String, text: String)] = [:]
     /// Shared libraries from `lib/` beside the probes, by name, for `require`.
     public private(set) var libraries: [String: (file: String, text: String)] = [:]
+    /// The host classification rules, `classify/host.lua` of the last directory that has one.
+    public var classifier: (file: String, text: String)?
 
     public init() {}
 
@@ -56,7 +59,12 @@ public struct ProbeLibrary: Sendable {
                 }
             }
         }
-        return load(files: files, libraries: libraries)
+        var library = load(files: files, libraries: libraries)
+        for directory in directories {
+            let rules = (directory.hasSuffix("/") ? String(directory.dropLast()) : directory) + "/classify/host.lua"
+            if FileManager.default.fileExists(atPath: rules) { library.classifier = (rules, try ProbeFiles.read(rules)) }
+        }
+        return library
     }
 
     /// Loads probes from already-read sources (used by `load(directories:)` and by tests).

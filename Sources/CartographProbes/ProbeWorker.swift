@@ -53,7 +53,8 @@ final class ProbeWorker {
     }
 
     /// Identifies every job by running its plan; returns one result per job, in order.
-    func identify(_ jobs: [PortJob], plans: [ProbePlan], cancel: CancellationFlag) -> [PortIdentification] {
+    func identify(_ jobs: [PortJob], plans: [ProbePlan], cancel: CancellationFlag,
+                  progress: ProgressMeter? = nil) -> [PortIdentification] {
         var results = jobs.map { PortIdentification(address: $0.address, port: $0.port, proto: $0.proto) }
         var pipelines: [Int: Pipeline] = [:]
         var nextJob = 0
@@ -65,6 +66,7 @@ final class ProbeWorker {
                 if spawn(step: step, job: jobs[jobIndex], jobIndex: jobIndex, pipeline: pipeline) { return }
             }
             pipelines[jobIndex] = nil
+            progress?.advance()
             results[jobIndex].tls = pipeline.tls
             if results[jobIndex].match == nil, let tentative = pipeline.tentative {
                 results[jobIndex].match = tentative.match

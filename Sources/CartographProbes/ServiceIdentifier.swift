@@ -31,7 +31,7 @@ public final class ServiceIdentifier: Sendable {
     }
 
     /// Identifies every job; one result per job, in the jobs' order.
-    public func identify(_ jobs: [PortJob], cancel: CancellationFlag) throws -> [PortIdentification] {
+    public func identify(_ jobs: [PortJob], cancel: CancellationFlag, progress: ProgressMeter? = nil) throws -> [PortIdentification] {
         guard !jobs.isEmpty else { return [] }
         let count = min(workers, jobs.count)
         let collector = ResultCollector(count: jobs.count)
@@ -44,7 +44,7 @@ public final class ServiceIdentifier: Sendable {
                 defer { group.leave() }
                 do {
                     let runner = try ProbeWorker(library: library, probes: probes, settings: settings)
-                    let results = runner.identify(share, plans: share.map(plan(for:)), cancel: cancel)
+                    let results = runner.identify(share, plans: share.map(plan(for:)), cancel: cancel, progress: progress)
                     collector.store(results, at: indices)
                 } catch {
                     collector.fail(error)

@@ -16,6 +16,7 @@ import Foundation
 public enum CSVReport {
     public static let columns = [
         "map_id", "network", "target", "address", "hostnames", "discovery", "new", "rogue", "excluded", "ttl",
+        "hops", "device_type", "device_type_confidence", "os", "os_confidence",
         "port", "protocol", "state", "service", "product", "version", "extra_info", "tls", "method", "cpe",
     ]
 
@@ -23,11 +24,13 @@ public enum CSVReport {
         var out = line(columns)
         for map in report.maps {
             for host in map.hosts {
-                let hostFields = [
-                    map.id.map(String.init) ?? "", map.network, map.target, host.address,
+                let hostFields: [String] = [
+                    number(map.id), map.network, map.target, host.address,
                     remote(host.hostnames.map(\.name).joined(separator: " ")),
                     host.discovery.joined(separator: " "),
-                    flag(host.new), flag(host.rogue), flag(host.excluded), host.ttl.map(String.init) ?? "",
+                    flag(host.new), flag(host.rogue), flag(host.excluded), number(host.ttl),
+                    number(host.hops), host.deviceType ?? "", number(host.deviceTypeConfidence),
+                    host.os ?? "", number(host.osConfidence),
                 ]
                 if host.services.isEmpty {
                     out += line(hostFields + Array(repeating: "", count: columns.count - hostFields.count))
@@ -64,6 +67,10 @@ public enum CSVReport {
     }
 
     static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r"]
+
+    static func number<N: BinaryInteger>(_ value: N?) -> String {
+        value.map { String($0) } ?? ""
+    }
 
     static func flag(_ value: Bool?) -> String {
         value.map { $0 ? "true" : "false" } ?? ""

@@ -75,16 +75,23 @@ public enum HTMLReport {
 
     static func hostID(map: Int, host: Int) -> String { "m\(map)-h\(host)" }
 
+    /// Why a host got its device type or OS: a short list under the value.
+    static func evidence(_ items: [String]?) -> String {
+        guard let items, !items.isEmpty else { return "" }
+        return "<ul class=\"evidence\">" + items.map { "<li>\(escape($0))</li>" }.joined() + "</ul>"
+    }
+
     // MARK: One host
 
     static func render(_ host: HostResult, id: String) -> String {
-        let type = DeviceHint.deviceType(of: host)
+        let type = host.deviceType ?? DeviceType.unknown.rawValue
         let names = host.hostnames.map(\.name)
         var out = "<details class=\"host\" id=\"\(id)\"><summary>"
         out += "<span class=\"swatch\" style=\"background:\(color(for: type))\"></span>"
         out += "<span class=\"address\">\(escape(host.address))</span>"
         if !names.isEmpty { out += " <span class=\"names\">\(escape(names.joined(separator: ", ")))</span>" }
         out += " · <span class=\"type\">\(escape(type))</span>"
+        if let os = host.os { out += " · <span class=\"os\">\(escape(os))</span>" }
         out += " · <span class=\"count\">\(host.services.count) open port\(host.services.count == 1 ? "" : "s")</span>"
         out += badges(host)
         out += "</summary>\n<div class=\"body\">\n<dl class=\"facts\">"
@@ -94,6 +101,17 @@ public enum HTMLReport {
             out += "<div><dt>Names</dt><dd>\(escape(named))</dd></div>"
         }
         if let ttl = host.ttl { out += "<div><dt>TTL</dt><dd>\(ttl)</dd></div>" }
+        if let hops = host.hops { out += "<div><dt>Distance</dt><dd>\(hops) router\(hops == 1 ? "" : "s") away</dd></div>" }
+        if let forwards = host.forwards, !forwards.isEmpty {
+            out += "<div><dt>Forwards to</dt><dd>\(escape(forwards.joined(separator: ", ")))</dd></div>"
+        }
+        if let deviceType = host.deviceType {
+            out += "<div><dt>Device type</dt><dd>\(escape(deviceType)) (\(host.deviceTypeConfidence ?? 0)%)"
+            out += evidence(host.deviceTypeEvidence) + "</dd></div>"
+        }
+        if let os = host.os {
+            out += "<div><dt>OS</dt><dd>\(escape(os)) (\(host.osConfidence ?? 0)%)" + evidence(host.osEvidence) + "</dd></div>"
+        }
         var hidden: [String] = []
         if host.closedPorts > 0 { hidden.append("\(host.closedPorts) closed") }
         if host.filteredPorts > 0 { hidden.append("\(host.filteredPorts) filtered") }
@@ -150,7 +168,7 @@ public enum HTMLReport {
 
     static let knownColors = [
         "web server": "#4e79a7", "mail server": "#f28e2b", "DNS server": "#59a14f", "database server": "#b07aa1",
-        "file server": "#edc948", "IoT/embedded": "#e15759", DeviceHint.unknown: "#a0a0a0",
+        "file server": "#edc948", "IoT/embedded": "#e15759", DeviceType.unknown.rawValue: "#a0a0a0",
     ]
     static let otherColors = ["#76b7b2", "#ff9da7", "#9c755f", "#8cd17d", "#d37295", "#499894", "#86bcb6", "#f1ce63"]
 
@@ -346,9 +364,9 @@ struct MapDrawing {
     /// A netblock's hosts by device type: types in alphabetical order with `unknown` last, hosts in
     /// address order.
     func groups(_ nodes: [Node]) -> [(String, [Node])] {
-        let byType = Dictionary(grouping: nodes) { DeviceHint.deviceType(of: $0.host) }
+        let byType = Dictionary(grouping: nodes) { $0.host.deviceType ?? DeviceType.unknown.rawValue }
         return byType.keys.sorted { a, b in
-            (a == DeviceHint.unknown ? 1 : 0, a.lowercased()) < (b == DeviceHint.unknown ? 1 : 0, b.lowercased())
+            (a == DeviceType.unknown.rawValue ? 1 : 0, a.lowercased()) < (b == DeviceType.unknown.rawValue ? 1 : 0, b.lowercased())
         }.map { type in
             (type, byType[type]!.sorted { a, b in
                 switch (a.address, b.address) {

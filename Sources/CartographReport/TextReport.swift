@@ -15,9 +15,13 @@ public enum TextReport {
         out += " (network \(map.network))\n"
         out += "  profile \(map.profile), \(map.status.rawValue), started \(timestamp(map.startedAt)), "
         out += "took \(String(format: "%.1f", duration)) s\n"
-        out += "  \(map.hosts.count) live host\(map.hosts.count == 1 ? "" : "s") of \(map.addressesScanned) address"
+        // Routers a traceroute found on the way are listed, but are not among the addresses mapped.
+        let onTheWay = map.hosts.filter { $0.discovery == ["traceroute"] }.count
+        let live = map.hosts.count - onTheWay
+        out += "  \(live) live host\(live == 1 ? "" : "s") of \(map.addressesScanned) address"
         out += map.addressesScanned == "1" ? "" : "es"
         if map.excludedAddresses != "0" { out += " (\(map.excludedAddresses) excluded)" }
+        if onTheWay > 0 { out += ", and \(onTheWay) router\(onTheWay == 1 ? "" : "s") on the way" }
         out += "\n"
         for warning in map.warnings { out += "  warning: \(warning)\n" }
         for host in map.hosts {
@@ -29,6 +33,14 @@ public enum TextReport {
             if host.new == true { out += " [new]" }
             if host.rogue == true { out += " [rogue]" }
             out += "\n"
+            var facts: [String] = []
+            if let type = host.deviceType, type != DeviceType.unknown.rawValue {
+                facts.append("\(type) (\(host.deviceTypeConfidence ?? 0)%)")
+            }
+            if let os = host.os { facts.append("\(os) (\(host.osConfidence ?? 0)%)") }
+            if let hops = host.hops { facts.append(hops == 0 ? "on our link" : "\(hops) router\(hops == 1 ? "" : "s") away") }
+            if let forwards = host.forwards, !forwards.isEmpty { facts.append("forwards to \(forwards.joined(separator: ", "))") }
+            if !facts.isEmpty { out += "  " + facts.joined(separator: "; ") + "\n" }
             if host.services.isEmpty {
                 out += "  no open ports"
             } else {

@@ -61,6 +61,16 @@ public enum XMLReport {
         return out
     }
 
+    /// nmap's word for a device type in `osclass type`: the kinds it shares with ours, else
+    /// "general purpose" (servers and workstations) or "specialized".
+    static func nmapDeviceType(_ type: String?) -> String {
+        switch type.flatMap(DeviceType.init(rawValue:)) {
+        case .router?, .firewall?, .switch?, .loadBalancer?, .printer?: type!
+        case .iot?: "specialized"
+        default: "general purpose"
+        }
+    }
+
     /// Sorted ports folded into nmap's list syntax: `[21, 22, 23, 80]` reads `21-23,80`.
     static func portRanges(_ ports: [UInt16]) -> String {
         var ranges: [(UInt16, UInt16)] = []
@@ -104,6 +114,15 @@ public enum XMLReport {
             for service in host.services { out += render(service) }
             out += "</ports>\n"
         }
+        if let os = host.os {
+            let accuracy = String(host.osConfidence ?? 0)
+            out += "<os>" + element("osmatch", [("name", os), ("accuracy", accuracy), ("line", "0")], open: true)
+            out += element("osclass", [("type", nmapDeviceType(host.deviceType)), ("vendor", os), ("osfamily", os),
+                                       ("accuracy", accuracy)])
+            out += "</osmatch></os>\n"
+        }
+        // nmap counts the host itself: a host on our own link is at distance 1.
+        if let hops = host.hops { out += element("distance", [("value", String(hops + 1))]) + "\n" }
         out += "</host>\n"
         return out
     }

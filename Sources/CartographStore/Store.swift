@@ -156,6 +156,18 @@ public final class MapStore {
                 t.uniqueKey(["host_id", "protocol", "port"])
             }
         }
+        migrator.registerMigration("v2: device types, OS families, paths") { db in
+            try db.alter(table: "host") { t in
+                t.add(column: "hops", .integer)
+                t.add(column: "forwards", .text)
+                t.add(column: "device_type", .text)
+                t.add(column: "device_type_confidence", .integer)
+                t.add(column: "device_type_evidence", .text)
+                t.add(column: "os", .text)
+                t.add(column: "os_confidence", .integer)
+                t.add(column: "os_evidence", .text)
+            }
+        }
         return migrator
     }
 
@@ -208,8 +220,9 @@ public final class MapStore {
                 let seen = try db.makeStatement(sql: "SELECT 1 FROM host WHERE network = ? AND address = ? AND map_id < ? LIMIT 1")
                 let insertHost = try db.makeStatement(sql: """
                     INSERT INTO host (map_id, network, address, hostnames, discovery, closed_ports, filtered_ports,
-                        in_netblock, excluded, ttl, new, rogue)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        in_netblock, excluded, ttl, new, rogue, hops, forwards, device_type, device_type_confidence,
+                        device_type_evidence, os, os_confidence, os_evidence)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 let insertService = try db.makeStatement(sql: """
                     INSERT INTO service (host_id, port, protocol, state, name, product, version, extra_info, cpe,
@@ -223,7 +236,9 @@ public final class MapStore {
                     try insertHost.execute(arguments: [
                         id, map.network, host.address, Self.json(host.hostnames), Self.json(host.discovery),
                         host.closedPorts, host.filteredPorts, host.inNetblock, host.excluded, host.ttl,
-                        known ? nil : true, host.rogue,
+                        known ? nil : true, host.rogue, host.hops, host.forwards.map(Self.json), host.deviceType,
+                        host.deviceTypeConfidence, host.deviceTypeEvidence.map(Self.json), host.os, host.osConfidence,
+                        host.osEvidence.map(Self.json),
                     ])
                     let hostID = db.lastInsertedRowID
                     for service in host.services {
@@ -424,6 +439,14 @@ public final class MapStore {
             host.ttl = row["ttl"]
             host.new = row["new"]
             host.rogue = row["rogue"]
+            host.hops = row["hops"]
+            host.forwards = decode(row["forwards"])
+            host.deviceType = row["device_type"]
+            host.deviceTypeConfidence = row["device_type_confidence"]
+            host.deviceTypeEvidence = decode(row["device_type_evidence"])
+            host.os = row["os"]
+            host.osConfidence = row["os_confidence"]
+            host.osEvidence = decode(row["os_evidence"])
             host.services = try Row.fetchAll(services, arguments: [row["id"] as Int64]).map { s in
                 var service = ServiceResult(port: UInt16(s["port"] as Int),
                                             protocol: TransportProtocol(rawValue: s["protocol"]) ?? .tcp,

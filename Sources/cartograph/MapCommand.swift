@@ -141,6 +141,7 @@ struct MapCommand: ParsableCommand {
                                  note: { line in if verbose { printError(line) } })
         if profile.dns.enabled && profile.dns.guessNames { context.guessWords = try readWordlist(profile.dns.wordlist) }
         context.registered = inventory.registeredAddresses
+        context.classifier = LuaHostClassifier(library: library)
         if try useRawEngine() {
             let timing = RawTiming()
             context.sweepEngine = RawSweepEngine(timing: timing)

@@ -43,6 +43,13 @@ struct ReportFormatTests {
                              closedPorts: 996, filteredPorts: 1)
         web.ttl = 64
         web.new = true
+        web.deviceType = "web server"
+        web.deviceTypeConfidence = 64
+        web.deviceTypeEvidence = ["http on 80/tcp"]
+        web.os = "Linux"
+        web.osConfidence = 50
+        web.osEvidence = ["TTL 64: initial 64"]
+        web.hops = 0
         var quiet = HostResult(address: "10.0.0.7", discovery: ["arp"])
         quiet.rogue = true
         quiet.new = false
@@ -62,8 +69,11 @@ struct ReportFormatTests {
         dns.extraInfo = "</script><!--"
         dns.deviceType = "router"
         dns.probeErrors = ["timeout after 5 s"]
-        let v6 = HostResult(address: "2001:db8::5", hostnames: [Hostname(name: "ns.example", source: "dns-ptr")],
+        var v6 = HostResult(address: "2001:db8::5", hostnames: [Hostname(name: "ns.example", source: "dns-ptr")],
                             discovery: ["udp:53"], services: [dns])
+        v6.deviceType = "router"
+        v6.deviceTypeConfidence = 80
+        v6.forwards = ["2001:db8::9"]
         var lab = MapResult(target: "none:[2001:db8::/120]", profile: "fast", status: .interrupted,
                             startedAt: Date(timeIntervalSince1970: 1_800_000_100),
                             finishedAt: Date(timeIntervalSince1970: 1_800_000_130),
@@ -106,7 +116,7 @@ struct ReportFormatTests {
     func csvRows() throws {
         let text = CSVReport.render(Self.sample())
         #expect(text.hasPrefix("map_id,network,target,address,hostnames,discovery,new,rogue,excluded,ttl,"
-            + "port,protocol,state,service,product,version,extra_info,tls,method,cpe\r\n"))
+            + "hops,device_type,device_type_confidence,os,os_confidence,port,protocol,state,service,product,version,extra_info,tls,method,cpe\r\n"))
         #expect(text.hasSuffix("\r\n"))
         let rows = try Self.parseCSV(text)
         #expect(rows.allSatisfy { $0.count == CSVReport.columns.count }, "every row has every column")
@@ -249,6 +259,10 @@ struct ReportFormatTests {
         #expect(try query("string(/nmaprun/runstats/finished/@exit)") == "error", "the second map was interrupted")
         #expect(try query("string(/nmaprun/runstats/hosts/@up)") == "3")
         #expect(try query("string(/nmaprun/runstats/hosts/@total)") == "512")
+        #expect(try query("string(//host[address/@addr='10.0.0.1']/os/osmatch/@name)") == "Linux")
+        #expect(try query("string(//host[address/@addr='10.0.0.1']/os/osmatch/osclass/@type)") == "general purpose")
+        #expect(try query("string(//host[address/@addr='10.0.0.1']/os/osmatch/@accuracy)") == "50")
+        #expect(try query("string(//host[address/@addr='10.0.0.1']/distance/@value)") == "1", "nmap counts the host itself")
     }
 
     @Test("an empty report is valid nmap XML and an empty page")
@@ -320,8 +334,8 @@ struct ReportFormatTests {
         #expect(html.components(separatedBy: "<circle").count - 1 == hosts, "one node per host")
         #expect(html.contains("10.0.0.0/24 · 3 hosts"))
         #expect(html.contains("2001:db8::/64 · 1 host"))
-        // Device type groups: 10.0.0.1 serves http(s), the others say nothing; the IPv6 host's
-        // probe reported a router.
+        // Device type groups: as classified (10.0.0.1 a web server, the IPv6 host a router), and
+        // unknown for hosts without a classification.
         #expect(html.contains(">web server (1)</text>") && html.contains(">unknown (2)</text>"))
         #expect(html.contains(">router (1)</text>"))
         #expect(html.contains("<a href=\"#m0-h0\">") && html.contains("id=\"m0-h0\""))
@@ -351,29 +365,6 @@ struct ReportFormatTests {
         let body = String(result.stdout[match.range])
         #expect(body.contains("data-rendered=\"4\""), "body after the script ran: \(body)")
         #expect(result.stdout.contains("<span id=\"summary\">4 hosts, 4 open ports</span>"))
-    }
-
-    // MARK: Device types
-
-    @Test("device types come from probes first, then from service names", arguments: [
-        ([("http", nil), ("ssh", nil)], "web server"),
-        ([("ssh", nil), ("http", nil), ("smtp", nil), ("imap", nil)], "mail server"),
-        ([("domain", nil)], "DNS server"),
-        ([("postgresql", nil)], "database server"),
-        ([("microsoft-ds", nil), ("http", nil)], "file server"),
-        ([("telnet", nil), ("http", nil)], "IoT/embedded"),
-        ([("ssh", nil)], "unknown"),
-        ([], "unknown"),
-        ([("http", nil), ("snmp", "printer"), ("ftp", "router")], "printer"),
-    ] as [([(String, String?)], String)])
-    func deviceType(services: [(String, String?)], expected: String) {
-        let host = HostResult(address: "10.0.0.1", services: services.enumerated().map { i, pair in
-            var service = ServiceResult(port: UInt16(1000 + i), protocol: .tcp, method: "test")
-            service.name = pair.0
-            service.deviceType = pair.1
-            return service
-        })
-        #expect(DeviceHint.deviceType(of: host) == expected)
     }
 
     // MARK: Helpers

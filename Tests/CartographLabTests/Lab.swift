@@ -74,11 +74,14 @@ struct ReportHost {
     var discovery: [String] { raw["discovery"] as? [String] ?? [] }
     func service(_ port: Int) -> [String: Any]? { services.first { $0["port"] as? Int == port } }
 
-    static func all(_ maps: [[String: Any]]) -> [String: ReportHost] {
+    /// The hosts of the maps, by address; routers that only a traceroute found on the way
+    /// (not among the targets) are left out unless `routers` asks for them.
+    static func all(_ maps: [[String: Any]], routers: Bool = false) -> [String: ReportHost] {
         var hosts: [String: ReportHost] = [:]
         for map in maps {
             for host in map["hosts"] as? [[String: Any]] ?? [] {
-                if let address = host["address"] as? String { hosts[address] = ReportHost(raw: host) }
+                let onTheWay = host["discovery"] as? [String] == ["traceroute"]
+                if let address = host["address"] as? String, routers || !onTheWay { hosts[address] = ReportHost(raw: host) }
             }
         }
         return hosts

@@ -27,6 +27,13 @@ struct MapStoreTests {
         var host = HostResult(address: address, hostnames: [Hostname(name: "h.lab.test", source: "dns-ptr")],
                               discovery: ["icmp-echo", "tcp-syn:22"], closedPorts: 3)
         host.ttl = 63
+        host.hops = 1
+        host.deviceType = "web server"
+        host.deviceTypeConfidence = 64
+        host.deviceTypeEvidence = ["http on 80/tcp"]
+        host.os = "Linux"
+        host.osConfidence = 70
+        host.osEvidence = ["TTL 63"]
         host.services = ports.map { port, name in
             var service = ServiceResult(port: port, protocol: .tcp, method: name)
             service.name = name
@@ -175,7 +182,30 @@ struct MapStoreTests {
         _ = try MapStore(path: path)
         let text = try Self.sqlite(path, "print(c.execute('pragma journal_mode').fetchone()[0]); print([r[0] for r in c.execute('select identifier from grdb_migrations')])")
         #expect(text.hasPrefix("wal\n"), "\(text)")
-        #expect(text.contains("v1: maps, hosts, services, networks"))
+        #expect(text.contains("v1: maps, hosts, services, networks") && text.contains("v2: device types, OS families, paths"))
+    }
+
+    @Test("a store of the first schema is migrated, and its maps read back")
+    func migrateFromV1() throws {
+        let path = Self.path()
+        let store = try MapStore(path: path)
+        let id = try store.begin(Self.map(), settings: Profile())
+        var map = Self.map(hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
+        map.status = .complete
+        try store.save(map, id: id)
+        // Back to version 1: the columns v2 added go, and so does its record.
+        let columns = ["hops", "forwards", "device_type", "device_type_confidence", "device_type_evidence", "os",
+                       "os_confidence", "os_evidence"]
+        _ = try Self.sqlite(path, columns.map { "c.execute('alter table host drop column \($0)'); " }.joined()
+                            + "c.execute(\"delete from grdb_migrations where identifier like 'v2:%'\"); c.commit()")
+        let reopened = try MapStore(path: path)
+        let loaded = try #require(try reopened.map(id: id))
+        #expect(loaded.hosts.map(\.address) == ["198.18.1.2"] && loaded.hosts[0].deviceType == nil)
+        var classified = loaded
+        classified.hosts[0].deviceType = "web server"
+        classified.hosts[0].forwards = ["198.18.2.2"]
+        try reopened.save(classified, id: id)
+        #expect(try reopened.map(id: id)?.hosts[0].forwards == ["198.18.2.2"])
     }
 
     @Test("the default path follows XDG_DATA_HOME, else HOME")

@@ -45,4 +45,15 @@ int cg_send_frame(int fd, int index, const uint8_t *frame, int length);
 /// unless it was dropped).
 int cg_has_raw_privilege(void);
 
+/// A UDP socket for tracing the path to a host without privileges: non-blocking, hop limit `ttl`
+/// (IP_TTL or IPV6_UNICAST_HOPS), and ICMP errors delivered to its error queue (IP_RECVERR or
+/// IPV6_RECVERR), as Linux's unprivileged traceroute does. `family` is AF_INET or AF_INET6.
+/// Returns the descriptor or -1 with errno set.
+int cg_trace_socket(int family, int ttl);
+
+/// Reads one ICMP error from a trace socket's error queue: the address of the node that sent
+/// it (16 bytes; 4 used for IPv4), and its ICMP type and code. Returns 1 when one was read, 0
+/// when the queue held none (or a non-ICMP error), -1 on failure.
+int cg_trace_read_error(int fd, uint8_t *offender, uint8_t *type, uint8_t *code);
+
 #endif

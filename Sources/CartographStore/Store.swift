@@ -352,6 +352,20 @@ public final class MapStore {
         }
     }
 
+    /// The newest map before `id` of the same target and network, if any.
+    public func previous(of id: Int64) throws(StoreError) -> Int64? {
+        do {
+            return try pool.read { db in
+                try Int64.fetchOne(db, sql: """
+                    SELECT p.id FROM map p JOIN map m ON m.id = ? WHERE p.target = m.target AND p.network = m.network
+                      AND p.id < m.id ORDER BY p.id DESC LIMIT 1
+                    """, arguments: [id])
+            }
+        } catch {
+            throw StoreError(path, error)
+        }
+    }
+
     /// The profile settings a map ran with, as stored (JSON).
     public func settings(id: Int64) throws(StoreError) -> Profile? {
         do {

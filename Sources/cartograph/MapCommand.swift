@@ -4,6 +4,7 @@ import CartographEngine
 import CartographNet
 import CartographProbes
 import CartographReport
+import CartographStore
 import Foundation
 
 /// Set by the first Ctrl-C; every stage checks it and stops sending.
@@ -86,6 +87,9 @@ struct MapCommand: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
+    @Option(name: .long, help: ArgumentHelp("Progress on stderr: auto (a live line on a terminal), line, json (for wrappers) or none. A summary ends every map.", valueName: "mode"))
+    var progress: ProgressMode = .auto
+
     func validate() throws {
         if targets.isEmpty && inputList == nil {
             throw ValidationError("no targets: give targets as arguments or with -iL FILE")
@@ -136,9 +140,11 @@ struct MapCommand: ParsableCommand {
                 signal(number, SIG_DFL)   // a second Ctrl-C ends the process at once
             }
         }
-        let verbose = isatty(STDERR_FILENO) == 1
+        let meter = ProgressMeter()
+        let display = ProgressDisplay(meter: meter, mode: progress)
         var context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: interruption,
-                                 note: { line in if verbose { printError(line) } })
+                                 note: { line in display.note(line) })
+        context.progress = meter
         if profile.dns.enabled && profile.dns.guessNames { context.guessWords = try readWordlist(profile.dns.wordlist) }
         context.registered = inventory.registeredAddresses
         context.classifier = LuaHostClassifier(library: library)
@@ -198,6 +204,8 @@ struct MapCommand: ParsableCommand {
                 }
             }
             var result: MapResult
+            display.start()
+            defer { display.stop() }
             do {
                 result = stamp(try MapRunner(context: runContext).run(spec))
             } catch {
@@ -214,12 +222,33 @@ struct MapCommand: ParsableCommand {
                     unsaved = true
                 }
             }
+            display.stop()
+            var completion = MapCompletion(map: result)
+            completion.error = result.status == .failed ? result.warnings.last : nil
+            completion.trend = trend(of: result, in: store)
+            completion.report = id.map { "map \($0) in \(store.path) (cartograph maps show \($0))" }
+            display.summary(completion)
             maps.append(result)
         }
         try emit(try format.render(MapReport(maps: maps)), to: output)
         if interruption.isCancelled { throw CLIError("interrupted; the report and the store hold what was found", code: .interrupted) }
         if failed { throw CLIError("one or more maps failed", code: .failure) }
         if unsaved { throw CLIError("the store \(store.path) could not keep every map; the report above has them", code: .failure) }
+    }
+
+    /// The map against the previous one of its target in its network, when the store has one.
+    func trend(of map: MapResult, in store: MapStore) -> MapCompletion.Trend? {
+        guard let id = map.id, let previousID = try? store.previous(of: id), let previous = try? store.map(id: previousID) else {
+            return nil
+        }
+        let diff = MapDiff(old: previous, new: map)
+        func count(_ kind: MapDiff.Kind) -> Int { diff.changes.filter { $0.kind == kind }.count }
+        let completion = MapCompletion(map: map), before = MapCompletion(map: previous)
+        return MapCompletion.Trend(previousMapId: previousID, hostsDelta: completion.hostsFound - before.hostsFound,
+                                   openPortsDelta: completion.openPorts - before.openPorts,
+                                   newHosts: count(.hostNew), vanishedHosts: count(.hostVanished),
+                                   openedPorts: count(.portOpened), closedPorts: count(.portClosed),
+                                   changedServices: count(.serviceChanged))
     }
 
     /// The network to map in: any name when the inventory declares none, else one it declares

@@ -1,0 +1,142 @@
+import ArgumentParser
+import CartographCore
+import CartographReport
+import Foundation
+
+/// `--progress`: how a map's progress is shown on stderr.
+enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
+    /// A live line on a terminal; nothing but the final summary otherwise.
+    case auto
+    /// The live line even when stderr is not a terminal.
+    case line
+    /// One JSON object a line, for wrappers: progress every second and at each stage, then the summary.
+    case json
+    /// Only the final summary.
+    case none
+}
+
+/// Draws a `ProgressMeter` on stderr from a thread of its own while a map runs. Stage notes
+/// go through it too, so a note never lands in the middle of the progress line.
+final class ProgressDisplay: @unchecked Sendable {
+    // Guarded by `lock`: the drawing thread and the map's thread both write to stderr.
+    private let lock = NSLock()
+    private let meter: ProgressMeter
+    private let mode: ProgressMode
+    private var running = false
+    private var lineShown = false
+    private var lastStage: ProgressMeter.Stage?
+    private var thread: Thread?
+
+    init(meter: ProgressMeter, mode: ProgressMode) {
+        self.meter = meter
+        self.mode = mode == .auto ? (isatty(STDERR_FILENO) == 1 ? .line : .none) : mode
+    }
+
+    var showsNotes: Bool { mode == .line }
+
+    func start() {
+        guard mode == .line || mode == .json else { return }
+        lock.withLock { running = true }
+        let interval: useconds_t = mode == .line ? 200_000 : 100_000
+        let thread = Thread { [self] in
+            var ticks = 0
+            while lock.withLock({ running }) {
+                usleep(interval)
+                ticks += 1
+                draw(force: mode == .line || ticks % 10 == 0)
+            }
+        }
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Stops drawing and clears the line.
+    func stop() {
+        let wasRunning = lock.withLock { () -> Bool in
+            let was = running
+            running = false
+            return was
+        }
+        guard wasRunning else { return }
+        usleep(mode == .line ? 210_000 : 110_000)   // let the drawing thread see it and end
+        lock.withLock {
+            if mode == .json { writeJSON(meter.snapshot()) }
+            clearLine()
+        }
+    }
+
+    /// A stage note: on its own line, above the progress line.
+    func note(_ text: String) {
+        guard showsNotes else { return }
+        lock.withLock {
+            clearLine()
+            FileHandle.standardError.write(Data("cartograph: \(text)\n".utf8))
+        }
+    }
+
+    /// The end-of-map summary: always printed, as a line or (with `json`) as a JSON object.
+    func summary(_ completion: MapCompletion) {
+        lock.withLock {
+            clearLine()
+            if mode == .json {
+                let encoder = MapReport.jsonEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                let body = (try? encoder.encode(completion)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                FileHandle.standardError.write(Data("{\"event\":\"summary\",\"map\":\(body)}\n".utf8))
+            } else {
+                FileHandle.standardError.write(Data((Self.summaryLine(completion) + "\n").utf8))
+            }
+        }
+    }
+
+    static func summaryLine(_ c: MapCompletion) -> String {
+        var line = "cartograph: map " + (c.mapId.map { "\($0) " } ?? "") + "\(c.target) (network \(c.network)): "
+        line += "\(c.status.rawValue) in \(humanDuration(c.durationSeconds)); "
+        line += "\(c.hostsFound) host\(c.hostsFound == 1 ? "" : "s"), \(c.openPorts) open port\(c.openPorts == 1 ? "" : "s"), "
+        line += "\(c.servicesIdentified) service\(c.servicesIdentified == 1 ? "" : "s") identified; "
+        line += c.trend.map { "trend: \($0.phrase)" } ?? "first map of this target in this network"
+        if let error = c.error { line += "; error: \(error)" }
+        return line
+    }
+
+    private func draw(force: Bool) {
+        let snapshot = meter.snapshot()
+        lock.withLock {
+            guard running, snapshot.stage != nil else { return }
+            let stageChanged = snapshot.stage != lastStage
+            lastStage = snapshot.stage
+            switch mode {
+            case .line:
+                FileHandle.standardError.write(Data(("\r\u{1B}[K" + Self.line(snapshot)).utf8))
+                lineShown = true
+            case .json where force || stageChanged:
+                writeJSON(snapshot)
+            default:
+                break
+            }
+        }
+    }
+
+    private func writeJSON(_ snapshot: ProgressSnapshot) {
+        let encoder = MapReport.jsonEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let body = (try? encoder.encode(snapshot)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        FileHandle.standardError.write(Data(("{\"event\":\"progress\"," + body.dropFirst() + "\n").utf8))
+    }
+
+    private func clearLine() {
+        if lineShown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        lineShown = false
+    }
+
+    /// `scan  41% 26843/65535  12,400/s  hosts 3  open 17  ETA 3 s`
+    static func line(_ s: ProgressSnapshot) -> String {
+        var out = (s.stage?.rawValue ?? "").padding(toLength: 14, withPad: " ", startingAt: 0)
+        if s.total > 0 {
+            out += "\(Int(100 * Double(s.done) / Double(s.total)))% \(s.done)/\(s.total)  "
+        }
+        out += "\(Int(s.ratePerSecond))/s  hosts \(s.hostsFound)  open \(s.openPorts)"
+        if let eta = s.etaSeconds, s.total > 0 { out += "  ETA \(humanDuration(eta))" }
+        return out
+    }
+}

@@ -35,6 +35,18 @@ public struct Profile: Hashable, Sendable, Codable {
         /// A short traceroute (UDP, hop limits 1-8) towards one live host per /24 or /64: the
         /// hops are routers, listed in the map even when they were not targets.
         public var traceroute = true
+
+        public init() {}
+
+        /// Settings stored by an earlier version lack the keys added since; they get defaults.
+        public init(from decoder: Decoder) throws {
+            let values = try decoder.container(keyedBy: CodingKeys.self)
+            enabled = try values.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
+            methods = try values.decodeIfPresent([DiscoveryMethod].self, forKey: .methods) ?? methods
+            tcpPorts = try values.decodeIfPresent([UInt16].self, forKey: .tcpPorts) ?? tcpPorts
+            udpPorts = try values.decodeIfPresent([UInt16].self, forKey: .udpPorts) ?? udpPorts
+            traceroute = try values.decodeIfPresent(Bool.self, forKey: .traceroute) ?? traceroute
+        }
     }
 
     /// Ways of telling that an address is live.

@@ -352,6 +352,19 @@ public final class MapStore {
         }
     }
 
+    /// The newest map of every (target, network), in one network or all, oldest target first.
+    public func latestPerTarget(network: String?) throws(StoreError) -> [Int64] {
+        do {
+            return try pool.read { db in
+                try Int64.fetchAll(db, sql: """
+                    SELECT max(id) FROM map WHERE ?1 IS NULL OR network = ?1 GROUP BY target, network ORDER BY max(id)
+                    """, arguments: [network])
+            }
+        } catch {
+            throw StoreError(path, error)
+        }
+    }
+
     /// The newest map before `id` of the same target and network, if any.
     public func previous(of id: Int64) throws(StoreError) -> Int64? {
         do {

@@ -113,13 +113,28 @@ struct MapsCommand: ParsableCommand {
         @Option(name: .long, help: ArgumentHelp("text, json, csv, xml (nmap) or html.", valueName: "format"))
         var format: ReportFormat = .text
 
+        @Option(name: .long, help: ArgumentHelp("Without ids: the latest map of every target in this network, or in 'all'.", valueName: "name|all"))
+        var network: String?
+
+        func validate() throws {
+            if network != nil && !ids.isEmpty { throw ValidationError("give map ids or --network, not both") }
+        }
+
         @Option(name: [.short, .long], help: ArgumentHelp("Write the report to a file instead of stdout.", valueName: "file"))
         var output: String?
 
         func run() throws {
             let store = try self.store.open()
             var maps: [MapResult] = []
-            for id in ids.isEmpty ? [MapID(argument: "latest")!] : ids {
+            if let network {
+                let latest: [Int64]
+                do { latest = try store.latestPerTarget(network: network == "all" ? nil : network) } catch {
+                    throw CLIError(error.description, code: .noInput)
+                }
+                if latest.isEmpty { throw CLIError("no maps of network \"\(network)\" in \(store.path)", code: .noInput) }
+                for id in latest { maps.append(try store.load(id)) }
+            }
+            for id in ids.isEmpty && network == nil ? [MapID(argument: "latest")!] : ids {
                 maps.append(try store.load(try id.resolve(in: store)))
             }
             try emit(try format.render(MapReport(maps: maps)), to: output)

@@ -124,7 +124,7 @@ struct LabStoreTests {
         let (chromium, dom) = try Self.tool(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
                                              "--dump-dom", "file://\(html)"])
         #expect(chromium == 0, "\(dom.suffix(500))")
-        #expect(dom.contains("data-rendered=\"2\""), "two hosts rendered: \(dom.prefix(300))")
+        #expect(dom.contains("data-rendered=\"3\""), "h2, the new farm host and the router on the way: \(dom.prefix(300))")
         #expect(dom.contains("9901") && dom.contains(appearing))
     }
 
@@ -145,7 +145,9 @@ struct LabStoreTests {
             let ports = (host["services"] as? [[String: Any]] ?? []).compactMap { $0["port"] as? Int }
             return "\(state["network"] as? String ?? "?") \(host["address"] as? String ?? "?") \(ports) new=\(host["new"] as? Bool ?? false)"
         }
-        #expect(seen == ["branch \(Lab.h1) [6380] new=true", "default \(Lab.h1) [22, 80] new=true"], "\(seen)")
+        // The default network's router is found on the way to h1; the branch is one link.
+        #expect(seen == ["branch \(Lab.h1) [6380] new=true", "default 198.18.0.1 [] new=true",
+                         "default \(Lab.h1) [22, 80] new=true"], "\(seen)")
 
         let text = try Cartograph.run(["hosts", "--db", db, "--network", "branch"])
         #expect(text.stdout.contains("branch   \(Lab.h1)") && text.stdout.contains("6380/tcp redis"), "\(text.stdout)")
@@ -156,6 +158,13 @@ struct LabStoreTests {
         #expect(again.status == 0)
         let diff = try Cartograph.run(["maps", "diff", "--db", db])
         #expect(diff.stdout.contains("map 1 → map 3") && diff.stdout.hasSuffix("no changes\n"), "\(diff.stdout)")
+        // Reports of one network, or of all with each map's network.
+        let branchReport = try Cartograph.run(["maps", "report", "--db", db, "--network", "branch", "--format", "csv"])
+        let rows = branchReport.stdout.split(separator: "\r\n").dropFirst()
+        #expect(rows.count == 1 && rows.allSatisfy { $0.hasPrefix("2,branch,") && $0.contains(",6380,tcp,") }, "\(branchReport.stdout)")
+        let allReport = try Cartograph.run(["maps", "report", "--db", db, "--network", "all", "--format", "json"])
+        let reported = (try JSONSerialization.jsonObject(with: Data(allReport.stdout.utf8)) as? [String: Any])?["maps"] as? [[String: Any]]
+        #expect(reported?.map { "\($0["id"] ?? "?") \($0["network"] ?? "?")" } == ["2 branch", "3 default"], "the latest map of each target and network")
         let list = try Cartograph.run(["maps", "list", "--db", db, "--network", "branch", "--format", "json"])
         #expect((try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])?.count == 1)
     }

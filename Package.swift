@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "CartographReport", dependencies: ["CartographCore"]),
         // The map store: SQLite through GRDB, with migrations from the first schema on.
         .target(name: "CartographStore", dependencies: ["CartographCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Map-complete notifications: e-mail over SMTP and signed webhooks, TLS through CTLSShims.
+        .target(name: "CartographNotify", dependencies: ["CartographCore", "CartographIO", "CTLSShims", "COpenSSL"]),
         // The core scheduler: runs each map's stages in order and assembles its result.
         .target(
             name: "CartographEngine",
@@ -56,6 +58,12 @@ let package = Package(
         .testTarget(name: "CartographStoreTests", dependencies: ["CartographCore", "CartographStore"]),
         .testTarget(name: "CartographDNSTests", dependencies: ["CartographCore", "CartographDNS"]),
         .testTarget(name: "CartographNetTests", dependencies: ["CartographCore", "CartographNet"]),
+        .testTarget(
+            name: "CartographNotifyTests",
+            dependencies: ["CartographNotify", "CartographCore", "CartographTestSupport"],
+            // The Python mail and HTTP servers the tests start; run from the source tree.
+            exclude: ["Servers"]
+        ),
         .testTarget(name: "CartographProbesTests", dependencies: ["CartographCore", "CartographProbes", "CartographTestSupport"]),
         .testTarget(name: "CartographCLITests", dependencies: ["CartographCore", "CartographTestSupport", "cartograph"]),
         .testTarget(

@@ -1,3 +1,5 @@
 #include <openssl/ssl.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+// HMAC() signs notification webhooks.
+#include <openssl/hmac.h>

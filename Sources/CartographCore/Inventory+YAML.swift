@@ -5,7 +5,7 @@ extension Inventory {
     /// Parses an inventory file's text; errors name `file:line` and the key.
     public static func parse(yaml text: String, file: String) throws(ConfigError) -> Inventory {
         let root = try ConfigReader.document(text, file: file)
-        try root.checkKeys(["domains", "none", "asset_groups", "excluded", "networks", "scope"])
+        try root.checkKeys(["domains", "none", "asset_groups", "excluded", "networks", "scope", "notifications"])
         var inventory = Inventory()
         inventory.file = file
 
@@ -95,6 +95,9 @@ extension Inventory {
                 }
                 inventory.networks.append(network)
             }
+        }
+        if let section = try root.object("notifications") {
+            inventory.notifications = try NotificationSettings.parse(section.located(at: root.keyNode("notifications")))
         }
         return inventory
     }

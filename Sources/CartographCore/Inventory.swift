@@ -56,6 +56,8 @@ public struct Inventory: Sendable, Equatable {
     public var exclusions: [Exclusion] = []
     public var networks: [Network] = []
     public var scope: Scope = .any
+    /// Who to tell when a map ends (`notifications:`); nil when the inventory says nothing.
+    public var notifications: NotificationSettings?
 
     public init() {}
 

@@ -5,7 +5,9 @@
 
 // A TLS client over an already connected non-blocking socket, for probes. OpenSSL's object
 // graph and its many macros stay on this side; Swift sees a handle, status codes and text.
-// Certificates are not verified: a mapper reports what a service presents, it does not trust it.
+// Probe sessions (cg_tls_new) do not verify certificates: a mapper reports what a service
+// presents, it does not trust it. Sessions to services we deliver to (cg_tls_new_client, for
+// notifications) use modern settings and verify the peer unless told not to.
 
 typedef struct cg_tls cg_tls;
 
@@ -19,6 +21,12 @@ enum {
 
 /// A client session on `fd` sending `sni` (may be NULL); NULL if OpenSSL cannot make one.
 cg_tls *cg_tls_new(int fd, const char *sni);
+/// A client session on `fd` to a service we mean to trust, such as a mail server or a webhook
+/// receiver: TLS 1.2 or later at OpenSSL's default security level, SNI when `host` is a name.
+/// When `verify` is nonzero the chain is checked against the system's CA store and the
+/// certificate must match `host` (a DNS name or an IP address); a failed check fails the
+/// handshake and cg_tls_error() says why. NULL if OpenSSL cannot make one.
+cg_tls *cg_tls_new_client(int fd, const char *host, int verify);
 void cg_tls_free(cg_tls *tls);
 
 int cg_tls_handshake(cg_tls *tls);

@@ -49,7 +49,7 @@ let package = Package(
             name: "cartograph",
             dependencies: [
                 "CartographCore", "CartographEngine", "CartographNet", "CartographProbes", "CartographReport",
-                "CartographStore",
+                "CartographStore", "CartographNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

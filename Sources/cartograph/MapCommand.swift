@@ -4,6 +4,7 @@ import CartographEngine
 import CartographNet
 import CartographProbes
 import CartographReport
+import CartographNotify
 import CartographStore
 import Foundation
 
@@ -87,6 +88,9 @@ struct MapCommand: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
+    @Option(name: .long, help: ArgumentHelp("Notification settings (default: the inventory's notifications:, else $XDG_CONFIG_HOME/cartograph/notifications.yaml if it exists).", valueName: "file"))
+    var notifications: String?
+
     @Option(name: .long, help: ArgumentHelp("Progress on stderr: auto (a live line on a terminal), line, json (for wrappers) or none. A summary ends every map.", valueName: "mode"))
     var progress: ProgressMode = .auto
 
@@ -111,6 +115,10 @@ struct MapCommand: ParsableCommand {
             printError("note: \(exclusion.location): exclusion of \(exclusion.block) expired; it no longer applies")
         }
         let network = try checkNetwork(in: inventory)
+        let notifier = try NotificationLoading.load(notifications, inventory: inventory).map { settings in
+            Notifier(settings: settings, environment: ProcessInfo.processInfo.environment,
+                     version: Cartograph.configuration.version, log: { printError($0) })
+        }
         let plan: [MapSpec]
         do {
             plan = try Planner.plan(targets: targets, excluded: excluded, inventory: inventory,
@@ -159,6 +167,7 @@ struct MapCommand: ParsableCommand {
             }
         }
         var maps: [MapResult] = []
+        var completions: [MapCompletion] = []
         var failed = false
         var unsaved = false
         for spec in plan {
@@ -226,11 +235,18 @@ struct MapCommand: ParsableCommand {
             var completion = MapCompletion(map: result)
             completion.error = result.status == .failed ? result.warnings.last : nil
             completion.trend = trend(of: result, in: store)
-            completion.report = id.map { "map \($0) in \(store.path) (cartograph maps show \($0))" }
+            completion.report = output.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+                ?? id.map { "map \($0) in \(store.path) (cartograph maps show \($0))" }
             display.summary(completion)
+            completions.append(completion)
             maps.append(result)
         }
         try emit(try format.render(MapReport(maps: maps)), to: output)
+        // After the report is written and every map is stored: a notification that fails is
+        // logged and retried, and can never cost a map.
+        if let notifier {
+            for completion in completions { _ = notifier.notify(completion) }
+        }
         if interruption.isCancelled { throw CLIError("interrupted; the report and the store hold what was found", code: .interrupted) }
         if failed { throw CLIError("one or more maps failed", code: .failure) }
         if unsaved { throw CLIError("the store \(store.path) could not keep every map; the report above has them", code: .failure) }

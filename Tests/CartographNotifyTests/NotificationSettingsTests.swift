@@ -1,3 +1,4 @@
+import CartographTestSupport
 import CartographCore
 import Foundation
 import Testing

@@ -30,8 +30,8 @@ struct NotifierTests {
         #expect(log.lines[1].hasSuffix("retrying in 200 ms"), "the delay doubles")
         #expect(log.lines[2].hasSuffix("(attempt 3 of 3): connect to 127.0.0.1:\(port): Connection refused; giving up"))
         #expect(log.lines[3].hasPrefix("notification: webhook to http://127.0.0.1:\(port) failed (attempt 1 of 3)"))
-        // Two channels, each waiting 100 ms then 200 ms.
-        #expect(elapsed >= 0.6 && elapsed < 10, "took \(elapsed) s")
+        // Two channels, each waiting 100 ms then 200 ms: the backoff really waited.
+        #expect(elapsed >= 0.6, "took \(elapsed) s")
     }
 
     @Test("a server that accepts and says nothing is given up on at the read timeout")
@@ -41,13 +41,11 @@ struct NotifierTests {
         let timeouts = Timeouts(connect: .seconds(2), read: .milliseconds(300), write: .seconds(2), total: .seconds(5))
         let notifier = Notifier(settings: Self.settings(port: server.port, retries: 1, delay: 10), environment: [:], version: "t",
                                 timeouts: timeouts, log: log.append)
-        let start = Date()
+        // The errors say the read timeout ended each attempt (tests assert behaviour, not time).
         let outcomes = notifier.notify(sampleCompletion())
-        let elapsed = Date().timeIntervalSince(start)
         #expect(outcomes.first?.error == "greeting: waiting for 127.0.0.1:\(server.port): timed out after 300 ms")
         #expect(outcomes.last?.error == "waiting for 127.0.0.1:\(server.port): timed out after 300 ms")
         #expect(outcomes.allSatisfy { $0.attempts == 2 })
-        #expect(elapsed < 4, "four attempts of 300 ms, took \(elapsed) s")
     }
 
     @Test("a server that drips bytes is cut off by the attempt's total limit")
@@ -60,11 +58,9 @@ struct NotifierTests {
         }
         let timeouts = Timeouts(connect: .seconds(1), read: .seconds(1), write: .seconds(1), total: .milliseconds(700))
         let email = NotificationSettings.Email(to: ["ops@example.com"], from: "cg@example.com", server: "127.0.0.1", port: server.port)
-        let start = Date()
         #expect(throws: NotificationError("greeting: waiting for 127.0.0.1:\(server.port): timed out after the attempt's limit of 700 ms")) {
             try SMTPClient(settings: email, timeouts: timeouts).send(MailMessage(from: "cg@example.com", to: ["ops@example.com"], subject: "s", body: "b"))
         }
-        #expect(Date().timeIntervalSince(start) < 3)
     }
 
     @Test("only the statuses in `on` are announced")

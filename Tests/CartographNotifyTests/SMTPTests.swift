@@ -1,3 +1,4 @@
+import CartographTestSupport
 import CartographCore
 @testable import CartographNotify
 import Foundation

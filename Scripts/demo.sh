@@ -16,6 +16,11 @@ bash Scripts/deps.sh
 swift build -c release
 bash Scripts/lab.sh up
 trap 'bash Scripts/lab.sh down' EXIT
-echo "demo: cartograph map 198.18.1.0/24 198.18.2.0/24 198.18.3.0/24 --profile default" >&2
-bash Scripts/lab.sh exec "$(swift build -c release --show-bin-path)/cartograph" \
-    map 198.18.1.0/24 198.18.2.0/24 198.18.3.0/24 --profile default "$@"
+BIN="$(swift build -c release --show-bin-path)/cartograph"
+# The lab's maps go to the default store, in a network of their own ("lab"), so they never mix
+# with maps of real networks that reuse the same addresses.
+echo "demo: cartograph map 198.18.1.0/24 198.18.2.0/24 198.18.3.0/24 --profile default --network lab" >&2
+bash Scripts/lab.sh exec "${BIN}" \
+    map 198.18.1.0/24 198.18.2.0/24 198.18.3.0/24 --profile default --network lab "$@"
+echo "demo: the stored maps (cartograph maps list --network lab):" >&2
+"${BIN}" maps list --network lab >&2

@@ -5,7 +5,8 @@
 --   address, family ("ipv4" | "ipv6"), ttl (TTL of the first sweep reply, raw engine only),
 --   hops (how far away: from a traceroute that reached it, else from the TTL), forwards (the
 --   addresses this host forwarded our probes towards: it was a traceroute hop), hostnames,
---   discovery, services = { {port, protocol, name, product, version, extra_info, device_type,
+--   discovery, neighbour_off_link (it answered with no router in between, yet its address is on
+--   none of our links: an interface of a router next to us), services = { {port, protocol, name, product, version, extra_info, device_type,
 --   os = {...}, tls, cpe = {...}, method}, ... }.
 -- It returns
 --   { device_type = {type = WORD, confidence = 0-100, evidence = {...}},
@@ -92,6 +93,8 @@ end
 
 -- Forwarding our probes is the surest sign of a router.
 local FORWARDING_WEIGHT = 80
+-- An adjacent device that answers for an address off our link routes for it.
+local NEIGHBOUR_WEIGHT = 70
 -- A probe that names the device type outright.
 local PROBE_DEVICE_WEIGHT = 60
 
@@ -140,6 +143,11 @@ return function(host)
     if #host.forwards > 0 then
         add(devices, "router", FORWARDING_WEIGHT, "forwarded probes towards " .. table.concat(host.forwards, ", ")
             .. " (a traceroute hop)")
+    end
+
+    if host.neighbour_off_link then
+        add(devices, "router", NEIGHBOUR_WEIGHT, host.address .. " answers with no router in between, yet is not on our link:"
+            .. " an interface of a neighbouring router")
     end
 
     local counted = {}

@@ -39,6 +39,8 @@ public struct HostClassification: Sendable, Equatable {
 /// Classifies hosts from what the map found about them (services, TTL, hops, forwarding).
 public protocol HostClassifying {
     /// One classification per host, in order; problems (a broken rules file, a rule that failed
-    /// on one host) go to `warnings` with their file:line, and never stop the map.
-    func classify(_ hosts: [HostResult], warnings: inout [String]) -> [HostClassification?]
+    /// on one host) go to `warnings` with their file:line, and never stop the map. `neighbours`
+    /// are the addresses that answered with no router in between though they are not on any
+    /// link of ours: interfaces of a neighbouring router.
+    func classify(_ hosts: [HostResult], neighbours: Set<String>, warnings: inout [String]) -> [HostClassification?]
 }

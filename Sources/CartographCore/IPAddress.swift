@@ -29,6 +29,14 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// 127.0.0.0/8 or ::1.
+    public var isLoopback: Bool {
+        switch self {
+        case .v4(let v): v >> 24 == 127
+        case .v6(let v): v == 1
+        }
+    }
+
     /// Parses a dotted-quad IPv4 or an RFC 4291 IPv6 address; nil when `text` is neither.
     public init?(_ text: String) {
         if let v4 = IPAddress.parseV4(text) {

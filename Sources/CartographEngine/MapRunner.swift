@@ -341,12 +341,14 @@ public struct MapRunner {
             warnings.append("\(selection.udp.count) UDP port(s) were not scanned: without raw packets, UDP ports are found by probe payloads, and identification is off")
         }
 
-        // Path: a short traceroute towards one live host per /24 (or /64); its hops are routers.
+        // Path: a short traceroute towards every live host (beyond 256, one per /24 or /64); its
+        // hops are routers.
         if profile.hostDiscovery.traceroute && scope != .none && !order.isEmpty && !cancel.isCancelled {
             var blocks = Set<IPAddress>()
-            let destinations = order.sorted().filter(inScope).filter { address in
+            let candidates = order.sorted().filter(inScope)
+            let destinations = candidates.count <= 256 ? candidates : candidates.filter { address in
                 blocks.insert(IPAddress(family: address.family, value: address.family == .v4 ? address.value >> 8 : address.value >> 64)).inserted
-            }.prefix(64)
+            }
             context.note("tracing the path to \(destinations.count) host(s)")
             progress.begin(.trace, total: destinations.count)
             let paths = Traceroute.trace(Array(destinations), cancel: cancel)
@@ -365,7 +367,12 @@ public struct MapRunner {
             let indices = result.hosts.indices.filter { result.hosts[$0].excluded != true }
             context.note("classifying \(indices.count) host(s)")
             progress.begin(.classification, total: indices.count)
-            let classes = classifier.classify(indices.map { result.hosts[$0] }, warnings: &warnings)
+            // Off our link yet with no router in between: an interface of a neighbouring router.
+            let neighbours = Set(indices.map { result.hosts[$0] }.filter { host in
+                guard host.hops == 0, let address = IPAddress(host.address), !address.isLoopback else { return false }
+                return !LocalLinks.isAttached(address)
+            }.map(\.address))
+            let classes = classifier.classify(indices.map { result.hosts[$0] }, neighbours: neighbours, warnings: &warnings)
             progress.advance(indices.count)
             for (index, found) in zip(indices, classes) {
                 guard let found else { continue }

@@ -28,8 +28,18 @@ public enum Traceroute {
     /// Classic traceroute base port; probe `ttl` goes to `basePort + ttl`.
     static let basePort: UInt16 = 33434
 
+    /// Traces `destinations` 64 at a time (8 sockets each), so descriptors stay few.
     public static func trace(_ destinations: [IPAddress], maxHops: Int = 8, timeoutMs: Int = 1500, attempts: Int = 2,
                              cancel: CancellationFlag) -> [TracedPath] {
+        stride(from: 0, to: destinations.count, by: 64).flatMap { start in
+            cancel.isCancelled ? destinations[start..<min(start + 64, destinations.count)].map { TracedPath(destination: $0) }
+                : traceBatch(Array(destinations[start..<min(start + 64, destinations.count)]), maxHops: maxHops,
+                             timeoutMs: timeoutMs, attempts: attempts, cancel: cancel)
+        }
+    }
+
+    static func traceBatch(_ destinations: [IPAddress], maxHops: Int, timeoutMs: Int, attempts: Int,
+                           cancel: CancellationFlag) -> [TracedPath] {
         var paths = destinations.map { TracedPath(destination: $0) }
         guard maxHops > 0 else { return paths }
         var answered = Set<Int>()   // index * 256 + ttl

@@ -20,7 +20,7 @@ public struct LuaHostClassifier: HostClassifying {
         libraries = library.libraries
     }
 
-    public func classify(_ hosts: [HostResult], warnings: inout [String]) -> [HostClassification?] {
+    public func classify(_ hosts: [HostResult], neighbours: Set<String> = [], warnings: inout [String]) -> [HostClassification?] {
         let lua: LuaState
         do {
             lua = try LuaState(memoryLimit: 64 << 20)
@@ -40,6 +40,8 @@ public struct LuaHostClassifier: HostClassifying {
         return hosts.map { host in
             lua_pushvalue(stack.L, rules)
             push(host, on: stack)
+            stack.push(neighbours.contains(host.address))
+            stack.setField(-2, "neighbour_off_link")
             cg_lua_set_budget(stack.L, instructionBudget)
             defer { stack.top = rules }
             // The memory cap holds only while rule code runs: Swift's own pushes must not fail.

@@ -38,7 +38,7 @@ public enum TextReport {
                 facts.append("\(type) (\(host.deviceTypeConfidence ?? 0)%)")
             }
             if let os = host.os { facts.append("\(os) (\(host.osConfidence ?? 0)%)") }
-            if let hops = host.hops { facts.append(hops == 0 ? "on our link" : "\(hops) router\(hops == 1 ? "" : "s") away") }
+            if let hops = host.hops { facts.append(hops == 0 ? "adjacent (no router in between)" : "\(hops) router\(hops == 1 ? "" : "s") away") }
             if let forwards = host.forwards, !forwards.isEmpty { facts.append("forwards to \(forwards.joined(separator: ", "))") }
             if !facts.isEmpty { out += "  " + facts.joined(separator: "; ") + "\n" }
             if host.services.isEmpty {

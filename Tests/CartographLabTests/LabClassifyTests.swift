@@ -39,6 +39,22 @@ struct LabClassifyTests {
         }
     }
 
+    @Test("the router's own addresses on the hosts' links are called a router too: adjacent, yet off our link")
+    func routerInterfaces() throws {
+        try Lab.require()
+        let (result, maps) = try Lab.map(["map", "198.18.1.0/30", "198.18.2.0/30", "-n", "-p", "22,80"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let hosts = ReportHost.all(maps, routers: true)
+        for address in ["198.18.1.1", "198.18.2.1"] {
+            let host = try #require(hosts[address], "\(hosts.keys.sorted())")
+            #expect(host.raw["device_type"] as? String == "router", "\(address): \(host.raw["device_type_evidence"] ?? "")")
+            #expect((host.raw["device_type_evidence"] as? [String])?.first?.contains("not on our link") == true)
+            #expect(host.raw["hops"] as? Int == 0)
+        }
+        #expect(hosts["198.18.0.1"]?.raw["device_type"] as? String == "router", "every live host is traced, not just one per /24")
+        #expect(hosts[Lab.h1]?.raw["device_type"] as? String == "web server")
+    }
+
     @Test("IPv6: the router's v6 address is found the same way")
     func routerV6() throws {
         try Lab.require()

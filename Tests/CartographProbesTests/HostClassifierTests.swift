@@ -65,6 +65,17 @@ struct HostClassifierTests {
         #expect(result.deviceTypeConfidence >= 50)
     }
 
+    @Test("an adjacent address off our link is an interface of a neighbouring router")
+    func neighbour() throws {
+        var warnings: [String] = []
+        let host = Self.host([("ssh", nil)], ttl: 64)
+        let found = try Self.classifier().classify([host], neighbours: [host.address], warnings: &warnings)
+        let result = try #require(found.first ?? nil)
+        #expect(result.deviceType == .router && result.deviceTypeEvidence.first?.contains("neighbouring router") == true)
+        let plain = try #require(try Self.classifier().classify([host], neighbours: [], warnings: &warnings).first ?? nil)
+        #expect(plain.deviceType == .unknown, "the same host on our own link is not called a router")
+    }
+
     @Test("OS families from banners and from the TTL's initial value", arguments: [
         (63, nil, nil, "Linux"),
         (127, nil, nil, "Windows"),

@@ -9,6 +9,8 @@ BIN=$(swift build -c release --show-bin-path)/cartograph
 started_lab=0
 if ! ip netns list | grep -qw cg-scan; then bash Scripts/lab.sh up >/dev/null; started_lab=1; fi
 out=$(mktemp -d)
+# Benchmark maps go to a store of their own, removed with the rest.
+export XDG_DATA_HOME="${out}/data"
 cleanup() {
     rm -rf "${out}"
     if [[ ${started_lab} -eq 1 ]]; then bash Scripts/lab.sh down; fi

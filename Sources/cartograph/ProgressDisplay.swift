@@ -26,6 +26,9 @@ final class ProgressDisplay: @unchecked Sendable {
     private var lineShown = false
     private var lastStage: ProgressMeter.Stage?
     private var thread: Thread?
+    /// Wakes the drawing thread early when the map ends, and tells `stop` it has finished.
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
 
     init(meter: ProgressMeter, mode: ProgressMode) {
         self.meter = meter
@@ -37,14 +40,15 @@ final class ProgressDisplay: @unchecked Sendable {
     func start() {
         guard mode == .line || mode == .json else { return }
         lock.withLock { running = true }
-        let interval: useconds_t = mode == .line ? 200_000 : 100_000
+        let interval: DispatchTimeInterval = mode == .line ? .milliseconds(200) : .milliseconds(100)
         let thread = Thread { [self] in
             var ticks = 0
             while lock.withLock({ running }) {
-                usleep(interval)
+                _ = wake.wait(timeout: .now() + interval)
                 ticks += 1
                 draw(force: mode == .line || ticks % 10 == 0)
             }
+            finished.signal()
         }
         self.thread = thread
         thread.start()
@@ -58,7 +62,8 @@ final class ProgressDisplay: @unchecked Sendable {
             return was
         }
         guard wasRunning else { return }
-        usleep(mode == .line ? 210_000 : 110_000)   // let the drawing thread see it and end
+        wake.signal()
+        finished.wait()
         lock.withLock {
             if mode == .json { writeJSON(meter.snapshot()) }
             clearLine()

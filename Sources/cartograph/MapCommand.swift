@@ -191,7 +191,9 @@ struct MapCommand: ParsableCommand {
                 map.launchedBy = skeleton.launchedBy
                 map.launchedAt = skeleton.launchedAt
                 if let approved {
-                    for index in map.hosts.indices where map.hosts[index].excluded != true {
+                    // Routers a traceroute found on the way are not the map's hosts to approve.
+                    for index in map.hosts.indices
+                    where map.hosts[index].excluded != true && map.hosts[index].discovery != ["traceroute"] {
                         let address = IPAddress(map.hosts[index].address)
                         map.hosts[index].rogue = address.map { !approved.contains($0) }
                     }

@@ -79,6 +79,7 @@ local OS_HINTS = {
 
 -- Initial TTL families: a reply's TTL is the sender's initial TTL minus the hops it crossed.
 local TTL_FAMILIES = {
+    { initial = 32, os = "Windows", weight = 10, note = "old Windows or embedded systems" },
     { initial = 64, os = "Linux", weight = 20, note = "Linux, BSD or macOS" },
     { initial = 128, os = "Windows", weight = 30, note = "Windows" },
     { initial = 255, os = "Cisco IOS", weight = 15, note = "network equipment or Solaris", device = "router", device_weight = 10 },

@@ -72,6 +72,15 @@ public final class ProgressMeter: Sendable {
     }
 }
 
+extension ProgressMeter {
+    /// `count × each` as a work total, saturating at `Int.max` (an IPv6 range can hold 2^128
+    /// addresses, so the product can overflow even 128 bits).
+    public static func units(_ count: UInt128, times each: Int) -> Int {
+        let (product, overflow) = count.multipliedReportingOverflow(by: UInt128(max(0, each)))
+        return overflow ? Int.max : Int(clamping: product)
+    }
+}
+
 /// One reading of a `ProgressMeter`, as `--progress json` prints it.
 public struct ProgressSnapshot: Codable, Sendable, Equatable {
     public var map: String

@@ -261,7 +261,7 @@ public struct MapRunner {
             } else {
                 context.note("scanning \(selection.tcp.count) port(s) on \(addresses.count) address(es), every one assumed live")
                 let scanned = scopeSet.map { addresses.subtracting(addresses.subtracting($0)) } ?? addresses
-                progress.begin(.scan, total: Int(clamping: scanned.count * UInt128(perHost)))
+                progress.begin(.scan, total: ProgressMeter.units(scanned.count, times: perHost))
                 try engine.scan(hosts: scanned, ports: selection, profile: profile, cancel: cancel, progress: progress, observe: observe)
             }
         } else if !sweeping {
@@ -353,11 +353,19 @@ public struct MapRunner {
             progress.begin(.trace, total: destinations.count)
             let paths = Traceroute.trace(Array(destinations), cancel: cancel)
             progress.advance(destinations.count)
+            let unsent = paths.reduce(0) { $0 + $1.unsent }
+            if unsent > 0 { warnings.append("traceroute: \(unsent) probe(s) could not be sent (no socket); routers may be missing") }
+            // A host's own answer gives its distance; a router known only as a hop is as far as
+            // the nearest hop it was seen at.
             for path in paths {
-                distances[path.destination] = path.distance
+                if let distance = path.distance { distances[path.destination] = distance }
+            }
+            for path in paths {
                 for hop in path.hops where !context.excluded.contains(hop.router) && hop.router != path.destination {
                     routes[hop.router, default: []].insert(path.destination)
-                    distances[hop.router] = distances[hop.router] ?? hop.distance
+                    if !paths.contains(where: { $0.destination == hop.router && $0.distance != nil }) {
+                        distances[hop.router] = min(distances[hop.router] ?? hop.distance, hop.distance)
+                    }
                 }
             }
         }

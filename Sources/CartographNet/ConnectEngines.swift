@@ -16,7 +16,7 @@ public struct ConnectSweepEngine: HostSweepEngine {
                       found: (IPAddress, String, UInt8?) -> Void) throws {
         let ports = profile.hostDiscovery.tcpPorts
         guard !ports.isEmpty else { return }
-        progress.addWork(Int(clamping: addresses.count * UInt128(ports.count)))
+        progress.addWork(ProgressMeter.units(addresses.count, times: ports.count))
         var performance = profile.performance
         // A sweep touches many hosts with few ports each: let more hosts run at once.
         performance.parallelHosts = max(performance.parallelHosts, performance.concurrency / max(1, ports.count))

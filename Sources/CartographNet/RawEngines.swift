@@ -30,7 +30,7 @@ public struct RawSweepEngine: HostSweepEngine {
         let prober = try RawProber(performance: profile.performance, cancel: cancel, timing: timing)
         prober.progress = progress
         let probes = Self.probes(for: profile)
-        progress.addWork(Int(clamping: addresses.count * UInt128(probes.count)))
+        progress.addWork(ProgressMeter.units(addresses.count, times: probes.count))
         // Every method is recorded, so hosts are not dropped after their first answer.
         try prober.run(addresses, probes: probes, stopOnAnswer: false) { address, probe, outcome, ttl in
             guard outcome != .unreachable else { return }

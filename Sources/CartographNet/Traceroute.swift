@@ -17,6 +17,9 @@ public struct TracedPath: Sendable, Equatable {
     public var destination: IPAddress
     public var hops: [Hop] = []
     public var distance: Int?
+    /// Probes that could not be sent (no socket: out of descriptors, say), so the path may
+    /// miss hops.
+    public var unsent = 0
 }
 
 /// A short traceroute without privileges: UDP datagrams to high ports with hop limits 1...N,
@@ -51,7 +54,10 @@ public enum Traceroute {
                 for ttl in 1...maxHops where ttl <= reached && !answered.contains(index * 256 + ttl) {
                     let family = path.destination.family == .v4 ? AF_INET : AF_INET6
                     let fd = cg_trace_socket(family, Int32(ttl))
-                    guard fd >= 0 else { continue }
+                    guard fd >= 0 else {
+                        paths[index].unsent += 1
+                        continue
+                    }
                     var (storage, length) = Sockets.socketAddress(path.destination, port: basePort + UInt16(ttl))
                     let payload: [UInt8] = Array("cartograph trace".utf8)
                     let sent = withUnsafePointer(to: &storage) { address in

@@ -238,9 +238,17 @@ final class NetworkStream {
         defer { freeaddrinfo(list) }
         let endpoint = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         var failure = "no address"
+        var infos: [addrinfo] = []
         var entry = list
         while let info = entry?.pointee {
+            infos.append(info)
             entry = info.ai_next
+        }
+        for (index, info) in infos.enumerated() {
+            // Each address gets an equal share of the time left, so one that black-holes (an
+            // AAAA record with no route, say) leaves time to try the next.
+            let now = MonotonicClock.now()
+            let share = until > now ? now + (until - now) / UInt64(infos.count - index) : until
             let fd = socket(info.ai_family, info.ai_socktype | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
                             info.ai_protocol)
             guard fd >= 0 else {
@@ -255,9 +263,10 @@ final class NetworkStream {
                 Glibc.close(fd)
                 continue
             }
-            guard poll(fd, events: POLLOUT, until: until) else {
+            guard poll(fd, events: POLLOUT, until: share) else {
                 Glibc.close(fd)
-                throw NotificationError("connect to \(endpoint): timed out after \(timeouts.connect.shortText)")
+                failure = "timed out after \(timeouts.connect.shortText)"
+                continue
             }
             let code = Sockets.pendingError(fd)
             if code == 0 { return fd }

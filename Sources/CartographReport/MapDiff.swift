@@ -62,6 +62,10 @@ public struct MapDiff: Codable, Sendable, Equatable {
                 }
             case (let host?, nil):
                 changes.append(Change(kind: .hostVanished, address: address, before: Self.summary(host), rogue: host.rogue))
+                for service in host.services {
+                    changes.append(Change(kind: .portClosed, address: address, port: service.port, protocol: service.protocol,
+                                          before: Self.identification(service), rogue: host.rogue))
+                }
             case (let was?, let now?):
                 let oldPorts = Dictionary(was.services.map { (PortID($0), $0) }, uniquingKeysWith: { a, _ in a })
                 let newPorts = Dictionary(now.services.map { (PortID($0), $0) }, uniquingKeysWith: { a, _ in a })

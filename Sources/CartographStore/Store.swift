@@ -268,7 +268,7 @@ public final class MapStore {
             }
             let dead = running.filter { row in
                 let pid: Int? = row["pid"]
-                return pid.map { !Self.isCartograph(pid: Int32($0)) } ?? true
+                return pid.map { !Self.isCartograph(pid: Int32(clamping: $0)) } ?? true
             }.map { $0["id"] as Int64 }
             guard !dead.isEmpty else { return }
             try pool.write { db in
@@ -310,7 +310,8 @@ public final class MapStore {
             return try pool.read { db in
                 try Row.fetchAll(db, sql: """
                     SELECT map.*,
-                        (SELECT count(*) FROM host WHERE host.map_id = map.id AND coalesce(host.excluded, 0) = 0) AS host_count,
+                        (SELECT count(*) FROM host WHERE host.map_id = map.id AND coalesce(host.excluded, 0) = 0
+                           AND host.discovery != '["traceroute"]') AS host_count,
                         (SELECT count(*) FROM service JOIN host ON service.host_id = host.id WHERE host.map_id = map.id) AS port_count
                     FROM map WHERE ?1 IS NULL OR network = ?1 ORDER BY id DESC
                     """, arguments: [network]).map(Self.summary)
@@ -365,13 +366,14 @@ public final class MapStore {
         }
     }
 
-    /// The newest map before `id` of the same target and network, if any.
+    /// The newest complete map before `id` of the same target and network, if any: the baseline
+    /// a trend is measured against (an interrupted or failed map saw only part of the network).
     public func previous(of id: Int64) throws(StoreError) -> Int64? {
         do {
             return try pool.read { db in
                 try Int64.fetchOne(db, sql: """
                     SELECT p.id FROM map p JOIN map m ON m.id = ? WHERE p.target = m.target AND p.network = m.network
-                      AND p.id < m.id ORDER BY p.id DESC LIMIT 1
+                      AND p.id < m.id AND p.status = 'complete' ORDER BY p.id DESC LIMIT 1
                     """, arguments: [id])
             }
         } catch {
@@ -384,7 +386,12 @@ public final class MapStore {
         do {
             guard let text = try pool.read({ try String.fetchOne($0, sql: "SELECT settings FROM map WHERE id = ?", arguments: [id]) })
             else { return nil }
-            return try JSONDecoder().decode(Profile.self, from: Data(text.utf8))
+            guard let settings = try? JSONDecoder().decode(Profile.self, from: Data(text.utf8)) else {
+                throw StoreError("store \(path): the settings of map \(id) cannot be read (written by another version?)")
+            }
+            return settings
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError(path, error)
         }
@@ -475,7 +482,7 @@ public final class MapStore {
             host.osConfidence = row["os_confidence"]
             host.osEvidence = decode(row["os_evidence"])
             host.services = try Row.fetchAll(services, arguments: [row["id"] as Int64]).map { s in
-                var service = ServiceResult(port: UInt16(s["port"] as Int),
+                var service = ServiceResult(port: UInt16(clamping: s["port"] as Int? ?? 0),
                                             protocol: TransportProtocol(rawValue: s["protocol"]) ?? .tcp,
                                             state: s["state"], method: s["method"])
                 service.name = s["name"]

@@ -141,7 +141,11 @@ struct MapCommand: ParsableCommand {
         for error in library.errors { printError("warning: probe \(error.description)") }
         for notice in library.notices { printError("note: \(notice)") }
 
-        let store = try self.store.open()
+        // A store that cannot be opened costs the history, not the map: the report still comes.
+        var store: MapStore?
+        do { store = try self.store.open() } catch {
+            printError("warning: \(error.message); maps will not be saved")
+        }
         for stop in [SIGINT, SIGTERM] {
             signal(stop) { number in
                 interruption.cancel()
@@ -201,44 +205,44 @@ struct MapCommand: ParsableCommand {
                 return map
             }
             var id: Int64?
-            do { id = try store.begin(skeleton, settings: profile, network: network) } catch {
-                printError("warning: \(error.description); this map is not saved")
-                unsaved = true
-            }
-            var warned = false
-            var runContext = context
-            runContext.checkpoint = { partial in
-                guard let id else { return }
-                do { try store.save(stamp(partial), id: id) } catch {
-                    if !warned { printError("warning: \(error); the report still holds everything") }
-                    warned = true
+            if let store {
+                do { id = try store.begin(skeleton, settings: profile, network: network) } catch {
+                    printError("warning: \(error.description); this map is not saved")
                 }
             }
+            if id == nil { unsaved = true }
+            let writer = id.flatMap { id in store.map { CheckpointWriter(store: $0, id: id) } }
+            var runContext = context
+            runContext.checkpoint = { partial in writer?.submit(stamp(partial)) }
             var result: MapResult
             display.start()
             defer { display.stop() }
             do {
                 result = stamp(try MapRunner(context: runContext).run(spec))
             } catch {
-                printError("map \(spec.target) failed: \(error)")
+                display.message("map \(spec.target) failed: \(error)")
                 failed = true
-                skeleton.status = .failed
-                skeleton.finishedAt = Date()
-                skeleton.warnings = ["failed: \(error)"]
-                result = skeleton
+                // What the last checkpoint had found stays: the map failed, its findings did not.
+                result = writer?.finish().newest ?? skeleton
+                result.status = .failed
+                result.finishedAt = Date()
+                result.warnings.append("failed: \(error)")
             }
-            if let id {
+            if let checkpointFailure = writer?.finish().failure {
+                display.message("warning: \(checkpointFailure); checkpoints were not all saved")
+            }
+            if let id, let store {
                 do { result = try store.save(result, id: id) } catch {
-                    printError("warning: \(error.description); this map is not saved")
+                    display.message("warning: \(error.description); this map is not saved")
                     unsaved = true
                 }
             }
             display.stop()
             var completion = MapCompletion(map: result)
             completion.error = result.status == .failed ? result.warnings.last : nil
-            completion.trend = trend(of: result, in: store)
+            completion.trend = store.flatMap { trend(of: result, in: $0) }
             completion.report = output.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-                ?? id.map { "map \($0) in \(store.path) (cartograph maps show \($0))" }
+                ?? id.flatMap { id in store.map { "map \(id) in \($0.path) (cartograph maps show \(id))" } }
             display.summary(completion)
             completions.append(completion)
             maps.append(result)
@@ -251,7 +255,7 @@ struct MapCommand: ParsableCommand {
         }
         if interruption.isCancelled { throw CLIError("interrupted; the report and the store hold what was found", code: .interrupted) }
         if failed { throw CLIError("one or more maps failed", code: .failure) }
-        if unsaved { throw CLIError("the store \(store.path) could not keep every map; the report above has them", code: .failure) }
+        if unsaved { throw CLIError("the store \(self.store.path) could not keep every map; the report has them", code: .failure) }
     }
 
     /// The map against the previous one of its target in its network, when the store has one.

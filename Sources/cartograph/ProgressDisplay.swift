@@ -79,6 +79,14 @@ final class ProgressDisplay: @unchecked Sendable {
         }
     }
 
+    /// A warning or an error from the map's thread: always printed, never inside the line.
+    func message(_ text: String) {
+        lock.withLock {
+            clearLine()
+            FileHandle.standardError.write(Data("cartograph: \(text)\n".utf8))
+        }
+    }
+
     /// The end-of-map summary: always printed, as a line or (with `json`) as a JSON object.
     func summary(_ completion: MapCompletion) {
         lock.withLock {

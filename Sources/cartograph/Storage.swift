@@ -111,6 +111,8 @@ extension MapStore {
 
 /// Durations as people read them: `4.2 s`, `3 min 12 s`, `2 h 5 min`.
 func humanDuration(_ seconds: TimeInterval) -> String {
+    // An ETA at a crawling rate can be astronomical (or not a number): no Int conversion then.
+    guard seconds.isFinite, seconds < 100 * 365 * 86400 else { return "more than a century" }
     if seconds < 60 { return String(format: "%.1f s", seconds) }
     let whole = Int(seconds)
     if whole < 3600 { return "\(whole / 60) min \(whole % 60) s" }

@@ -171,6 +171,15 @@ struct StoreCommandTests {
         #expect(text.hasPrefix("Map 1: none:[127.0.0.1]") && !text.contains("old contents"), "\(text)")
     }
 
+    @Test("a store that cannot be opened costs the history, not the map: the report still comes")
+    func storeUnavailable() throws {
+        let result = try Cartograph.run(["map", "127.0.0.1", "-p", "1", "-n", "--engine", "connect", "--probes", "none",
+                                         "--db", "/etc/passwd", "--format", "json"])
+        #expect(result.status == 1, "not saved is a failure to report: \(result.stderr)")
+        #expect(result.stderr.contains("store /etc/passwd: file is not a database; maps will not be saved"), "\(result.stderr)")
+        #expect(result.stdout.contains("\"address\" : \"127.0.0.1\""), "the report is still written")
+    }
+
     @Test("a network the inventory does not declare is refused, with the nearest declared name")
     func undeclaredNetwork() throws {
         let inventory = Cartograph.scratch.appendingPathComponent("networks-\(getpid()).yaml")

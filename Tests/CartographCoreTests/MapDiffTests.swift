@@ -31,7 +31,8 @@ struct MapDiffTests {
         var excluded = HostResult(address: "198.18.9.9")
         excluded.excluded = true
         let diff = MapDiff(old: old, new: Self.map(2, [stays, newcomer, excluded]))
-        #expect(diff.changes.map(\.kind) == [.hostVanished, .serviceChanged, .portClosed, .portOpened, .hostNew, .portOpened])
+        #expect(diff.changes.map(\.kind) == [.hostVanished, .portClosed, .serviceChanged, .portClosed, .portOpened, .hostNew, .portOpened])
+        #expect(diff.renderText().contains("- 198.18.1.2 22/tcp: closed, was ssh"), "a vanished host's ports close with it")
         let text = diff.renderText()
         #expect(text.contains("- host 198.18.1.2: vanished (was 22/tcp)"), "\(text)")
         #expect(text.contains("~ 198.18.2.2 22/tcp: ssh 9.2p1 → ssh 9.3p1"), "\(text)")

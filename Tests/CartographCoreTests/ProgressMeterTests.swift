@@ -10,6 +10,13 @@ struct ProgressMeterTests {
         func advance(seconds: Double) { now.add(UInt64(seconds * 1e9), ordering: .relaxed) }
     }
 
+    @Test("work totals saturate instead of overflowing: an IPv6 range can hold 2^128 addresses")
+    func saturating() {
+        #expect(ProgressMeter.units(UInt128.max, times: 12) == Int.max)
+        #expect(ProgressMeter.units(1 << 64, times: 1) == Int.max)
+        #expect(ProgressMeter.units(65536, times: 5) == 327_680)
+    }
+
     @Test("rate and ETA follow the work done per second of the stage; a new stage starts from zero")
     func rateAndETA() {
         let clock = Clock()

@@ -152,6 +152,21 @@ struct MapStoreTests {
         #expect(try store.latestID() == ids[3])
     }
 
+    @Test("a trend's baseline is the newest complete map of the target and network, never an interrupted one")
+    func previousComplete() throws {
+        let store = try MapStore(path: Self.path())
+        var ids: [Int64] = []
+        for status in [MapResult.Status.complete, .interrupted, .failed, .complete] {
+            var map = Self.map()
+            let id = try store.begin(map, settings: Profile())
+            map.status = status
+            try store.save(map, id: id)
+            ids.append(id)
+        }
+        #expect(try store.previous(of: ids[3]) == ids[0])
+        #expect(try store.previous(of: ids[0]) == nil)
+    }
+
     @Test("a file that is not a store is refused in one line naming it")
     func notADatabase() throws {
         let path = Self.path()

@@ -1,0 +1,49 @@
+import CartographCore
+import CartographStore
+import Foundation
+
+/// Writes a running map's checkpoints to the store from a thread of its own, so a slow disk or a
+/// store locked by another process never stalls the engine's packet loop. Only the newest
+/// checkpoint matters: one submitted while another is being written replaces any still waiting.
+/// Also keeps the newest checkpoint, so a map that fails keeps what it had found.
+final class CheckpointWriter: @unchecked Sendable {
+    // Guarded by `lock`; the store is used only from `queue`.
+    private let lock = NSLock()
+    private var pending: MapResult?
+    private var newest: MapResult?
+    private var failure: String?
+    private let queue = DispatchQueue(label: "cartograph.checkpoints")
+    private let store: MapStore
+    private let id: Int64
+
+    init(store: MapStore, id: Int64) {
+        self.store = store
+        self.id = id
+    }
+
+    /// The map so far; written soon, on the writer's queue.
+    func submit(_ map: MapResult) {
+        let schedule = lock.withLock { () -> Bool in
+            let idle = pending == nil
+            pending = map
+            newest = map
+            return idle
+        }
+        guard schedule else { return }
+        queue.async { [self] in
+            guard let map = lock.withLock({ () -> MapResult? in
+                defer { pending = nil }
+                return pending
+            }) else { return }
+            do { try store.save(map, id: id) } catch {
+                lock.withLock { failure = failure ?? "\(error)" }
+            }
+        }
+    }
+
+    /// Waits for the write in progress; returns the newest checkpoint and the first failure.
+    func finish() -> (newest: MapResult?, failure: String?) {
+        queue.sync {}
+        return lock.withLock { (newest, failure) }
+    }
+}

@@ -166,21 +166,20 @@ return function(host)
                 end
             end
         end
+        -- Each hint counts once per service, however many of its texts match.
         local seen = {}
-        for _, text in ipairs(texts(service)) do
-            for _, hint in ipairs(PRODUCT_HINTS) do
-                if not seen[hint] and string.find(text, hint.pattern) then
-                    seen[hint] = true
-                    add(devices, hint.type, hint.weight, where(service) .. " mentions \"" .. text .. "\"")
-                end
-            end
-            for _, hint in ipairs(OS_HINTS) do
-                if not seen[hint] and string.find(text, hint.pattern) then
-                    seen[hint] = true
-                    add(systems, hint.os, hint.weight, where(service) .. " says \"" .. text .. "\"")
+        local function match(hints, key, scores, verb)
+            for _, text in ipairs(texts(service)) do
+                for _, hint in ipairs(hints) do
+                    if not seen[hint] and string.find(text, hint.pattern) then
+                        seen[hint] = true
+                        add(scores, hint[key], hint.weight, where(service) .. " " .. verb .. " \"" .. text .. "\"")
+                    end
                 end
             end
         end
+        match(PRODUCT_HINTS, "type", devices, "mentions")
+        match(OS_HINTS, "os", systems, "says")
     end
 
     if host.ttl then

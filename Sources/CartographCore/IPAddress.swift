@@ -29,6 +29,17 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// Order for addresses held as text (reports, the store): numeric, IPv4 before IPv6, and
+    /// anything that does not parse after them, by text.
+    public static func textOrder(_ a: String, _ b: String) -> Bool {
+        switch (IPAddress(a), IPAddress(b)) {
+        case let (x?, y?): x < y
+        case (.some, nil): true
+        case (nil, .some): false
+        case (nil, nil): a < b
+        }
+    }
+
     /// 127.0.0.0/8 or ::1.
     public var isLoopback: Bool {
         switch self {

@@ -74,7 +74,7 @@ public struct MapCompletion: Codable, Sendable, Equatable {
         startedAt = map.startedAt
         self.durationSeconds = durationSeconds ?? map.finishedAt.timeIntervalSince(map.startedAt)
         // Routers a traceroute found on the way are not among the hosts the map looked for.
-        let live = map.hosts.filter { $0.excluded != true && $0.discovery != ["traceroute"] }
+        let live = map.hosts.filter { $0.excluded != true && !$0.isOnTheWay }
         hostsFound = live.count
         openPorts = live.reduce(0) { $0 + $1.services.count }
         servicesIdentified = live.reduce(0) { $0 + $1.services.filter { $0.name != nil }.count }

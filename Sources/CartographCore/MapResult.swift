@@ -98,6 +98,10 @@ public struct HostResult: Codable, Sendable, Equatable {
     /// The inventory approves hosts for this map's domain (or the None domain) and this is not one.
     public var rogue: Bool?
 
+    /// A router a traceroute found on the way to the targets, not one of the map's own hosts:
+    /// it is listed, but not counted as found, approved or rogue.
+    public var isOnTheWay: Bool { discovery == ["traceroute"] }
+
     public init(address: String, hostnames: [Hostname] = [], discovery: [String] = [], services: [ServiceResult] = [],
                 closedPorts: Int = 0, filteredPorts: Int = 0) {
         self.address = address

@@ -360,10 +360,11 @@ public struct MapRunner {
             for path in paths {
                 if let distance = path.distance { distances[path.destination] = distance }
             }
+            let reached = Set(paths.filter { $0.distance != nil }.map(\.destination))
             for path in paths {
                 for hop in path.hops where !context.excluded.contains(hop.router) && hop.router != path.destination {
                     routes[hop.router, default: []].insert(path.destination)
-                    if !paths.contains(where: { $0.destination == hop.router && $0.distance != nil }) {
+                    if !reached.contains(hop.router) {
                         distances[hop.router] = min(distances[hop.router] ?? hop.distance, hop.distance)
                     }
                 }

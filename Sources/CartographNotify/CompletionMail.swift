@@ -73,11 +73,7 @@ extension MailMessage {
 
     /// `2025-07-01 12:00:00 UTC`.
     static func startTime(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
-        return formatter.string(from: date)
+        date.utc("yyyy-MM-dd HH:mm:ss 'UTC'")
     }
 
     /// `4.2 s`, `3 min 12 s`, `2 h 05 min`.

@@ -48,11 +48,7 @@ public struct MailMessage: Sendable, Equatable {
 
     /// `Tue, 01 Jul 2025 12:00:00 +0000`.
     static func rfc5322Date(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
-        return formatter.string(from: date)
+        date.utc("EEE, dd MMM yyyy HH:mm:ss Z")
     }
 
     /// Header text as is when it is ASCII and short; otherwise RFC 2047 encoded words

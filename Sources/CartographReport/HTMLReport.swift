@@ -143,8 +143,7 @@ public enum HTMLReport {
         var name = service.name ?? "unknown"
         if service.certain == false { name += "?" }
         if service.tls == true { name += " (TLS)" }
-        let version = [service.product, service.version, service.extraInfo.map { "(\($0))" }]
-            .compactMap { $0 }.joined(separator: " ")
+        let version = service.versionText
         var method = escape(service.method)
         for error in service.probeErrors ?? [] { method += "<div class=\"error\">\(escape(error))</div>" }
         var cells = [

@@ -50,7 +50,7 @@ public struct MapDiff: Codable, Sendable, Equatable {
 
         let before = Dictionary(old.hosts.filter { $0.excluded != true }.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
         let after = Dictionary(new.hosts.filter { $0.excluded != true }.map { ($0.address, $0) }, uniquingKeysWith: { a, _ in a })
-        let addresses = Set(before.keys).union(after.keys).sorted(by: Self.addressOrder)
+        let addresses = Set(before.keys).union(after.keys).sorted(by: IPAddress.textOrder)
         for address in addresses {
             switch (before[address], after[address]) {
             case (nil, let host?):
@@ -102,8 +102,7 @@ public struct MapDiff: Codable, Sendable, Equatable {
 
     /// How a service was identified, in one phrase: `ssh OpenSSH 9.2p1 (protocol 2.0)`.
     static func identification(_ service: ServiceResult) -> String {
-        [service.name ?? "unknown", service.product, service.version, service.extraInfo.map { "(\($0))" }]
-            .compactMap { $0 }.joined(separator: " ")
+        [service.name ?? "unknown", service.versionText].filter { !$0.isEmpty }.joined(separator: " ")
     }
 
     static func summary(_ host: HostResult) -> String {
@@ -111,15 +110,6 @@ public struct MapDiff: Codable, Sendable, Equatable {
         let ports = host.services.map { "\($0.port)/\($0.protocol.rawValue)" }
         return ([names.isEmpty ? nil : names.joined(separator: ", ")]
             + [ports.isEmpty ? "no open ports" : ports.joined(separator: ", ")]).compactMap { $0 }.joined(separator: "; ")
-    }
-
-    static func addressOrder(_ a: String, _ b: String) -> Bool {
-        switch (IPAddress(a), IPAddress(b)) {
-        case let (x?, y?): x < y
-        case (.some, nil): true
-        case (nil, .some): false
-        case (nil, nil): a < b
-        }
     }
 
     /// The diff for people: a heading, then one line per change, each naming host and port.

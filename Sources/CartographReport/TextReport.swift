@@ -1,6 +1,13 @@
 import CartographCore
 import Foundation
 
+extension ServiceResult {
+    /// Product, version and extra information as the reports print them: `OpenSSH 9.2p1 (protocol 2.0)`.
+    var versionText: String {
+        [product, version, extraInfo.map { "(\($0))" }].compactMap { $0 }.joined(separator: " ")
+    }
+}
+
 /// The human-readable report: one block per map, one table of open ports per host.
 public enum TextReport {
     public static func render(_ report: MapReport) -> String {
@@ -16,7 +23,7 @@ public enum TextReport {
         out += "  profile \(map.profile), \(map.status.rawValue), started \(timestamp(map.startedAt)), "
         out += "took \(String(format: "%.1f", duration)) s\n"
         // Routers a traceroute found on the way are listed, but are not among the addresses mapped.
-        let onTheWay = map.hosts.filter { $0.discovery == ["traceroute"] }.count
+        let onTheWay = map.hosts.filter(\.isOnTheWay).count
         let live = map.hosts.count - onTheWay
         out += "  \(live) live host\(live == 1 ? "" : "s") of \(map.addressesScanned) address"
         out += map.addressesScanned == "1" ? "" : "es"
@@ -48,8 +55,7 @@ public enum TextReport {
                     [
                         "\(service.port)/\(service.protocol.rawValue)", service.state,
                         (service.name ?? "unknown") + (service.certain == false ? "?" : ""),
-                        [service.product, service.version, service.extraInfo.map { "(\($0))" }]
-                            .compactMap { $0 }.joined(separator: " "),
+                        service.versionText,
                         service.method,
                     ]
                 }

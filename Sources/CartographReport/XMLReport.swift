@@ -236,11 +236,7 @@ public enum XMLReport {
 
     /// nmap's `startstr`/`timestr` layout (`Fri Jan 15 08:00:00 2027`), in UTC.
     static func timestring(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "EEE MMM dd HH:mm:ss yyyy"
-        return formatter.string(from: date)
+        date.utc("EEE MMM dd HH:mm:ss yyyy")
     }
 
     static func nonEmpty(_ text: String?) -> String? {

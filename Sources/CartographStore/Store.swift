@@ -407,7 +407,7 @@ public final class MapStore {
                                     status: MapResult.Status(rawValue: row["status"]) ?? .failed,
                                     startedAt: row["started_at"], finishedAt: row["finished_at"] ?? row["updated_at"],
                                     addressesScanned: row["addresses_scanned"], excludedAddresses: row["excluded_addresses"],
-                                    hosts: hosts.sorted { addressOrder($0.address, $1.address) },
+                                    hosts: hosts.sorted { IPAddress.textOrder($0.address, $1.address) },
                                     warnings: Self.decode(row["warnings"]) ?? [])
                 map.id = id
                 map.title = row["title"]
@@ -437,7 +437,7 @@ public final class MapStore {
                     """, arguments: [network])
                 return rows.map { row, host in
                     HostState(network: row["network"], mapId: row["map_id"], seenAt: row["seen_at"], host: host)
-                }.sorted { $0.network != $1.network ? $0.network < $1.network : addressOrder($0.host.address, $1.host.address) }
+                }.sorted { $0.network != $1.network ? $0.network < $1.network : IPAddress.textOrder($0.host.address, $1.host.address) }
             }
         } catch {
             throw StoreError(path, error)
@@ -512,12 +512,3 @@ public final class MapStore {
     }
 }
 
-/// Addresses in numeric order (IPv4 before IPv6); anything unparsable after them, by text.
-func addressOrder(_ a: String, _ b: String) -> Bool {
-    switch (IPAddress(a), IPAddress(b)) {
-    case let (x?, y?): x < y
-    case (.some, nil): true
-    case (nil, .some): false
-    case (nil, nil): a < b
-    }
-}

@@ -197,7 +197,7 @@ struct MapCommand: ParsableCommand {
                 if let approved {
                     // Routers a traceroute found on the way are not the map's hosts to approve.
                     for index in map.hosts.indices
-                    where map.hosts[index].excluded != true && map.hosts[index].discovery != ["traceroute"] {
+                    where map.hosts[index].excluded != true && !map.hosts[index].isOnTheWay {
                         let address = IPAddress(map.hosts[index].address)
                         map.hosts[index].rogue = address.map { !approved.contains($0) }
                     }

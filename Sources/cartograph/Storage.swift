@@ -88,7 +88,6 @@ struct MapID: ExpressibleByArgument {
         guard let number = Int64(argument), number > 0 else { return nil }
         value = number
     }
-    static var defaultCompletionKind: CompletionKind { .default }
 
     func resolve(in store: MapStore) throws(CLIError) -> Int64 {
         if let value { return value }

@@ -129,7 +129,7 @@ extension DNSClient {
         case .connected(let connected): fd = connected
         case .inProgress(let pending):
             fd = pending
-            guard waitFor(fd, events: Int16(POLLOUT), until: deadline), Sockets.pendingError(fd) == 0 else {
+            guard waitFor(fd, events: Int16(POLLOUT), until: deadline, cancel: cancel), Sockets.pendingError(fd) == 0 else {
                 close(fd)
                 return .failed("cannot connect to \(server):53")
             }
@@ -160,7 +160,9 @@ extension DNSClient {
                     return .records(records)
                 }
             }
-            guard waitFor(fd, events: Int16(POLLIN), until: deadline) else { return .failed("timed out") }
+            guard waitFor(fd, events: Int16(POLLIN), until: deadline, cancel: cancel) else {
+                return .failed(cancel.isCancelled ? "interrupted" : "timed out")
+            }
             guard let chunk = Sockets.receive(fd) else { return .failed(String(cString: strerror(errno))) }
             if chunk.isEmpty {
                 return records.isEmpty ? .failed("the server closed the connection") : .records(records)
@@ -172,14 +174,16 @@ extension DNSClient {
         return .failed("interrupted")
     }
 
-    private func waitFor(_ fd: Int32, events: Int16, until deadline: UInt64) -> Bool {
+    /// Waits in steps of at most 100 ms, so a cancelled map does not wait out the transfer.
+    private func waitFor(_ fd: Int32, events: Int16, until deadline: UInt64, cancel: CancellationFlag) -> Bool {
         var entry = pollfd(fd: fd, events: events, revents: 0)
-        while true {
+        while !cancel.isCancelled {
             let now = MonotonicClock.now()
             guard now < deadline else { return false }
-            let result = poll(&entry, 1, Int32(min(1000, (deadline - now) / 1_000_000 + 1)))
+            let result = poll(&entry, 1, Int32(min(100, (deadline - now) / 1_000_000 + 1)))
             if result > 0 { return true }
             if result < 0 && errno != EINTR { return false }
         }
+        return false
     }
 }

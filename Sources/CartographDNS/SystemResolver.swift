@@ -5,7 +5,14 @@ import Foundation
 /// Forward lookups through the C library's resolver, for names DNS does not know (`/etc/hosts`).
 /// Callers must not use it when the profile disables DNS traffic.
 public enum SystemResolver {
-    /// The A and AAAA addresses of `name`, or an error text from the resolver.
+    /// The A and AAAA addresses of `name`, or an error text from the resolver; nil when the map
+    /// was cancelled first. getaddrinfo cannot be interrupted (a resolver that never answers
+    /// holds it for its whole timeout), so it runs off the caller's thread.
+    public static func addresses(of name: String, cancel: CancellationFlag) -> Result<[IPAddress], ResolveError>? {
+        OffThread.run(cancel: cancel) { addresses(of: name) }
+    }
+
+    /// The A and AAAA addresses of `name`, or an error text from the resolver (blocking).
     public static func addresses(of name: String) -> Result<[IPAddress], ResolveError> {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC

@@ -169,11 +169,11 @@ public struct MapRunner {
             context.note("looking up \(domain) (A, AAAA, NS, MX) at \(dnsServers.map(\.description).joined(separator: ", "))")
             var found = DomainLookup.run(domain, client: dns, profile: profile.dns, words: context.guessWords,
                                          cancel: cancel, warnings: &warnings)
-            if found.isEmpty, case .success(let local) = SystemResolver.addresses(of: domain) {
+            if found.isEmpty, case .success(let local)? = SystemResolver.addresses(of: domain, cancel: cancel) {
                 // /etc/hosts and the like, which DNS does not see.
                 found = local.map { ($0, Hostname(name: domain, source: "dns-a")) }
             }
-            if found.isEmpty && spec.netblocks.isEmpty {
+            if found.isEmpty && spec.netblocks.isEmpty && !cancel.isCancelled {
                 throw MapError(message: "\(domain) has no addresses in DNS (asked \(dnsServers.map(\.description).joined(separator: ", ")))")
             }
             for (address, hostname) in found {
@@ -279,6 +279,7 @@ public struct MapRunner {
         let unnamed = hosts.filter { !reversed.contains($0) }
         if profile.dns.enabled && profile.dns.reverseLookups && !unnamed.isEmpty && !cancel.isCancelled {
             context.note("looking up names of \(unnamed.count) host(s)")
+            progress.begin(.names, total: unnamed.count)
             for (address, name) in ReverseLookup.run(unnamed, client: dns, cancel: cancel)
             where !(names[address] ?? []).contains(where: { $0.name == name }) {
                 names[address, default: []].append(Hostname(name: name, source: "dns-ptr"))

@@ -157,7 +157,8 @@ final class ConnectProber {
             }
             // Retries belong to active groups, so this is the whole of the remaining work.
             if exhausted && active.isEmpty && inFlight.isEmpty { break }
-            let wait = inFlight.isEmpty ? limiter.delay(at: MonotonicClock.now()) : .ms(50)
+            // At most 100 ms between looks at the cancellation flag, however slow the rate.
+            let wait = inFlight.isEmpty ? min(limiter.delay(at: MonotonicClock.now()), .ms(100)) : .ms(50)
             for event in reactor.poll(maxWait: max(wait, 1_000_000)) {
                 switch event {
                 case .ready(let token, _):

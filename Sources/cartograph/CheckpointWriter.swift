@@ -12,6 +12,7 @@ final class CheckpointWriter: @unchecked Sendable {
     private var pending: MapResult?
     private var newest: MapResult?
     private var failure: String?
+    private var sealed = false
     private let queue = DispatchQueue(label: "cartograph.checkpoints")
     private let store: MapStore
     private let id: Int64
@@ -24,6 +25,7 @@ final class CheckpointWriter: @unchecked Sendable {
     /// The map so far; written soon, on the writer's queue.
     func submit(_ map: MapResult) {
         let schedule = lock.withLock { () -> Bool in
+            guard !sealed else { return false }
             let idle = pending == nil
             pending = map
             newest = map
@@ -39,6 +41,21 @@ final class CheckpointWriter: @unchecked Sendable {
                 lock.withLock { failure = failure ?? "\(error)" }
             }
         }
+    }
+
+    /// Takes no more checkpoints and writes `final` after the write in progress, waiting for it
+    /// at most `waitMs` (a store held by another writer must not hold an interrupted map).
+    func seal(with final: MapResult, waitMs: Int) {
+        lock.withLock {
+            sealed = true
+            pending = nil
+        }
+        let written = DispatchSemaphore(value: 0)
+        queue.async { [self] in
+            _ = try? store.save(final, id: id)
+            written.signal()
+        }
+        _ = written.wait(timeout: .now() + .milliseconds(waitMs))
     }
 
     /// Waits for the write in progress; returns the newest checkpoint and the first failure.

@@ -146,12 +146,10 @@ struct MapCommand: ParsableCommand {
         do { store = try self.store.open() } catch {
             printError("warning: \(error.message); maps will not be saved")
         }
-        for stop in [SIGINT, SIGTERM] {
-            signal(stop) { number in
-                interruption.cancel()
-                signal(number, SIG_DFL)   // a second Ctrl-C ends the process at once
-            }
+        let watchdog = InterruptWatchdog(flag: interruption) { [format, output] maps throws(CLIError) in
+            try emit(try format.render(MapReport(maps: maps)), to: output)
         }
+        watchdog.install()
         let meter = ProgressMeter()
         let display = ProgressDisplay(meter: meter, mode: progress)
         var context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: interruption,
@@ -213,7 +211,12 @@ struct MapCommand: ParsableCommand {
             if id == nil { unsaved = true }
             let writer = id.flatMap { id in store.map { CheckpointWriter(store: $0, id: id) } }
             var runContext = context
-            runContext.checkpoint = { partial in writer?.submit(stamp(partial)) }
+            watchdog.began(skeleton, writer: writer)
+            runContext.checkpoint = { partial in
+                let stamped = stamp(partial)
+                watchdog.checkpoint(stamped)
+                writer?.submit(stamped)
+            }
             var result: MapResult
             display.start()
             defer { display.stop() }
@@ -246,8 +249,12 @@ struct MapCommand: ParsableCommand {
             display.summary(completion)
             completions.append(completion)
             maps.append(result)
+            watchdog.ended(result)
         }
+        // The watchdog may have written the report of an interrupted run already; it ends the process.
+        guard watchdog.claimReport() else { while true { pause() } }
         try emit(try format.render(MapReport(maps: maps)), to: output)
+        watchdog.reported()
         // After the report is written and every map is stored: a notification that fails is
         // logged and retried, and can never cost a map.
         if let notifier {

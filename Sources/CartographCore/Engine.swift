@@ -46,6 +46,12 @@ public protocol HostSweepEngine {
     /// Adds its units of work (probes) to `progress` when it starts and advances it as it goes.
     func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag, progress: ProgressMeter,
                found: (IPAddress, String, UInt8?) -> Void) throws
+    /// What the sweep could not confirm (lost packets, collapsed answers), for the map's warnings.
+    func coverageWarnings() -> [String]
+}
+
+extension HostSweepEngine {
+    public func coverageWarnings() -> [String] { [] }
 }
 
 /// A port discovery technique.
@@ -59,4 +65,10 @@ public protocol PortScanEngine {
     /// Advances `progress` by one for each (host, port) it settles; the caller sets the total.
     func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
                                progress: ProgressMeter, observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress
+    /// What the scan could not confirm (lost packets, collapsed answers), for the map's warnings.
+    func coverageWarnings() -> [String]
+}
+
+extension PortScanEngine {
+    public func coverageWarnings() -> [String] { [] }
 }

@@ -229,6 +229,7 @@ public struct MapRunner {
                 if let ttl, ttls[address] == nil { ttls[address] = Int(ttl) }
                 checkpoint(force: false)
             }
+            warnings += context.sweepEngine.coverageWarnings()
             checkpoint()
         }
 
@@ -272,6 +273,7 @@ public struct MapRunner {
             }
         }
 
+        warnings += context.scanEngine.coverageWarnings()
         checkpoint()
         let hosts = Set(order).union(dnsFound).sorted()
 

@@ -5,8 +5,14 @@ import CartographCore
 /// found a host is reported.
 public struct RawSweepEngine: HostSweepEngine {
     let timing: RawTiming
+    let coverage: RawCoverage
 
-    public init(timing: RawTiming = RawTiming()) { self.timing = timing }
+    public init(timing: RawTiming = RawTiming(), coverage: RawCoverage = RawCoverage()) {
+        self.timing = timing
+        self.coverage = coverage
+    }
+
+    public func coverageWarnings() -> [String] { coverage.take() }
 
     /// The raw probes the profile's methods call for.
     public static func probes(for profile: Profile) -> [RawProbeKind] {
@@ -36,6 +42,7 @@ public struct RawSweepEngine: HostSweepEngine {
             guard outcome != .unreachable else { return }
             found(address, probe.method, ttl)
         }
+        coverage.record(prober.coverage, stage: "sweep")
     }
 }
 
@@ -43,8 +50,14 @@ public struct RawSweepEngine: HostSweepEngine {
 /// after the retries or on an ICMP unreachable.
 public struct SynScanEngine: PortScanEngine {
     let timing: RawTiming
+    let coverage: RawCoverage
 
-    public init(timing: RawTiming = RawTiming()) { self.timing = timing }
+    public init(timing: RawTiming = RawTiming(), coverage: RawCoverage = RawCoverage()) {
+        self.timing = timing
+        self.coverage = coverage
+    }
+
+    public func coverageWarnings() -> [String] { coverage.take() }
 
     public var method: String { "tcp-syn" }
     public var scansUDP: Bool { true }
@@ -78,6 +91,7 @@ public struct SynScanEngine: PortScanEngine {
                 }
                 observe(PortObservation(address: address, port: port, proto: proto, state: state))
             }
+            coverage.record(prober.coverage, stage: "\(proto == .tcp ? "TCP" : "UDP") scan")
             if cancel.isCancelled { return }
             // Silence after every retry: filtered for TCP, open|filtered for UDP.
             for address in set {

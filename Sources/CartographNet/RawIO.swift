@@ -51,14 +51,19 @@ final class RawSender {
         queues[destination.family, default: Queue()].append(packet, &storage, UInt32(length), size: Self.addressSize)
     }
 
-    /// Sends everything queued. Returns how many packets left; a full send buffer (ENOBUFS,
-    /// EAGAIN) sends fewer, and the rest are dropped like packets lost on the wire.
+    /// Send errors by errno since the run began: each is a packet that never left.
+    private(set) var errors: [Int32: Int] = [:]
+
+    /// Sends everything queued. Returns how many packets left. A full send buffer (ENOBUFS,
+    /// EAGAIN) is waited out briefly, then the rest are dropped like packets lost on the wire; a
+    /// packet refused for its destination (EPERM from a firewall, no route) is skipped alone.
+    /// Either way the error is counted, so the run knows its coverage is in doubt.
     @discardableResult
     func flush() -> Int {
         var total = 0
         for family in [IPAddress.Family.v4, .v6] {
             guard var queue = queues[family], !queue.lengths.isEmpty else { continue }
-            if let fd = sockets[family] { total += queue.send(fd, size: Self.addressSize) }
+            if let fd = sockets[family] { total += queue.send(fd, size: Self.addressSize) { errors[$0, default: 0] += $1 } }
             queue = Queue()
             queues[family] = queue
         }
@@ -75,24 +80,41 @@ extension RawSender.Queue {
         addressLengths.append(length)
     }
 
-    func send(_ fd: Int32, size: Int) -> Int {
-        var sent = 0
-        while sent < lengths.count {
-            let count = Int32(Swift.min(256, lengths.count - sent))
+    func send(_ fd: Int32, size: Int, failed: (Int32, Int) -> Void) -> Int {
+        var sent = 0, next = 0, stalls = 0
+        while next < lengths.count {
+            let count = Int32(Swift.min(256, lengths.count - next))
             let result = buffer.withUnsafeBufferPointer { data in
                 offsets.withUnsafeBufferPointer { offs in
                     lengths.withUnsafeBufferPointer { lens in
                         addresses.withUnsafeBufferPointer { addrs in
                             addressLengths.withUnsafeBufferPointer { alens in
-                                cg_send_batch(fd, data.baseAddress, offs.baseAddress! + sent, lens.baseAddress! + sent,
-                                              addrs.baseAddress! + sent * size, UInt32(size), alens.baseAddress! + sent, count)
+                                cg_send_batch(fd, data.baseAddress, offs.baseAddress! + next, lens.baseAddress! + next,
+                                              addrs.baseAddress! + next * size, UInt32(size), alens.baseAddress! + next, count)
                             }
                         }
                     }
                 }
             }
-            if result <= 0 { break }
-            sent += Int(result)
+            if result > 0 {
+                sent += Int(result)
+                next += Int(result)
+                continue
+            }
+            // sendmmsg stops at the first packet that fails and reports its errno.
+            let code = errno
+            if code == EINTR { continue }
+            if code == ENOBUFS || code == EAGAIN || code == EWOULDBLOCK {
+                stalls += 1
+                if stalls <= 3 {
+                    usleep(1000)   // let the queue drain, then try the same packet again
+                    continue
+                }
+                failed(code, lengths.count - next)
+                break
+            }
+            failed(code, 1)
+            next += 1   // this destination is refused; the others may not be
         }
         return sent
     }

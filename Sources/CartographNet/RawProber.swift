@@ -59,6 +59,15 @@ final class RawProber {
 
     /// Advanced once per (address, probe) on the first pass.
     var progress: ProgressMeter?
+    /// What the run says about its own coverage: lost packets, collapsed answers, re-sends.
+    private(set) var coverage = RawCoverage.Run()
+
+    /// New addresses a re-send touches per second: a default Linux router keeps 1024
+    /// neighbours (gc_thresh3) and an unresolved one holds its entry about 3 s, so a directly
+    /// attached segment swept faster than this loses hosts to neighbour-table overflow.
+    static let recoveryAddressRate = 250
+    /// Longest the re-sends of one run may take; what is left unsent is named in the warning.
+    static let recoveryBudget: UInt64 = 60_000_000_000
 
     init(performance: Profile.Performance, cancel: CancellationFlag, timing: RawTiming) throws(RawError) {
         self.performance = performance
@@ -83,6 +92,7 @@ final class RawProber {
         var answered = Set<Key>()
         var inapplicable = Set<Key>()
         var liveHosts = Set<IPAddress>()
+        var respondents = Set<IPAddress>()
         let probeCount = UInt64(probes.count)
         guard probeCount > 0, !addresses.isEmpty else { return answered }
         guard addresses.count <= UInt128(UInt64.max / probeCount) else {
@@ -99,21 +109,52 @@ final class RawProber {
         var probeIndex: [RawProbeKind: Int] = [:]
         for (index, probe) in probes.enumerated() { probeIndex[probe] = index }
 
+        // Pass 0 is the first, then the retries, then re-sends (recovery) after answers were lost.
+        var currentPass = 0
+        var recovering = false
+        var roundFinds = 0
         func handle(_ packet: ReceivedPacket) {
             // Only addresses of this run count: the kernel's own ARP traffic, say, is not ours.
             guard let (address, probe, outcome) = match(packet, probes: probeIndex), addresses.contains(address) else { return }
             let key = Key(address: address, probe: probe)
             guard answered.insert(key).inserted else { return }
             control.didReceive()
+            // An unreachable settles the probe (it reached the last router) but finds nothing.
+            let finds = outcome != .unreachable
+            if recovering {
+                coverage.recoveredAnswers += 1
+                if finds { roundFinds += 1 }
+                if finds && respondents.insert(address).inserted { coverage.recoveredAddresses += 1 }
+            } else {
+                if currentPass > 0 && finds { coverage.lateAnswers += 1 }
+                if finds { respondents.insert(address) }
+            }
             if stopOnAnswer {
                 guard outcome != .unreachable, liveHosts.insert(address).inserted else { return }
             }
             report(address, probes[probe], outcome, packet.ttl)
         }
 
+        /// Queues one probe; false when it was settled without a packet.
+        func queue(_ address: IPAddress, _ probe: Int) throws(RawError) -> Bool {
+            // A probe that does not apply (ARP off the attached segments, ICMP timestamp over
+            // IPv6) is settled at once, so it does not hold the run open.
+            if probes[probe] == .arp {
+                if !arp.request(address) { inapplicable.insert(Key(address: address, probe: probe)) }
+                return false
+            }
+            guard let packet = try makePacket(probes[probe], to: address) else {
+                inapplicable.insert(Key(address: address, probe: probe))
+                return false
+            }
+            sender.add(PacketEncoder.encode(packet), to: address)
+            return true
+        }
+
         let passes = 1 + performance.retries
         func settled() -> Bool { answered.count + inapplicable.count >= Int(clamping: total) }
         for pass in 0..<passes where !settled() {
+            currentPass = pass
             var index: UInt64 = 0
             var passStart: UInt64 = 0
             var due = MonotonicClock.now()
@@ -127,18 +168,7 @@ final class RawProber {
                     if pass > 0 && (answered.contains(Key(address: address, probe: probe))
                                     || inapplicable.contains(Key(address: address, probe: probe))) { continue }
                     if stopOnAnswer && liveHosts.contains(address) { continue }
-                    // A probe that does not apply (ARP off the attached segments, ICMP timestamp
-                    // over IPv6) is settled at once, so it does not hold the run open.
-                    if probes[probe] == .arp {
-                        if !arp.request(address) { inapplicable.insert(Key(address: address, probe: probe)) }
-                        continue
-                    }
-                    guard let packet = try makePacket(probes[probe], to: address) else {
-                        inapplicable.insert(Key(address: address, probe: probe))
-                        continue
-                    }
-                    sender.add(PacketEncoder.encode(packet), to: address)
-                    queued += 1
+                    if try queue(address, probe) { queued += 1 }
                 }
                 sent += sender.flush()
                 control.didSend(queued)
@@ -159,6 +189,51 @@ final class RawProber {
             // Late replies: wait out the cool-down, or less once every probe has its answer.
             try wait(until: MonotonicClock.now() + cooldown(), handle) { settled() }
         }
+        coverage.sendErrors = sender.errors
+        coverage.backoffs = control.backoffs
+        coverage.probes = total
+
+        // Answers were lost (packets that never left, answer shares that collapsed, hosts only a
+        // retry found): re-send every unanswered probe slowly, one address at a time, until a
+        // round finds nothing new, so what the first passes lost is found or known to be absent.
+        coverage.unanswered = Int(clamping: total) - answered.count - inapplicable.count
+        guard coverage.lossSeen, !settled(), !cancel.isCancelled else { return answered }
+        recovering = true
+        let started = MonotonicClock.now()
+        // Let the neighbour entries the fast passes left (unresolved for about 3 s) expire first.
+        try wait(until: started + 3_000_000_000, handle)
+        let packetGap = max(UInt64(1_000_000_000 / max(1000, Int(control.rate) / 8)), 1)
+        let addressGap = UInt64(1_000_000_000 / Self.recoveryAddressRate)
+        for _ in 0..<2 where !cancel.isCancelled && !settled() {
+            roundFinds = 0
+            coverage.recoveryRounds += 1
+            var due = MonotonicClock.now()
+            var complete = true
+            walk: for address in addresses {
+                if cancel.isCancelled { break }
+                if stopOnAnswer && liveHosts.contains(address) { continue }
+                var queued = 0
+                for probe in 0..<probes.count {
+                    let key = Key(address: address, probe: probe)
+                    if answered.contains(key) || inapplicable.contains(key) { continue }
+                    if try queue(address, probe) { queued += 1 }
+                }
+                guard queued > 0 else { continue }
+                if MonotonicClock.now() - started > Self.recoveryBudget {
+                    complete = false
+                    break walk
+                }
+                coverage.resent += sender.flush()
+                due += max(addressGap, UInt64(queued) * packetGap)
+                try wait(until: due, handle)
+            }
+            if !complete { coverage.recoveryCutShort = true }
+            try wait(until: MonotonicClock.now() + cooldown(), handle) { settled() }
+            coverage.lastRoundFound = roundFinds
+            if coverage.lastRoundFound == 0 || !complete { break }
+        }
+        coverage.sendErrors = sender.errors
+        coverage.unanswered = Int(clamping: total) - answered.count - inapplicable.count
         return answered
     }
 
@@ -290,6 +365,79 @@ final class ARPSender {
             0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01] + mac + bytes(source) + [UInt8](repeating: 0, count: 6) + bytes(target)
         _ = frame.withUnsafeBufferPointer { cg_send_frame(socket, index, $0.baseAddress, Int32($0.count)) }
         return true
+    }
+}
+
+/// What the raw runs of one map say about their coverage, for the map's warnings: packets that
+/// never left, answer shares that collapsed, hosts only a retry found, and what the slow
+/// re-sends after such a loss found. Shared by a map's sweep and scan engines, like `RawTiming`;
+/// used by one thread at a time.
+public final class RawCoverage: @unchecked Sendable {
+    struct Run {
+        var probes: UInt64 = 0
+        var unanswered = 0
+        var sendErrors: [Int32: Int] = [:]
+        var backoffs = 0
+        var lateAnswers = 0
+        var recoveryRounds = 0
+        var resent = 0
+        var recoveredAnswers = 0
+        var recoveredAddresses = 0
+        var lastRoundFound = 0
+        var recoveryCutShort = false
+
+        var lossSeen: Bool { !sendErrors.isEmpty || backoffs > 0 || lateAnswers > 0 }
+        /// The last re-send round still found something (not just unreachables), or the budget
+        /// ran out: more may be lost.
+        var unconfirmed: Bool { lossSeen && (recoveryRounds == 0 || lastRoundFound > 0 || recoveryCutShort) }
+    }
+
+    private var notes: [String] = []
+
+    public init() {}
+
+    /// One line for a run that saw loss, under `stage` (`sweep`, `TCP scan`, …).
+    func record(_ run: Run, stage: String) {
+        guard run.lossSeen else { return }
+        var signs: [String] = []
+        let errors = run.sendErrors.values.reduce(0, +)
+        if errors > 0 {
+            let kinds = run.sendErrors.sorted { $0.value > $1.value }
+                .map { "\(Self.errnoName($0.key)) ×\($0.value)" }.joined(separator: ", ")
+            signs.append("\(errors) packet(s) could not be sent (\(kinds))")
+        }
+        if run.backoffs > 0 { signs.append("the answer rate collapsed \(run.backoffs) time(s) and the rate was lowered") }
+        if run.lateAnswers > 0 { signs.append("\(run.lateAnswers) answer(s) came only to a retry") }
+        var line = "\(stage): answers were lost: " + signs.joined(separator: "; ")
+        if run.recoveryRounds > 0 {
+            line += "; \(run.resent) unanswered probe(s) re-sent slowly (\(RawProber.recoveryAddressRate) addresses a second, "
+                + "\(run.recoveryRounds) round(s)), which drew \(run.recoveredAnswers) more answer(s) and found \(run.recoveredAddresses) more live address(es)"
+        }
+        if run.unconfirmed {
+            let why = run.recoveryCutShort ? "the re-sends ran out of time" : run.recoveryRounds == 0 ? "no re-send was possible"
+                : "the last re-send round still found more"
+            line = "coverage not confirmed: \(run.unanswered) probe(s) unanswered after lost packets (\(why)); " + line
+        }
+        notes.append(line)
+    }
+
+    /// The lines recorded since the last call.
+    public func take() -> [String] {
+        defer { notes = [] }
+        return notes
+    }
+
+    static func errnoName(_ code: Int32) -> String {
+        switch code {
+        case ENOBUFS: "ENOBUFS"
+        case EAGAIN: "EAGAIN"
+        case EPERM: "EPERM"
+        case EACCES: "EACCES"
+        case ENETUNREACH: "ENETUNREACH"
+        case EHOSTUNREACH: "EHOSTUNREACH"
+        case EMSGSIZE: "EMSGSIZE"
+        default: "errno \(code)"
+        }
     }
 }
 

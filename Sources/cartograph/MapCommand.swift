@@ -246,7 +246,7 @@ struct MapCommand: ParsableCommand {
             completion.trend = store.flatMap { trend(of: result, in: $0) }
             completion.report = output.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
                 ?? id.flatMap { id in store.map { "map \(id) in \($0.path) (cartograph maps show \(id))" } }
-            display.summary(completion)
+            display.summary(completion, coverageUnconfirmed: result.warnings.contains { $0.hasPrefix("coverage not confirmed") })
             completions.append(completion)
             maps.append(result)
             watchdog.ended(result)

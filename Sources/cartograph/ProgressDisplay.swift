@@ -88,7 +88,7 @@ final class ProgressDisplay: @unchecked Sendable {
     }
 
     /// The end-of-map summary: always printed, as a line or (with `json`) as a JSON object.
-    func summary(_ completion: MapCompletion) {
+    func summary(_ completion: MapCompletion, coverageUnconfirmed: Bool = false) {
         lock.withLock {
             clearLine()
             if mode == .json {
@@ -97,7 +97,8 @@ final class ProgressDisplay: @unchecked Sendable {
                 let body = (try? encoder.encode(completion)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                 FileHandle.standardError.write(Data("{\"event\":\"summary\",\"map\":\(body)}\n".utf8))
             } else {
-                FileHandle.standardError.write(Data((Self.summaryLine(completion) + "\n").utf8))
+                let note = coverageUnconfirmed ? "; coverage not confirmed (see the map's warnings)" : ""
+                FileHandle.standardError.write(Data((Self.summaryLine(completion) + note + "\n").utf8))
             }
         }
     }

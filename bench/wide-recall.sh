@@ -12,6 +12,7 @@ for ((i = 1; i <= N; i++)); do
     ip netns exec cg-scan "${B}" map 198.18.64.0/20 -n --engine syn -p 22 --probes none --format json \
         --db "${out}/maps.sqlite" --progress none >"${out}/map.json" 2>"${out}/err"
     rc=$?
+    [[ -s "${out}/map.json" ]] || { echo "exit ${rc}: $(tail -1 "${out}/err")"; continue; }
     python3 - "${rc}" "${start}" "$(date +%s.%N)" "${out}/map.json" <<'PY'
 import json, sys
 live = {"198.18.64.20", "198.18.66.77", "198.18.68.140", "198.18.70.9", "198.18.73.200", "198.18.76.33", "198.18.79.250"}

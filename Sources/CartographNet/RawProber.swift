@@ -93,6 +93,7 @@ final class RawProber {
         var inapplicable = Set<Key>()
         var liveHosts = Set<IPAddress>()
         var respondents = Set<IPAddress>()
+        var unreachables = Set<IPAddress>()
         let probeCount = UInt64(probes.count)
         guard probeCount > 0, !addresses.isEmpty else { return answered }
         guard addresses.count <= UInt128(UInt64.max / probeCount) else {
@@ -121,13 +122,15 @@ final class RawProber {
             control.didReceive()
             // An unreachable settles the probe (it reached the last router) but finds nothing.
             let finds = outcome != .unreachable
+            if !finds { unreachables.insert(address) }
             if recovering {
                 coverage.recoveredAnswers += 1
                 if finds { roundFinds += 1 }
                 if finds && respondents.insert(address).inserted { coverage.recoveredAddresses += 1 }
             } else {
-                if currentPass > 0 && finds { coverage.lateAnswers += 1 }
-                if finds { respondents.insert(address) }
+                // A port answering only a retry is ordinary loss; an address whose every first
+                // probe went unanswered is a path dropping silently.
+                if finds && respondents.insert(address).inserted && currentPass > 0 { coverage.lateAddresses += 1 }
             }
             if stopOnAnswer {
                 guard outcome != .unreachable, liveHosts.insert(address).inserted else { return }
@@ -192,6 +195,14 @@ final class RawProber {
         coverage.sendErrors = sender.errors
         coverage.backoffs = control.backoffs
         coverage.probes = total
+        // A path that says "unreachable" for many dead addresses yet nothing at all for others
+        // is dropping silently (a router whose neighbour table is full sends no error). A router
+        // that rate-limits its errors answers for only a few, and does not count.
+        let answering = respondents.count + unreachables.subtracting(respondents).count
+        if unreachables.count >= 64, addresses.count <= UInt128(Int.max), Int(addresses.count) > answering {
+            let silent = Int(addresses.count) - answering
+            if unreachables.count * 10 >= silent { coverage.mixedSilence = silent }
+        }
 
         // Answers were lost (packets that never left, answer shares that collapsed, hosts only a
         // retry found): re-send every unanswered probe slowly, one address at a time, until a
@@ -212,6 +223,10 @@ final class RawProber {
             walk: for address in addresses {
                 if cancel.isCancelled { break }
                 if stopOnAnswer && liveHosts.contains(address) { continue }
+                if MonotonicClock.now() - started > Self.recoveryBudget {
+                    complete = false
+                    break walk
+                }
                 var queued = 0
                 for probe in 0..<probes.count {
                     let key = Key(address: address, probe: probe)
@@ -219,10 +234,6 @@ final class RawProber {
                     if try queue(address, probe) { queued += 1 }
                 }
                 guard queued > 0 else { continue }
-                if MonotonicClock.now() - started > Self.recoveryBudget {
-                    complete = false
-                    break walk
-                }
                 coverage.resent += sender.flush()
                 due += max(addressGap, UInt64(queued) * packetGap)
                 try wait(until: due, handle)
@@ -378,7 +389,8 @@ public final class RawCoverage: @unchecked Sendable {
         var unanswered = 0
         var sendErrors: [Int32: Int] = [:]
         var backoffs = 0
-        var lateAnswers = 0
+        var lateAddresses = 0
+        var mixedSilence = 0
         var recoveryRounds = 0
         var resent = 0
         var recoveredAnswers = 0
@@ -386,7 +398,7 @@ public final class RawCoverage: @unchecked Sendable {
         var lastRoundFound = 0
         var recoveryCutShort = false
 
-        var lossSeen: Bool { !sendErrors.isEmpty || backoffs > 0 || lateAnswers > 0 }
+        var lossSeen: Bool { !sendErrors.isEmpty || backoffs > 0 || lateAddresses > 0 || mixedSilence > 0 }
         /// The last re-send round still found something (not just unreachables), or the budget
         /// ran out: more may be lost.
         var unconfirmed: Bool { lossSeen && (recoveryRounds == 0 || lastRoundFound > 0 || recoveryCutShort) }
@@ -407,7 +419,10 @@ public final class RawCoverage: @unchecked Sendable {
             signs.append("\(errors) packet(s) could not be sent (\(kinds))")
         }
         if run.backoffs > 0 { signs.append("the answer rate collapsed \(run.backoffs) time(s) and the rate was lowered") }
-        if run.lateAnswers > 0 { signs.append("\(run.lateAnswers) answer(s) came only to a retry") }
+        if run.mixedSilence > 0 {
+            signs.append("the network said unreachable for many addresses but nothing at all for \(run.mixedSilence) others")
+        }
+        if run.lateAddresses > 0 { signs.append("\(run.lateAddresses) address(es) answered only a retry") }
         var line = "\(stage): answers were lost: " + signs.joined(separator: "; ")
         if run.recoveryRounds > 0 {
             line += "; \(run.resent) unanswered probe(s) re-sent slowly (\(RawProber.recoveryAddressRate) addresses a second, "

@@ -52,6 +52,9 @@ final class RawProber {
     private let timing: RawTiming
     /// Packets generated and sent, for benchmarks.
     private(set) var sent = 0
+    /// "Host unreachable" (ICMPv6: address unreachable) answers from routers: the last router
+    /// failed to resolve the address on its segment.
+    private var hostUnreachables = 0
 
     /// Default packet rate when the profile sets none: fast, yet far below what a veth or a LAN
     /// port drops.
@@ -195,13 +198,13 @@ final class RawProber {
         coverage.sendErrors = sender.errors
         coverage.backoffs = control.backoffs
         coverage.probes = total
-        // A path that says "unreachable" for many dead addresses yet nothing at all for others
-        // is dropping silently (a router whose neighbour table is full sends no error). A router
-        // that rate-limits its errors answers for only a few, and does not count.
+        // "Host unreachable" from a router means it resolves the segment's addresses by ARP or
+        // neighbour discovery one by one; addresses that drew nothing at all may then have been
+        // dropped by it without a word (a full neighbour table sends no error, and the errors it
+        // does send are rate-limited).
         let answering = respondents.count + unreachables.subtracting(respondents).count
-        if unreachables.count >= 64, addresses.count <= UInt128(Int.max), Int(addresses.count) > answering {
-            let silent = Int(addresses.count) - answering
-            if unreachables.count * 10 >= silent { coverage.mixedSilence = silent }
+        if hostUnreachables >= 8, addresses.count <= UInt128(Int.max), Int(addresses.count) > answering {
+            coverage.mixedSilence = Int(addresses.count) - answering
         }
 
         // Answers were lost (packets that never left, answer shares that collapsed, hosts only a
@@ -339,6 +342,10 @@ final class RawProber {
             // Port unreachable from the target itself: it is live and the UDP port is closed.
             let portUnreachable = (destination.family == .v4 && type == 3 && code == 3) || (destination.family == .v6 && type == 1 && code == 4)
             if proto == 17 && portUnreachable && packet.source == destination { return (destination, index, .closed) }
+            if packet.source != destination && ((destination.family == .v4 && type == 3 && code == 1)
+                                                || (destination.family == .v6 && type == 1 && code == 3)) {
+                hostUnreachables += 1
+            }
             return (destination, index, .unreachable)
         case .arpReply:
             // ARP carries no cookie: a reply counts when it comes from an address we asked for
@@ -420,7 +427,7 @@ public final class RawCoverage: @unchecked Sendable {
         }
         if run.backoffs > 0 { signs.append("the answer rate collapsed \(run.backoffs) time(s) and the rate was lowered") }
         if run.mixedSilence > 0 {
-            signs.append("the network said unreachable for many addresses but nothing at all for \(run.mixedSilence) others")
+            signs.append("a router said some addresses could not be resolved (host unreachable) and \(run.mixedSilence) others drew nothing at all")
         }
         if run.lateAddresses > 0 { signs.append("\(run.lateAddresses) address(es) answered only a retry") }
         var line = "\(stage): answers were lost: " + signs.joined(separator: "; ")

@@ -21,6 +21,8 @@ let package = Package(
         .target(name: "CTLSShims", dependencies: ["COpenSSL"]),
         // The few C helpers Swift cannot call directly: Lua macros and the Lua sandbox hooks.
         .target(name: "CShims", dependencies: ["CLua"]),
+        // Probe worker processes: posix_spawn, rlimits, and the shared step slot the parent watches.
+        .target(name: "CWorkerShims", dependencies: ["CLua"]),
         // epoll, which Swift's Glibc module does not export.
         .target(name: "CIOShims"),
 
@@ -31,7 +33,7 @@ let package = Package(
         // Host sweep and port discovery engines.
         .target(name: "CartographNet", dependencies: ["CartographCore", "CartographIO", "CPcap"]),
         // The Lua probe runtime, loader and identification pipeline.
-        .target(name: "CartographProbes", dependencies: ["CartographCore", "CartographIO", "CLua", "CShims", "CTLSShims"]),
+        .target(name: "CartographProbes", dependencies: ["CartographCore", "CartographIO", "CLua", "CShims", "CTLSShims", "CWorkerShims"]),
         // Name resolution. For now the system resolver; DNS discovery proper comes later.
         .target(name: "CartographDNS", dependencies: ["CartographCore", "CartographIO"]),
         // Renderers (json, text, csv, nmap XML, html) and map comparison.

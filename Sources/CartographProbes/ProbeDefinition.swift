@@ -4,7 +4,7 @@ import CLua
 import CShims
 
 /// What a probe file declares about itself; the loader checks every field.
-public struct ProbeDefinition: Sendable, Hashable {
+public struct ProbeDefinition: Sendable, Hashable, Codable {
     public let name: String
     public let description: String
     public let categories: [String]
@@ -240,5 +240,16 @@ enum ProbeCompiler {
         guard runKind == LUA_TFUNCTION else { return failure("field \"run\" must be a function(host, port, args)") }
         return .success(ProbeDefinition(name: name, description: description, categories: categories,
                                         ports: ports, proto: proto, rarity: rarity, tls: tls, file: path))
+    }
+}
+
+extension ProbeLibrary {
+    /// A library made again from its parts, in a probe worker process (`ProbeWorkerProcess`).
+    init(sources: [String: (file: String, text: String)], libraries: [String: (file: String, text: String)],
+         classifier: (file: String, text: String)?) {
+        self.init()
+        self.sources = sources
+        self.libraries = libraries
+        self.classifier = classifier
     }
 }

@@ -1,7 +1,7 @@
 import CartographCore
 
 /// What a probe returned: a service description. `certain` is false for a tentative match.
-public struct ProbeMatch: Sendable, Equatable {
+public struct ProbeMatch: Sendable, Equatable, Codable {
     public var name: String
     public var product: String?
     public var version: String?
@@ -49,7 +49,7 @@ public struct PortJob: Sendable, Hashable {
 }
 
 /// Limits and waits of the identification stage.
-public struct ProbeSettings: Sendable {
+public struct ProbeSettings: Sendable, Codable {
     /// Wall-clock limit of one probe on one port.
     public var probeTimeoutMs = 8000
     /// How long the passive banner read waits for a service that speaks first.

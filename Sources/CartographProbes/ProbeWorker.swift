@@ -3,6 +3,7 @@ import CartographIO
 import CLua
 import CShims
 import CTLSShims
+import CWorkerShims
 import Glibc
 
 /// Runs probe invocations as Lua coroutines over one epoll reactor, on one thread.
@@ -30,12 +31,16 @@ final class ProbeWorker {
     private var invocations: [Int: Invocation] = [:]
     private var nextToken = 1
     private var onFinish: ((Invocation, Outcome) -> Void)?
+    /// In a worker process: the step slot its parent watches (see `ProbeSupervisor`).
+    private let slot: OpaquePointer?
 
-    init(library: ProbeLibrary, probes: [ProbeDefinition], settings: ProbeSettings) throws {
+    init(library: ProbeLibrary, probes: [ProbeDefinition], settings: ProbeSettings, slot: OpaquePointer? = nil) throws {
         self.settings = settings
+        self.slot = slot
         lua = try LuaState(memoryLimit: settings.memoryLimit)
         reactor = try Reactor(capacity: 256)
         let stack = lua.main
+        if let slot { cg_slot_instrument_strings(stack.L, slot) }
         refs = try Prelude.install(in: stack, libraries: library.libraries)
         cg_lua_newtable(stack.L)
         for probe in probes {
@@ -56,29 +61,64 @@ final class ProbeWorker {
     func identify(_ jobs: [PortJob], plans: [ProbePlan], cancel: CancellationFlag,
                   progress: ProgressMeter? = nil) -> [PortIdentification] {
         var results = jobs.map { PortIdentification(address: $0.address, port: $0.port, proto: $0.proto) }
+        var next = 0
+        run(cancel: cancel, take: { room in
+            let end = min(jobs.count, next + room)
+            defer { next = end }
+            return ((next..<end).map { StreamedJob(id: $0, job: jobs[$0], plan: plans[$0]) }, end >= jobs.count)
+        }, finished: { id, result in
+            results[id] = result
+            progress?.advance()
+        })
+        return results
+    }
+
+    /// A job of a stream: `id` names its result.
+    struct StreamedJob {
+        let id: Int
+        let job: PortJob
+        let plan: ProbePlan
+    }
+
+    /// Runs jobs as they come. `take(room)` gives up to `room` new jobs and whether no more will
+    /// come; it is called whenever there is room, and when `wake` (a descriptor the reactor
+    /// watches) becomes readable. `finished` gets each job's result as its plan ends; `turn`
+    /// runs once per loop turn (a worker process's heartbeat). Returns once the stream ended and
+    /// every job finished, or on cancel (unfinished jobs then finish with what they have).
+    func run(cancel: CancellationFlag, wake: Int32? = nil, turn: () -> Void = {},
+             take: (Int) -> (jobs: [StreamedJob], ended: Bool),
+             finished report: @escaping (Int, PortIdentification) -> Void) {
+        var jobs: [Int: StreamedJob] = [:]
+        var results: [Int: PortIdentification] = [:]
         var pipelines: [Int: Pipeline] = [:]
-        var nextJob = 0
+        var ended = false
+        var wakeArmed = false
+
+        func complete(_ id: Int) {
+            pipelines[id] = nil
+            jobs[id] = nil
+            if let result = results.removeValue(forKey: id) { report(id, result) }
+        }
 
         func advance(_ jobIndex: Int) {
-            guard var pipeline = pipelines[jobIndex] else { return }
-            while let step = pipeline.next(plans[jobIndex]) {
+            guard var pipeline = pipelines[jobIndex], let job = jobs[jobIndex] else { return }
+            while let step = pipeline.next(job.plan) {
                 pipelines[jobIndex] = pipeline
-                if spawn(step: step, job: jobs[jobIndex], jobIndex: jobIndex, pipeline: pipeline) { return }
+                if spawn(step: step, job: job.job, jobIndex: jobIndex, pipeline: pipeline) { return }
             }
-            pipelines[jobIndex] = nil
-            progress?.advance()
-            results[jobIndex].tls = pipeline.tls
-            if results[jobIndex].match == nil, let tentative = pipeline.tentative {
-                results[jobIndex].match = tentative.match
-                results[jobIndex].method = tentative.method
+            results[jobIndex]?.tls = pipeline.tls
+            if results[jobIndex]?.match == nil, let tentative = pipeline.tentative {
+                results[jobIndex]?.match = tentative.match
+                results[jobIndex]?.method = tentative.method
             }
+            complete(jobIndex)
         }
 
         func finished(_ invocation: Invocation, _ outcome: Outcome) {
             let jobIndex = invocation.jobIndex
             guard var pipeline = pipelines[jobIndex] else { return }
-            results[jobIndex].log += invocation.log
-            results[jobIndex].trace += invocation.trace
+            results[jobIndex]?.log += invocation.log
+            results[jobIndex]?.trace += invocation.trace
             switch (invocation.step, outcome) {
             case (.banner, .passive(let bytes)):
                 pipeline.bannerRead = true
@@ -87,15 +127,15 @@ final class ProbeWorker {
                 pipeline.tls = detected
             case (.probe(let name), .match(let match)):
                 if match.certain {
-                    results[jobIndex].match = match
-                    results[jobIndex].method = name
-                    results[jobIndex].tls = pipeline.tls
-                    pipelines[jobIndex] = nil
+                    results[jobIndex]?.match = match
+                    results[jobIndex]?.method = name
+                    results[jobIndex]?.tls = pipeline.tls
+                    complete(jobIndex)
                     return
                 }
                 if pipeline.tentative == nil { pipeline.tentative = (match, name) }
             case (_, .failed(let reason)):
-                results[jobIndex].errors.append(reason)
+                results[jobIndex]?.errors.append(reason)
             default:
                 break
             }
@@ -106,16 +146,26 @@ final class ProbeWorker {
         onFinish = finished
         defer { onFinish = nil }
         while !cancel.isCancelled {
-            while pipelines.count < settings.concurrency && nextJob < jobs.count {
-                pipelines[nextJob] = Pipeline()
-                advance(nextJob)
-                nextJob += 1
+            if !ended && pipelines.count < settings.concurrency {
+                let (new, end) = take(settings.concurrency - pipelines.count)
+                ended = end
+                for job in new {
+                    jobs[job.id] = job
+                    results[job.id] = PortIdentification(address: job.job.address, port: job.job.port, proto: job.job.proto)
+                    pipelines[job.id] = Pipeline()
+                    advance(job.id)
+                }
+                if let wake, !ended, !wakeArmed {
+                    reactor.wait(fd: wake, for: .readable, deadline: nil, token: 0)
+                    wakeArmed = true
+                }
             }
-            if pipelines.isEmpty && nextJob >= jobs.count { break }
+            if pipelines.isEmpty && ended { break }
+            turn()
             for event in reactor.poll(maxWait: .ms(200)) {
                 switch event {
                 case .ready(let token, _):
-                    if let invocation = invocations[token] { ready(invocation) }
+                    if token == 0 { wakeArmed = false } else if let invocation = invocations[token] { ready(invocation) }
                 case .timeout(let token):
                     if let invocation = invocations[token] { timedOut(invocation) }
                 }
@@ -124,7 +174,7 @@ final class ProbeWorker {
         for invocation in Array(invocations.values) {
             end(invocation, .failed("\(invocation.file): stopped: the map was interrupted"))
         }
-        return results
+        for id in Array(results.keys) { complete(id) }
     }
 
     // MARK: - Invocations
@@ -223,7 +273,15 @@ final class ProbeWorker {
         while true {
             var results: Int32 = 0
             cg_lua_set_memory_enforced(lua.main.L, 1)
+            if let slot {
+                // What the parent names if this resume never returns: "NAME<tab>FILE" for a probe.
+                var what = invocation.file
+                if case .probe(let name) = invocation.step { what = name + "\t" + invocation.file }
+                cg_slot_enter(slot, Int64(invocation.jobIndex), invocation.deadline - .ms(settings.probeTimeoutMs),
+                              UInt32(clamping: settings.probeTimeoutMs), what)
+            }
             let status = lua_resume(invocation.co, lua.main.L, nargs, &results)
+            if let slot { cg_slot_leave(slot) }
             cg_lua_set_memory_enforced(lua.main.L, 0)
             let thread = LuaStack(L: invocation.co)
             switch status {

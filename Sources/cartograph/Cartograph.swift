@@ -1,5 +1,6 @@
 import ArgumentParser
 import CartographCore
+import CartographProbes
 import Foundation
 
 /// The command line: parses, wires the stages together, prints.
@@ -15,6 +16,10 @@ struct Cartograph: ParsableCommand {
 
     /// Runs the command; bad input ends with one line on stderr and a documented exit code.
     static func main() {
+        // Hidden: the probe worker process that identification starts (see ProbeSupervisor).
+        if CommandLine.arguments.count == 2 && CommandLine.arguments[1] == "probe-worker" {
+            Foundation.exit(ProbeWorkerProcess.main())
+        }
         do {
             var command = try parseAsRoot(nmapStyle(Array(CommandLine.arguments.dropFirst())))
             try command.run()

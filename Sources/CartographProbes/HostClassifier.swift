@@ -7,7 +7,7 @@ import CWorkerShims
 /// function taking what the map knows of one host and returning its device type and OS family,
 /// each with a confidence and evidence. The rules are data and Lua, not Swift; this type only
 /// feeds them and checks their answers. Confined to the thread that calls `classify`.
-public struct LuaHostClassifier: HostClassifying {
+public struct LuaHostClassifier: HostClassifying, Sendable {
     let file: String
     let text: String
     let libraries: [String: (file: String, text: String)]

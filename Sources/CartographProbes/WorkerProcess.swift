@@ -5,13 +5,15 @@ import Glibc
 
 /// Where the probe worker executable is: `cartograph` itself, run as `cartograph probe-worker`.
 public enum ProbeWorkerExecutable {
-    /// `CARTOGRAPH_PROBE_WORKER` when set; else this process's own binary when it is
-    /// `cartograph`; else the `cartograph` beside it (tests: beside the `.xctest` bundle).
+    /// `CARTOGRAPH_PROBE_WORKER` when set; else this process's own binary (`cartograph`,
+    /// whatever it was renamed to); in a test bundle (`*.xctest`), the `cartograph` beside it.
+    /// Another program hosting `CartographProbes` sets the variable to a `cartograph` binary.
     public static var path: String {
         if let path = ProcessInfo.processInfo.environment["CARTOGRAPH_PROBE_WORKER"], !path.isEmpty { return path }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var url = URL(fileURLWithPath: exe)
-        if url.lastPathComponent == "cartograph" { return url.path }
+        let inBundle = url.lastPathComponent.hasSuffix(".xctest") || url.deletingLastPathComponent().lastPathComponent.hasSuffix(".xctest")
+        guard inBundle else { return url.path }
         url.deleteLastPathComponent()
         if url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
         return url.appendingPathComponent("cartograph").path

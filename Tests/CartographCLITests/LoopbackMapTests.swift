@@ -31,23 +31,27 @@ struct LoopbackMapTests {
         #expect(service["method"] as? String == "http")
     }
 
+    /// A probe for `port` whose line 7 backtracks for hours inside one call of string.find.
+    static func bait(port: UInt16) -> String {
+        """
+        return {
+          name = "bait",
+          description = "backtracks inside one C call",
+          categories = { "default" },
+          ports = { \(port) },
+          run = function(host, port)
+            string.find(string.rep("a", 40), string.rep("a*", 20) .. "b")
+          end,
+        }
+        """
+    }
+
     @Test("a probe stuck in a backtracking pattern is named in the map's report; both ports are still identified")
     func stuckProbeInTheReport() throws {
         let stuck = try Self.httpServer(), other = try Self.httpServer()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cartograph-bait-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        // Line 7 backtracks for hours inside one call of string.find.
-        try """
-        return {
-          name = "bait",
-          description = "backtracks inside one C call",
-          categories = { "default" },
-          ports = { \(stuck.port) },
-          run = function(host, port)
-            string.find(string.rep("a", 40), string.rep("a*", 20) .. "b")
-          end,
-        }
-        """.write(to: dir.appendingPathComponent("bait.lua"), atomically: true, encoding: .utf8)
+        try Self.bait(port: stuck.port).write(to: dir.appendingPathComponent("bait.lua"), atomically: true, encoding: .utf8)
         let result = try Cartograph.run(["map", "127.0.0.1", "-p", "\(stuck.port),\(other.port)", "-n", "--probe-dir", dir.path,
                                          "--format", "json"])
         #expect(result.status == 0, "\(result.stderr)")

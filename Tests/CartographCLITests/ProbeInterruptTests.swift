@@ -10,17 +10,7 @@ struct ProbeInterruptTests {
         let server = try LoopbackMapTests.httpServer()
         let dir = Cartograph.scratch.appendingPathComponent("interrupt-probes")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try """
-        return {
-          name = "bait",
-          description = "backtracks inside one C call",
-          categories = { "default" },
-          ports = { \(server.port) },
-          run = function(host, port)
-            string.find(string.rep("a", 40), string.rep("a*", 20) .. "b")
-          end,
-        }
-        """.write(to: dir.appendingPathComponent("bait.lua"), atomically: true, encoding: .utf8)
+        try LoopbackMapTests.bait(port: server.port).write(to: dir.appendingPathComponent("bait.lua"), atomically: true, encoding: .utf8)
         // Ten minutes per probe: only the interrupt can end this map soon.
         let defaults = try String(contentsOf: Cartograph.packageRoot.appendingPathComponent("Profiles/default.yaml"), encoding: .utf8)
         let profile = dir.appendingPathComponent("patient.yaml")

@@ -6,7 +6,7 @@ import Glibc
 /// Runs the host classification rules in a worker process, host by host, and kills it when
 /// the rules overrun one host (`LuaHostClassifier.timeLimitMs` plus a second): that host goes
 /// unclassified with a warning naming the rules' file:line, and the hosts after it go on in a
-/// fresh process. When no worker can start, the rules run here instead, as before.
+/// fresh process. When no worker can start, the hosts stay unclassified, with a warning.
 struct ClassifierSupervision {
     let classifier: LuaHostClassifier
     var executable = ProbeWorkerExecutable.path
@@ -24,12 +24,14 @@ struct ClassifierSupervision {
         var starts = 0
         while next < hosts.count {
             starts += 1
-            guard starts <= hosts.count + 1, let process = try? WorkerProcess(executable: executable) else {
-                // No process to run them in: run the rest here, so the map still classifies.
-                classifier.classifyInProcess(Array(hosts[next...]), neighbours: neighbours) { index, result, found in
-                    results[next + index] = result
-                    warnings += found
-                }
+            // Each start settles at least one host, so this ends; the guard only makes that plain.
+            guard starts <= hosts.count else { return results }
+            let process: WorkerProcess
+            do {
+                process = try WorkerProcess(executable: executable)
+            } catch {
+                // Never run the rules here instead: they could hang the map.
+                warnings.append("host classification: \(error.description); \(hosts.count - next) host(s) not classified")
                 return results
             }
             process.send(.setup(setup))

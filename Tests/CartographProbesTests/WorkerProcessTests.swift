@@ -74,6 +74,28 @@ struct WorkerProcessTests {
         #expect(results[1].method == "greeter")
     }
 
+    @Test("a port that stops two worker processes in a row is given up on with both reasons; the other port is identified")
+    func twoStrikes() throws {
+        let bad = try ProbeRuntimeTests.helloServer()
+        let good = try ProbeRuntimeTests.helloServer()
+        let bait = "BAIT_PORT = \(bad.port)\n" + Self.bait
+        let library = ProbeLibrary.load(files: [
+            (path: "probes/bait.lua", text: bait),
+            (path: "probes/bait2.lua", text: bait.replacingOccurrences(of: "name = \"bait\"", with: "name = \"bait2\"")),
+            (path: "probes/greeter.lua", text: ProbeRuntimeTests.echoBanner),
+        ])
+        let identifier = ServiceIdentifier(library: library, probes: library.definitions, settings: settings(timeoutMs: 1000), workers: 1)
+        let jobs = [bad.port, good.port].map { PortJob(address: IPAddress("127.0.0.1")!, port: $0, proto: .tcp) }
+        let outcome = try #require(bounded(60) { try identifier.identify(jobs, cancel: CancellationFlag()) }, "identification hung")
+        let results = try outcome.get()
+        let stuck = results[0]
+        #expect(stuck.match == nil)
+        #expect(stuck.errors.contains { $0.hasPrefix("probe bait (probes/bait.lua:9) stopped:") }, "\(stuck.errors)")
+        #expect(stuck.errors.contains { $0.hasPrefix("probe bait2 (probes/bait2.lua:9) stopped:") }, "\(stuck.errors)")
+        #expect(stuck.errors.last == "not identified: it stopped two worker processes in a row")
+        #expect(results[1].match?.product == "acme-d", "\(results[1])")
+    }
+
     @Test("a probe cannot reach the operating system from its worker process", arguments: [
         "return os.execute('true')", "return io.popen('true')", "return package.loadlib('libc.so.6', 'system')",
         "return require('ffi')", "return debug.getregistry()", "return collectgarbage('count')",

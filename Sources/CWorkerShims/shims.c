@@ -116,15 +116,22 @@ pid_t cg_spawn_worker(const char *path, int in_fd, int out_fd, int slot_fd) {
     return rc == 0 ? pid : -rc;
 }
 
+static void set_limit(int resource, rlim_t soft, rlim_t hard) {
+    struct rlimit now;
+    if (soft == 0 || getrlimit(resource, &now) != 0) return;
+    if (now.rlim_max != RLIM_INFINITY && hard > now.rlim_max) hard = now.rlim_max;
+    if (soft > hard) soft = hard;
+    struct rlimit wanted = {soft, hard};
+    setrlimit(resource, &wanted);
+}
+
 void cg_worker_limit(uint64_t address_space, uint64_t descriptors, uint64_t cpu_seconds) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     // The parent may have died before the line above: then stdin is at EOF and the worker ends.
-    struct rlimit as = {address_space, address_space};
-    struct rlimit nofile = {descriptors, descriptors};
-    struct rlimit cpu = {cpu_seconds, cpu_seconds + 5};
-    if (address_space) setrlimit(RLIMIT_AS, &as);
-    if (descriptors) setrlimit(RLIMIT_NOFILE, &nofile);
-    if (cpu_seconds) setrlimit(RLIMIT_CPU, &cpu);
+    // Never above a hard limit the parent already had: raising one fails, and then none holds.
+    set_limit(RLIMIT_AS, address_space, address_space);
+    set_limit(RLIMIT_NOFILE, descriptors, descriptors);
+    set_limit(RLIMIT_CPU, cpu_seconds, cpu_seconds + 5);
     signal(SIGPIPE, SIG_IGN);
 }
 

@@ -58,8 +58,9 @@ public final class ProbeSupervisor: @unchecked Sendable {
     private var failure: Error?
     /// Results taken out of `jobs` but not yet handed to `deliver`.
     private var delivering = 0
-    /// Children started, for `cartograph`'s own figures and the tests.
-    public private(set) var spawned = 0
+    private var started = 0
+    /// Children started so far (a replaced child counts again).
+    public var spawned: Int { lock.withLock { started } }
 
     /// `deliver` gets each job's ticket and result, on a supervisor thread, as it ends.
     public init(library: ProbeLibrary, probes: [ProbeDefinition], settings: ProbeSettings, workers: Int,
@@ -150,7 +151,7 @@ public final class ProbeSupervisor: @unchecked Sendable {
         let process = try WorkerProcess(executable: executable)
         let worker = Worker(id: nextWorker, process: process)
         nextWorker += 1
-        spawned += 1
+        started += 1
         workers[worker.id] = worker
         process.send(.setup(setup))
         let reader = Thread { [weak self] in

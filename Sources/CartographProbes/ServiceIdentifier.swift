@@ -5,7 +5,8 @@ import Foundation
 /// rarity), then a passive banner read, then every other probe of the protocol by rarity. A
 /// certain match ends the search; the first tentative match is kept in case none is certain.
 ///
-/// Ports are spread over worker threads, each with its own Lua state and reactor.
+/// Ports are spread over worker processes (`ProbeSupervisor`), each with its own Lua state and
+/// reactor, so a probe stuck where no hook runs costs one port's probe, not the map.
 public final class ServiceIdentifier: Sendable {
     let library: ProbeLibrary
     let probes: [ProbeDefinition]

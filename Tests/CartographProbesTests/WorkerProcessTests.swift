@@ -110,6 +110,28 @@ struct WorkerProcessTests {
         #expect(result.errors.contains { $0.hasPrefix("probes/escape.lua:") }, "\(result.errors)")
     }
 
+    @Test("a worker process runs under its address-space, descriptor and CPU limits")
+    func workerLimits() throws {
+        let server = try ProbeRuntimeTests.helloServer()
+        let library = ProbeLibrary.load(files: [(path: "probes/greeter.lua", text: ProbeRuntimeTests.echoBanner)])
+        let settings = settings(timeoutMs: 2000)
+        let identifier = ServiceIdentifier(library: library, probes: library.definitions, settings: settings, workers: 1)
+        let done = Box<Bool>()
+        let supervisor = identifier.supervisor { _, _ in done.value = true }
+        identifier.submit(PortJob(address: IPAddress("127.0.0.1")!, port: server.port, proto: .tcp), to: supervisor)
+        for _ in 0..<500 where done.value == nil { usleep(20_000) }
+        #expect(done.value == true, "the job did not finish")
+        let pid = try #require(supervisor.pids.first)
+        let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8).split(separator: "\n")
+        supervisor.stop()
+        func soft(_ name: String) -> String? {
+            limits.first { $0.hasPrefix(name) }.map { String($0.dropFirst(26).split(separator: " ").first ?? "") }
+        }
+        #expect(soft("Max address space") == "\((32 << 20) + (1 << 30))")
+        #expect(soft("Max open files") == "\(settings.concurrency * 4 + 32)")
+        #expect(soft("Max cpu time") == "3600")
+    }
+
     @Test("a worker process killed from outside mid-job: its jobs run again on a new one")
     func killedWorkerIsReplaced() throws {
         // Speaks only after a while, so the job is still in flight when its worker is killed.

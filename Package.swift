@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "CartographTestSupport", path: "Tests/CartographTestSupport"),
         .testTarget(name: "CartographCoreTests", dependencies: ["CartographCore", "CartographReport"]),
         .testTarget(name: "CartographStoreTests", dependencies: ["CartographCore", "CartographStore"]),
-        .testTarget(name: "CartographDNSTests", dependencies: ["CartographCore", "CartographDNS"]),
+        .testTarget(name: "CartographDNSTests", dependencies: ["CartographCore", "CartographDNS", "CartographTestSupport"]),
         .testTarget(name: "CartographNetTests", dependencies: ["CartographCore", "CartographNet"]),
         .testTarget(
             name: "CartographNotifyTests",

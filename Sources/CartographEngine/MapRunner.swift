@@ -372,6 +372,11 @@ public struct MapRunner {
             }
         }
 
+        if !dns.unresponsive.isEmpty {
+            let list = dns.unresponsive.map(\.description).joined(separator: ", ")
+            warnings.append("DNS: \(list) never answered and \(dns.unresponsive.count == 1 ? "was" : "were") dropped after its first timeouts"
+                + (dns.abandoned > 0 ? "; \(dns.abandoned) lookup(s) were given up with no server left" : ""))
+        }
         var result = assemble(cancel.isCancelled ? .interrupted : .complete)
         if let classifier = context.classifier, !cancel.isCancelled {
             let indices = result.hosts.indices.filter { result.hosts[$0].excluded != true }

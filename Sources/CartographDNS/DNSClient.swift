@@ -126,7 +126,9 @@ public final class DNSClient {
                 nextSend = max(nextSend + interval, now - min(now, interval * 4))
             }
             if pending.isEmpty && queue.isEmpty && retryQueue.isEmpty { break }
-            let wait = pending.isEmpty ? max(1_000_000, nextSend > now ? nextSend - now : 0) : .ms(50)
+            // Wake for the next send when one is due, else within 50 ms for answers and timeouts.
+            let due = !queue.isEmpty || !retryQueue.isEmpty ? max(1_000_000, nextSend > now ? nextSend - now : 0) : UInt64.ms(50)
+            let wait = pending.isEmpty ? due : min(due, .ms(50))
             for event in reactor.poll(maxWait: wait) {
                 let token: Int
                 var timedOut = false
@@ -151,6 +153,13 @@ public final class DNSClient {
                     if health[query.server].answers == 0 && health[query.server].timeoutsInARow >= Self.deadAfter
                         && !unresponsive.contains(servers[query.server]) {
                         unresponsive.append(servers[query.server])
+                        // Its other queries would only time out too: they go on to the others now.
+                        for (other, waiting) in pending where waiting.server == query.server {
+                            pending[other] = nil
+                            reactor.cancel(token: other)
+                            close(waiting.fd)
+                            retryQueue.append((waiting.question, waiting.attempt))
+                        }
                     }
                 }
                 if let response {

@@ -28,7 +28,7 @@ public final class DNSClient {
     let concurrency: Int
     let rate: Int
     /// Timeouts in a row, with no answer ever, after which a server is dropped.
-    public static let deadAfter = 3
+    public static let deadAfter = 2
 
     private struct Health {
         var answers = 0

@@ -445,7 +445,7 @@ enum DryRun {
         out += profile.dns.enabled ? "" : "; DNS traffic disabled"
         out += "\n"
         for (index, spec) in plan.enumerated() {
-            out += "map \(index + 1): \(spec.target)" + (spec.group.map { " (asset group @\($0))" } ?? "") + "\n"
+            out += "map \(index + 1): \(spec.target.terminalSafe)" + (spec.group.map { " (asset group @\($0.terminalSafe))" } ?? "") + "\n"
             if spec.domain != nil {
                 out += "  addresses: from DNS, plus \(spec.addresses.count) in netblocks"
             } else {

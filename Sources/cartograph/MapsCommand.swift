@@ -26,6 +26,7 @@ struct MapsCommand: ParsableCommand {
         var format: ListFormat = .text
 
         func run() throws {
+            try checkNetworkName(network, allowingAll: false)
             let store = try self.store.open()
             let maps: [MapSummary]
             do { maps = try store.list(network: network) } catch { throw CLIError(error.description, code: .noInput) }
@@ -124,6 +125,7 @@ struct MapsCommand: ParsableCommand {
         var output: String?
 
         func run() throws {
+            try checkNetworkName(network, allowingAll: true)
             let store = try self.store.open()
             var maps: [MapResult] = []
             if let network {
@@ -198,6 +200,7 @@ struct HostsCommand: ParsableCommand {
     var format: MapsCommand.ListFormat = .text
 
     func run() throws {
+        try checkNetworkName(network, allowingAll: true)
         let store = try self.store.open()
         let states: [HostState]
         do {

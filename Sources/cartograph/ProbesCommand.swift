@@ -20,6 +20,7 @@ struct ProbesCommand: ParsableCommand {
             directories += probeDir
             do {
                 let library = try ProbeLibrary.load(directories: directories)
+                for warning in library.warnings { printError("warning: \(warning)") }
                 for error in library.errors { printError("warning: probe \(error.description)") }
                 return library
             } catch {

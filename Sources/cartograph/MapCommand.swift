@@ -319,6 +319,9 @@ struct MapCommand: ParsableCommand {
         }
         if let probes {
             let names = probes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if names.count > 1, names.contains("none") {
+                throw CLIError("--probes: \"none\" turns identification off and cannot be combined with other names", code: .usage)
+            }
             if names.isEmpty {
                 throw CLIError("--probes: the list is empty; name probes or categories, or give \"none\" to turn identification off", code: .usage)
             }

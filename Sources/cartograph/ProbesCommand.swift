@@ -84,6 +84,10 @@ struct ProbesCommand: ParsableCommand {
         @Option(name: .long, help: ArgumentHelp("A probe argument (repeatable).", valueName: "key=value")) var arg: [String] = []
         @Option(name: .long, help: ArgumentHelp("Wall-clock limit of the probe.", valueName: "ms")) var timeout: Int = 8000
 
+        func validate() throws {
+            if timeout <= 0 { throw ValidationError("--timeout must be a positive number of milliseconds, not \(timeout)") }
+        }
+
         func run() throws {
             let (address, port) = try Self.parseTarget(target)
             guard let data = FileManager.default.contents(atPath: file) else {

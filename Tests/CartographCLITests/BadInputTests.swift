@@ -40,6 +40,7 @@ struct BadInputTests {
         (["map"], 64, "no targets"),
         (["profiles", "show", "nosuch"], 64, "unknown profile \"nosuch\""),
         (["probes", "show", "htpp"], 64, "no probe named \"htpp\"; did you mean \"http\"?"),
+        (["probes", "test", Cartograph.packageRoot.appendingPathComponent("Probes/ssh.lua").path, "127.0.0.1:22", "--timeout=-5"], 64, "--timeout must be a positive number of milliseconds, not -5"),
     ]
 
     @Test("each mistake: its exit code, the problem named, no crash", arguments: cases)
@@ -140,6 +141,8 @@ struct SilentInputTests {
         (["map", "--probes", "ssh,htpp", "127.0.0.1", "--dry-run"], 64,
          "--probes: no probe or category named \"htpp\" (did you mean \"http\"?)"),
         (["map", "--probes", "zzzzzz", "127.0.0.1", "-p", "1", "-n"], 64, "--probes: no probe or category named \"zzzzzz\""),
+        (["map", "--probes", "none,http", "127.0.0.1", "--dry-run"], 64,
+         "--probes: \"none\" turns identification off and cannot be combined with other names"),
         (["map", "--profile", path("probes.yaml"), "127.0.0.1", "--dry-run"], 65,
          "profile \(path("probes.yaml")):4: no probe or category named \"sshh\" (did you mean \"ssh\"?)"),
         (["map", "--profile", path("exclude-probes.yaml"), "--probes", "http", "127.0.0.1", "--dry-run"], 65,

@@ -121,6 +121,8 @@ public struct Profile: Hashable, Sendable, Codable {
         /// when no probe has that name. Not part of the settings: not stored, not compared.
         public var origins: [String: String] = [:]
 
+        // Every field but `origins`; a field added above belongs here, in == and in hash(into:)
+        // (ProfileTests.probeOrigins counts them).
         enum CodingKeys: String, CodingKey { case enabled, include, exclude, intensity, args }
 
         public static func == (a: Self, b: Self) -> Bool {

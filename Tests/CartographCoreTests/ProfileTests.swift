@@ -99,6 +99,21 @@ struct ProfileTests {
         }
     }
 
+    @Test("probe name origins point at their lines, and are not part of the settings")
+    func probeOrigins() throws {
+        let profile = try Profile.parse(yaml: "probes:\n  include:\n    - default\n    - ssh\n  exclude: [http]\n", file: "p.yaml", name: "p")
+        #expect(profile.probes.origins == ["default": "p.yaml:3", "ssh": "p.yaml:4", "http": "p.yaml:5"])
+        var other = profile
+        other.probes.origins = [:]
+        #expect(other == profile && other.hashValue == profile.hashValue, "where a name was written is not a setting")
+        let json = try JSONEncoder().encode(profile.probes)
+        #expect(!String(decoding: json, as: UTF8.self).contains("origins"))
+        // ProbeSelection spells out ==, hash and CodingKeys to leave `origins` out: a new field
+        // must be added to all three, and this count says when one was not.
+        #expect(Mirror(reflecting: profile.probes).children.count == 6,
+                "ProbeSelection has a new field: add it to ==, hash(into:) and CodingKeys")
+    }
+
     @Test("a quoted \"-1024\" is still nmap's range 1-1024")
     func quotedRange() throws {
         let profile = try Profile.parse(yaml: "information_gathering:\n  tcp_ports: [\"-3\"]\n", file: "p.yaml", name: "p")

@@ -35,6 +35,8 @@ public struct ProbeLibrary: Sendable {
     public private(set) var errors: [ProbeLoadError] = []
     /// Notes that do not stop anything, e.g. a probe replaced by one of the same name.
     public private(set) var notices: [String] = []
+    /// Probe directories and files any user may write: what runs in a map is then anyone's choice.
+    public private(set) var warnings: [String] = []
     var sources: [String: (file: String, text: String)] = [:]
     /// Shared libraries from `lib/` beside the probes, by name, for `require`.
     public private(set) var libraries: [String: (file: String, text: String)] = [:]
@@ -60,6 +62,15 @@ public struct ProbeLibrary: Sendable {
             }
         }
         var library = load(files: files, libraries: libraries)
+        for directory in directories {
+            let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+            for path in [base, base + "/lib", base + "/classify"] + files.map(\.path) + libraries.map(\.path)
+            where path == base || path.hasPrefix(base + "/") {
+                guard ProbeFiles.isWorldWritable(path) else { continue }
+                let what = ProbeFiles.isDirectory(path) ? "probe directory" : "probe file"
+                library.warnings.append("\(what) \(path) is writable by every user, who can change what runs in a map (chmod o-w \(path))")
+            }
+        }
         for directory in directories {
             let rules = (directory.hasSuffix("/") ? String(directory.dropLast()) : directory) + "/classify/host.lua"
             if FileManager.default.fileExists(atPath: rules) { library.classifier = (rules, try ProbeFiles.read(rules)) }
@@ -99,6 +110,20 @@ public struct ProbeLibrary: Sendable {
         return library
     }
 
+    /// Every word a probe list may hold: probe names, categories, and `all`.
+    public var selectableNames: [String] {
+        Array(Set(definitions.map(\.name)).union(definitions.flatMap(\.categories)).union(["all"])).sorted()
+    }
+
+    /// The first name of a probe list that no probe or category has, and a line saying so:
+    /// `no probe or category named "htpp" (did you mean "http"?)`; nil when all are known.
+    public func unknownName(in names: [String]) -> (name: String, message: String)? {
+        let known = selectableNames
+        guard let unknown = names.first(where: { !known.contains($0) }) else { return nil }
+        let hint = Suggestion.nearest(unknown, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+        return (unknown, "no probe or category named \"\(unknown)\"\(hint)")
+    }
+
     public func definition(named name: String) -> ProbeDefinition? {
         definitions.first { $0.name == name }
     }
@@ -106,7 +131,7 @@ public struct ProbeLibrary: Sendable {
     /// The probes a profile selects: `include` and `exclude` name probes or categories; `all`
     /// matches every probe. Unknown names are returned so the caller can report them.
     public func select(include: [String], exclude: [String]) -> (probes: [ProbeDefinition], unknown: [String]) {
-        let known = Set(definitions.map(\.name)).union(definitions.flatMap(\.categories)).union(["all"])
+        let known = Set(selectableNames)
         let unknown = (include + exclude).filter { !known.contains($0) }
         func matches(_ probe: ProbeDefinition, _ words: [String]) -> Bool {
             words.contains { $0 == "all" || $0 == probe.name || probe.categories.contains($0) }

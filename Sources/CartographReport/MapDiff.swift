@@ -113,13 +113,15 @@ public struct MapDiff: Codable, Sendable, Equatable {
     }
 
     /// The diff for people: a heading, then one line per change, each naming host and port.
+    /// Targets, names and identifications are written `terminalSafe`.
     public func renderText() -> String {
         func name(_ side: Side) -> String { side.id.map { "map \($0)" } ?? "map" }
-        var out = "\(name(old)) → \(name(new)): \(new.target) in network \(new.network)\n"
+        func safe(_ text: String?) -> String { (text ?? "").terminalSafe }
+        var out = "\(name(old)) → \(name(new)): \(safe(new.target)) in network \(safe(new.network))\n"
         out += "  \(name(old)) started \(TextReport.timestamp(old.startedAt)) (\(old.status.rawValue)), "
         out += "\(name(new)) started \(TextReport.timestamp(new.startedAt)) (\(new.status.rawValue))\n"
         if old.target != new.target || old.network != new.network {
-            out += "  note: the maps differ in target or network (\(old.target) in \(old.network))\n"
+            out += "  note: the maps differ in target or network (\(safe(old.target)) in \(safe(old.network)))\n"
         }
         if changes.isEmpty { return out + "no changes\n" }
         for change in changes {
@@ -127,13 +129,14 @@ public struct MapDiff: Codable, Sendable, Equatable {
                 .compactMap { $0 }
             let suffix = flags.isEmpty ? "" : " [\(flags.joined(separator: ", "))]"
             let port = change.port.map { " \($0)/\(change.protocol?.rawValue ?? "tcp")" } ?? ""
+            let address = safe(change.address)
             switch change.kind {
-            case .hostNew: out += "+ host \(change.address): new (\(change.after ?? ""))\(suffix)\n"
-            case .hostVanished: out += "- host \(change.address): vanished (was \(change.before ?? ""))\(suffix)\n"
-            case .portOpened: out += "+ \(change.address)\(port): opened, \(change.after ?? "")\(suffix)\n"
-            case .portClosed: out += "- \(change.address)\(port): closed, was \(change.before ?? "")\(suffix)\n"
+            case .hostNew: out += "+ host \(address): new (\(safe(change.after)))\(suffix)\n"
+            case .hostVanished: out += "- host \(address): vanished (was \(safe(change.before)))\(suffix)\n"
+            case .portOpened: out += "+ \(address)\(port): opened, \(safe(change.after))\(suffix)\n"
+            case .portClosed: out += "- \(address)\(port): closed, was \(safe(change.before))\(suffix)\n"
             case .serviceChanged:
-                out += "~ \(change.address)\(port): \(change.before ?? "") → \(change.after ?? "")\(suffix)\n"
+                out += "~ \(address)\(port): \(safe(change.before)) → \(safe(change.after))\(suffix)\n"
             }
         }
         return out

@@ -26,16 +26,16 @@ struct MapsCommand: ParsableCommand {
         var format: ListFormat = .text
 
         func run() throws {
+            try checkNetworkName(network, allowingAll: false)
             let store = try self.store.open()
             let maps: [MapSummary]
             do { maps = try store.list(network: network) } catch { throw CLIError(error.description, code: .noInput) }
             if format == .json {
-                let data = try MapReport.jsonEncoder().encode(maps)
-                print(String(decoding: data, as: UTF8.self))
+                print(try MapReport.jsonText(maps))
                 return
             }
             if maps.isEmpty {
-                print("no maps in \(store.path)")
+                print("no maps in \(store.path.terminalSafe)")
                 return
             }
             let now = Date()
@@ -65,20 +65,21 @@ struct MapsCommand: ParsableCommand {
             let store = try self.store.open()
             let id = try self.id.resolve(in: store)
             let map = try store.load(id)
-            var out = "map \(id): \(map.title ?? map.target)\n"
-            out += "  target     \(map.target)" + (map.assetGroup.map { " (asset group @\($0))" } ?? "") + "\n"
-            out += "  network    \(map.network)\n"
-            out += "  scanner    \(map.scanner ?? "?"), launched by \(map.launchedBy ?? "?")\n"
+            // Every stored string is the user's or a remote host's: each is written terminalSafe.
+            var out = "map \(id): \((map.title ?? map.target).terminalSafe)\n"
+            out += "  target     \(map.target.terminalSafe)" + (map.assetGroup.map { " (asset group @\($0.terminalSafe))" } ?? "") + "\n"
+            out += "  network    \(map.network.terminalSafe)\n"
+            out += "  scanner    \((map.scanner ?? "?").terminalSafe), launched by \((map.launchedBy ?? "?").terminalSafe)\n"
             if let launched = map.launchedAt { out += "  launched   \(TextReport.timestamp(launched))\n" }
             out += "  started    \(TextReport.timestamp(map.startedAt))\n"
             out += "  finished   \(TextReport.timestamp(map.finishedAt)) (took \(humanDuration(map.finishedAt.timeIntervalSince(map.startedAt))))\n"
             out += "  status     \(map.status.rawValue)\n"
-            out += "  profile    \(map.profile); its settings as used:\n"
+            out += "  profile    \(map.profile.terminalSafe); its settings as used:\n"
             let settings: Profile?
             do { settings = try store.settings(id: id) } catch { throw CLIError(error.description, code: .noInput) }
             if let settings {
                 out += settings.yaml().split(separator: "\n", omittingEmptySubsequences: false)
-                    .map { $0.isEmpty ? "" : "    " + $0 }.joined(separator: "\n")
+                    .map { $0.isEmpty ? "" : "    " + String($0).terminalSafe }.joined(separator: "\n")
             }
             print(out)
             print(TextReport.render(MapReport(maps: [map])), terminator: "")
@@ -124,6 +125,7 @@ struct MapsCommand: ParsableCommand {
         var output: String?
 
         func run() throws {
+            try checkNetworkName(network, allowingAll: true)
             let store = try self.store.open()
             var maps: [MapResult] = []
             if let network {
@@ -176,7 +178,7 @@ struct MapsCommand: ParsableCommand {
             let diff = MapDiff(old: try store.load(pair.0), new: try store.load(pair.1))
             switch format {
             case .text: print(diff.renderText(), terminator: "")
-            case .json: print(String(decoding: try MapReport.jsonEncoder().encode(diff), as: UTF8.self))
+            case .json: print(try MapReport.jsonText(diff))
             }
         }
     }
@@ -198,6 +200,7 @@ struct HostsCommand: ParsableCommand {
     var format: MapsCommand.ListFormat = .text
 
     func run() throws {
+        try checkNetworkName(network, allowingAll: true)
         let store = try self.store.open()
         let states: [HostState]
         do {
@@ -215,7 +218,7 @@ struct HostsCommand: ParsableCommand {
             throw CLIError("\(error)", code: .noInput)
         }
         if format == .json {
-            print(String(decoding: try MapReport.jsonEncoder().encode(states), as: UTF8.self))
+            print(try MapReport.jsonText(states))
             return
         }
         var rows = [["NETWORK", "ADDRESS", "NAMES", "OPEN PORTS", "SEEN", "MAP", "FLAGS"]]
@@ -228,6 +231,6 @@ struct HostsCommand: ParsableCommand {
                 host.rogue == true ? "rogue" : "",
             ])
         }
-        print(states.isEmpty ? "no hosts in \(store.path)" : TextReport.table(rows, indent: ""))
+        print(states.isEmpty ? "no hosts in \(store.path.terminalSafe)" : TextReport.table(rows, indent: ""))
     }
 }

@@ -118,3 +118,10 @@ func humanDuration(_ seconds: TimeInterval) -> String {
     if whole < 86400 { return "\(whole / 3600) h \(whole % 3600 / 60) min" }
     return "\(whole / 86400) d \(whole % 86400 / 3600) h"
 }
+
+/// `--network NAME` of the listings: a name no map can have is a mistake, not an empty list.
+/// `all` is accepted where the command means every network by it.
+func checkNetworkName(_ name: String?, allowingAll: Bool) throws(CLIError) {
+    guard let name, !(allowingAll && name == "all") else { return }
+    if let problem = Inventory.Network.nameProblem(name) { throw CLIError("--network: \(problem)", code: .usage) }
+}

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static cg_run **cg_run_slot(lua_State *L) { return (cg_run **)lua_getextraspace(L); }
 
 typedef struct {
     size_t used;
@@ -40,7 +43,9 @@ lua_State *cg_lua_newstate(size_t limit) {
     if (!record) return NULL;
     record->limit = limit;
     lua_State *L = lua_newstate(cg_alloc, record);
-    if (!L) free(record);
+    if (!L) { free(record); return NULL; }
+    // Threads copy the main thread's extra space: no run until one begins.
+    *cg_run_slot(L) = NULL;
     return L;
 }
 
@@ -62,20 +67,92 @@ int cg_lua_memory_limit_hit(lua_State *L) { return cg_record(L)->limit_hit; }
 
 enum { CG_HOOK_STEP = 1000 };
 
+struct cg_run {
+    intptr_t budget;
+    uint64_t deadline_ns;
+    int timeout_ms;
+    int killed;
+    char reason[400];
+};
+
+static uint64_t cg_now_ns(void) {
+    struct timespec spec;
+    clock_gettime(CLOCK_MONOTONIC, &spec);
+    return (uint64_t)spec.tv_sec * 1000000000u + (uint64_t)spec.tv_nsec;
+}
+
+// "file:line" of the innermost function loaded from a file (chunk names starting with '@').
+static int cg_where(lua_State *L, char *buffer, size_t size) {
+    lua_Debug ar;
+    for (int level = 0; level < 32 && lua_getstack(L, level, &ar); level++) {
+        if (!lua_getinfo(L, "Sl", &ar)) continue;
+        if (ar.source && ar.source[0] == '@' && ar.currentline > 0) {
+            snprintf(buffer, size, "%s:%d", ar.short_src, ar.currentline);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void cg_run_kill(lua_State *L, cg_run *run, const char *what) {
+    char where[300] = "probe";
+    cg_where(L, where, sizeof where);
+    snprintf(run->reason, sizeof run->reason, "%s: %s", where, what);
+    run->killed = 1;
+}
+
+// Every CG_HOOK_STEP instructions: spend budget and check the clock. Once the run is killed the
+// hook fires on every instruction and raises the same error again, so a pcall, an xpcall or an
+// error handler that swallows the first error gets no further than its next instruction.
 static void cg_budget_hook(lua_State *L, lua_Debug *ar) {
-    intptr_t *budget = (intptr_t *)lua_getextraspace(L);
-    *budget -= CG_HOOK_STEP;
-    if (*budget > 0) return;
-    lua_getinfo(L, "Sl", ar);
-    lua_pushfstring(L, "%s:%d: instruction budget exhausted (the probe computed too long without waiting on I/O)",
-                    ar->short_src, ar->currentline);
+    (void)ar;
+    cg_run *run = *cg_run_slot(L);
+    if (!run) return;
+    if (!run->killed) {
+        run->budget -= CG_HOOK_STEP;
+        if (run->budget <= 0) {
+            cg_run_kill(L, run, "instruction budget exhausted (the probe computed too long without waiting on I/O)");
+        } else if (run->deadline_ns && cg_now_ns() >= run->deadline_ns) {
+            char what[64];
+            snprintf(what, sizeof what, "timed out after %d ms", run->timeout_ms);
+            cg_run_kill(L, run, what);
+        } else {
+            return;
+        }
+        lua_sethook(L, cg_budget_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_pushstring(L, run->reason);
     lua_error(L);
 }
 
-void cg_lua_set_budget(lua_State *co, intptr_t instructions) {
-    *(intptr_t *)lua_getextraspace(co) = instructions;
-    lua_sethook(co, cg_budget_hook, LUA_MASKCOUNT, CG_HOOK_STEP);
+cg_run *cg_run_begin(lua_State *L, intptr_t instructions, uint64_t deadline_ns, int timeout_ms) {
+    cg_run *run = calloc(1, sizeof *run);
+    if (!run) return NULL;
+    run->budget = instructions;
+    run->deadline_ns = deadline_ns;
+    run->timeout_ms = timeout_ms;
+    *cg_run_slot(L) = run;
+    lua_sethook(L, cg_budget_hook, LUA_MASKCOUNT, CG_HOOK_STEP);
+    return run;
 }
+
+void cg_run_end(lua_State *L, cg_run *run) {
+    if (!run) return;
+    if (*cg_run_slot(L) == run) *cg_run_slot(L) = NULL;
+    lua_sethook(L, NULL, 0, 0);
+    free(run);
+}
+
+const char *cg_run_killed(const cg_run *run) { return run && run->killed ? run->reason : NULL; }
+
+// Lua: __cg_killed() -> the kill reason of the running probe, or nil.
+static int cg_killed_l(lua_State *L) {
+    const char *reason = cg_run_killed(*cg_run_slot(L));
+    if (reason) lua_pushstring(L, reason); else lua_pushnil(L);
+    return 1;
+}
+
+void cg_lua_push_killed(lua_State *L) { lua_pushcfunction(L, cg_killed_l); }
 
 void cg_lua_pop(lua_State *L, int n) { lua_pop(L, n); }
 void cg_lua_newtable(lua_State *L) { lua_newtable(L); }
@@ -112,17 +189,7 @@ void cg_lua_open_safe_libs(lua_State *L) {
 
 void cg_lua_traceback(lua_State *L, lua_State *co, const char *msg) { luaL_traceback(L, co, msg, 0); }
 
-int cg_lua_where(lua_State *co, char *buffer, size_t size) {
-    lua_Debug ar;
-    for (int level = 0; level < 32 && lua_getstack(co, level, &ar); level++) {
-        if (!lua_getinfo(co, "Sl", &ar)) continue;
-        if (ar.source && ar.source[0] == '@' && ar.currentline > 0) {
-            snprintf(buffer, size, "%s:%d", ar.short_src, ar.currentline);
-            return 1;
-        }
-    }
-    return 0;
-}
+int cg_lua_where(lua_State *co, char *buffer, size_t size) { return cg_where(co, buffer, size); }
 
 enum { CG_REGEX_GROUPS = 16 };
 

@@ -42,15 +42,20 @@ public struct LuaHostClassifier: HostClassifying {
             push(host, on: stack)
             stack.push(neighbours.contains(host.address))
             stack.setField(-2, "neighbour_off_link")
-            cg_lua_set_budget(stack.L, instructionBudget)
-            defer { stack.top = rules }
+            let run = cg_run_begin(stack.L, instructionBudget, 0, 0)
+            defer {
+                cg_run_end(stack.L, run)
+                stack.top = rules
+            }
             // The memory cap holds only while rule code runs: Swift's own pushes must not fail.
             cg_lua_set_memory_enforced(stack.L, 1)
             let status = cg_lua_pcall(stack.L, 1, 1)
             cg_lua_set_memory_enforced(stack.L, 0)
             guard status == LUA_OK else {
                 failures += 1
-                if failures <= 3 { warnings.append("host classification of \(host.address): \(stack.popString())") }
+                var message = stack.popString()
+                if let killed = cg_run_killed(run) { message = String(cString: killed) }
+                if failures <= 3 { warnings.append("host classification of \(host.address): \(message)") }
                 return nil
             }
             return read(at: stack.top, on: stack, host: host, warnings: &warnings)

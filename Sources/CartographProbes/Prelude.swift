@@ -20,6 +20,8 @@ enum Prelude {
     static func install(in stack: LuaStack, libraries: [String: (file: String, text: String)]) throws(LuaError) -> References {
         cg_lua_push_regex(stack.L)
         lua_setglobal(stack.L, "__cg_regex")
+        cg_lua_push_killed(stack.L)
+        lua_setglobal(stack.L, "__cg_killed")
         try stack.run(source: source, chunkName: chunkName, results: 5)
         for (name, library) in libraries {
             lua_pushvalue(stack.L, -1)
@@ -39,8 +41,8 @@ enum Prelude {
 
     static let source = #"""
     local yield, pack, unpack, load = coroutine.yield, table.pack, table.unpack, load
-    local regex = __cg_regex
-    __cg_regex, loadfile, dofile = nil, nil, nil
+    local regex, killed = __cg_regex, __cg_killed
+    __cg_regex, __cg_killed, loadfile, dofile = nil, nil, nil, nil
     -- Probes share the string metatable; hide it so none can change string methods for all.
     getmetatable("").__metatable = false
     local TOKEN = {}
@@ -173,11 +175,30 @@ enum Prelude {
       return loaded[name]
     end
 
+    -- pcall and xpcall that never swallow a kill: a run that exhausted its budget or time stays
+    -- stopped (the hook also raises again on the next instruction).
+    local raw_pcall, raw_xpcall = pcall, xpcall
+    local function rethrow(...)
+      local reason = killed()
+      if reason then error(reason, 0) end
+      return ...
+    end
+    local function safe_pcall(f, ...) return rethrow(raw_pcall(f, ...)) end
+    -- Lua runs a message handler for an error raised by the budget hook with hooks still off, so
+    -- a looping handler would never be stopped: once killed, the probe's handler is not called.
+    local function safe_xpcall(f, handler, ...)
+      local function guarded(e)
+        if killed() then return e end
+        return handler(e)
+      end
+      return rethrow(raw_xpcall(f, guarded, ...))
+    end
+
     -- A fresh environment for one probe file: only pure libraries and the probe API.
     make_env = function()
       return {
-        assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
-        select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
+        assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = safe_pcall,
+        select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = safe_xpcall,
         setmetatable = setmetatable, getmetatable = getmetatable, rawequal = rawequal,
         rawget = rawget, rawlen = rawlen, rawset = rawset, _VERSION = _VERSION,
         string = copy(safe_string), table = copy(table), math = copy(math), utf8 = copy(utf8),

@@ -157,13 +157,14 @@ enum ProbeCompiler {
         lua_rawgeti(stack.L, stack.registryIndex(), lua_Integer(makeEnvRef))
         guard cg_lua_pcall(stack.L, 0, 1) == LUA_OK else { throw LuaError(message: stack.popString()) }
         _ = lua_setupvalue(stack.L, -2, 1)   // the chunk's only upvalue is _ENV
-        cg_lua_set_budget(stack.L, loadBudget)
+        let run = cg_run_begin(stack.L, loadBudget, 0, 0)
+        defer { cg_run_end(stack.L, run) }
         cg_lua_set_memory_enforced(stack.L, 1)
         let result = cg_lua_pcall(stack.L, 0, 1)
         cg_lua_set_memory_enforced(stack.L, 0)
-        lua_sethook(stack.L, nil, 0, 0)
         guard result == LUA_OK else {
-            let message = stack.popString()
+            var message = stack.popString()
+            if let killed = cg_run_killed(run) { message = String(cString: killed) }
             throw LuaError(message: result == LUA_ERRMEM ? "\(path): memory limit exceeded while loading" : message)
         }
         guard lua_type(stack.L, -1) == LUA_TTABLE else {

@@ -151,7 +151,11 @@ final class ProbeWorker {
         guard let co = lua_newthread(L) else { return false }
         let ref = luaL_ref(L, lua.main.registryIndex())
         let thread = LuaStack(L: co)
-        cg_lua_set_budget(co, settings.instructionBudget)
+        let deadline = MonotonicClock.now() + .ms(settings.probeTimeoutMs)
+        guard let run = cg_run_begin(co, settings.instructionBudget, deadline, Int32(settings.probeTimeoutMs)) else {
+            luaL_unref(L, lua.main.registryIndex(), ref)
+            return false
+        }
         switch step {
         case .probe(let name):
             lua_rawgeti(co, thread.registryIndex(), lua_Integer(probesRef))
@@ -174,9 +178,8 @@ final class ProbeWorker {
         }
         let token = nextToken
         nextToken += 1
-        let invocation = Invocation(token: token, co: co, ref: ref, jobIndex: jobIndex, step: step, file: file,
-                                    address: job.address,
-                                    deadline: MonotonicClock.now() + .ms(settings.probeTimeoutMs))
+        let invocation = Invocation(token: token, co: co, ref: ref, run: run, jobIndex: jobIndex, step: step, file: file,
+                                    address: job.address, deadline: deadline)
         if settings.trace { invocation.trace.append("[\(file)]") }
         invocations[token] = invocation
         drive(invocation, nargs: 3)
@@ -243,7 +246,10 @@ final class ProbeWorker {
                 return
             default:
                 var reason = thread.string(at: -1) ?? "error object is a \(thread.typeName(at: -1))"
-                if status == LUA_ERRMEM || cg_lua_memory_limit_hit(lua.main.L) != 0 {
+                if let killed = cg_run_killed(invocation.run) {
+                    // Whatever the probe's handlers made of the error, the first kill is the reason.
+                    reason = String(cString: killed)
+                } else if status == LUA_ERRMEM || cg_lua_memory_limit_hit(lua.main.L) != 0 {
                     reason = "\(location(invocation)): memory limit of \(settings.memoryLimit >> 20) MiB exceeded"
                 } else if !reason.hasPrefix(invocation.file) {
                     reason = "\(invocation.file): \(reason)"
@@ -300,6 +306,7 @@ final class ProbeWorker {
         for socket in invocation.sockets.values { socket.close() }
         invocation.sockets.removeAll()
         lua_settop(invocation.co, 0)
+        cg_run_end(invocation.co, invocation.run)
         luaL_unref(lua.main.L, lua.main.registryIndex(), invocation.ref)
         if settings.trace {
             switch outcome {
@@ -746,6 +753,8 @@ final class Invocation {
     let token: Int
     let co: OpaquePointer
     let ref: Int32
+    /// The C record of its instruction budget and deadline (and, once killed, why).
+    let run: OpaquePointer
     let jobIndex: Int
     let step: ProbeWorker.Step
     let file: String
@@ -757,11 +766,12 @@ final class Invocation {
     var log: [String] = []
     var trace: [String] = []
 
-    init(token: Int, co: OpaquePointer, ref: Int32, jobIndex: Int, step: ProbeWorker.Step, file: String,
+    init(token: Int, co: OpaquePointer, ref: Int32, run: OpaquePointer, jobIndex: Int, step: ProbeWorker.Step, file: String,
          address: IPAddress, deadline: UInt64) {
         self.token = token
         self.co = co
         self.ref = ref
+        self.run = run
         self.jobIndex = jobIndex
         self.step = step
         self.file = file

@@ -23,9 +23,20 @@ void cg_lua_set_memory_enforced(lua_State *L, int enforced);
 /// Whether the last refused allocation came from the memory limit (not real exhaustion).
 int cg_lua_memory_limit_hit(lua_State *L);
 
-/// Gives coroutine `co` an instruction budget; when it is spent, the running probe gets an
-/// error naming its file and line. Raised from a C hook, so no Swift frame is unwound.
-void cg_lua_set_budget(lua_State *co, intptr_t instructions);
+/// The limits of one run of probe code on one Lua thread: an instruction budget and a
+/// monotonic deadline (0: none), enforced by a count hook that raises an error naming the
+/// probe's file:line. A run once killed stays dead: the hook then raises the same error on every
+/// instruction, so pcall, xpcall and error handlers cannot swallow it. Errors are raised from a
+/// C hook, so no Swift frame is unwound.
+typedef struct cg_run cg_run;
+/// Starts a run on thread `L` (a probe's coroutine or a main state); NULL when out of memory.
+cg_run *cg_run_begin(lua_State *L, intptr_t instructions, uint64_t deadline_ns, int timeout_ms);
+/// Ends the run: removes the hook and frees it.
+void cg_run_end(lua_State *L, cg_run *run);
+/// The reason the run was killed ("file:line: ..."), or NULL while it is alive.
+const char *cg_run_killed(const cg_run *run);
+/// Pushes a Lua function returning the running thread's kill reason, or nil.
+void cg_lua_push_killed(lua_State *L);
 
 // Macros made callable.
 void cg_lua_pop(lua_State *L, int n);

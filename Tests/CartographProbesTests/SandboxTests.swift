@@ -1,0 +1,91 @@
+import CartographCore
+@testable import CartographProbes
+import CartographTestSupport
+import Foundation
+import Testing
+
+/// The probe sandbox holds against probes written to break it: limits that stay enforced
+/// through pcall, no path to string.dump, no finalizers, bounded logs, receives, memory,
+/// regular expressions and descriptors. Every test runs real Lua against a real loopback server.
+@Suite("Probe sandbox")
+struct SandboxTests {
+    static func probe(_ name: String, _ body: String, extra: String = "") -> (String, String) {
+        ("probes/\(name).lua", """
+        \(extra)
+        return {
+          name = "\(name)", description = "test probe \(name)", categories = { "test" },
+          run = function(host, port, args)
+        \(body)
+          end,
+        }
+        """)
+    }
+
+    /// Runs `files` on one worker against `ports` on 127.0.0.1; one result per port.
+    static func identify(_ files: [(String, String)], ports: [UInt16], timeoutMs: Int = 1500,
+                         adjust: (inout ProbeSettings) -> Void = { _ in }) throws -> [PortIdentification] {
+        let library = ProbeLibrary.load(files: files.map { (path: $0.0, text: $0.1) })
+        #expect(library.errors.isEmpty, "\(library.errors)")
+        var settings = ProbeSettings()
+        settings.probeTimeoutMs = timeoutMs
+        settings.bannerWaitMs = 300
+        settings.memoryLimit = 32 << 20
+        adjust(&settings)
+        let identifier = ServiceIdentifier(library: library, probes: library.definitions, settings: settings, workers: 1)
+        let jobs = ports.map { PortJob(address: IPAddress("127.0.0.1")!, port: $0, proto: .tcp) }
+        return try identifier.identify(jobs, cancel: CancellationFlag())
+    }
+
+    static func helloServer() throws -> LoopbackServer {
+        try LoopbackServer { connection in
+            connection.write("HELLO acme-d 2.4.1\r\n")
+            connection.idle()
+        }
+    }
+
+    /// Identifies the hello server's product; named "zz" so it runs after the hostile probes.
+    static let greeter = probe("zz-greeter", """
+        local sock = socket.connect(host, port)
+        if not sock then return nil end
+        local line = sock:receive_line(2000)
+        local product = (line or ""):match("^HELLO (%S+)")
+        if not product then return nil end
+        return { name = "greeter", product = product }
+    """)
+
+    // MARK: - 1. Limits that stay enforced
+
+    @Test("an exhausted budget stays exhausted through pcall, xpcall and error handlers", arguments: [
+        "while true do pcall(function() while true do end end) end",
+        "while true do xpcall(function() while true do end end, function(e) return e end) end",
+        "xpcall(function() while true do end end, function() while true do end end) return { name = 'escaped' }",
+        "for i = 1, 100 do pcall(pcall, function() while true do end end) end return { name = 'escaped' }",
+        "local function f() pcall(f) while true do end end for i = 1, 100 do pcall(f) end return { name = 'escaped' }",
+        "while true do pcall(error) pcall(function() local t = {} for i = 1, 1e6 do t[i] = i end end) end",
+        "for i = 1, 100 do local ok, e = pcall(function() while true do end end) if not ok then error({}) end end",
+    ])
+    func budgetThroughPcall(body: String) throws {
+        let server = try Self.helloServer()
+        let results = try Self.identify([Self.probe("escape", body), Self.greeter], ports: [server.port, server.port], timeoutMs: 8000)
+        for result in results {
+            #expect(result.match?.name == "greeter", "\(result.errors)")
+            let message = result.errors.first ?? "(none)"
+            #expect(message.hasPrefix("probes/escape.lua:"), "\(message)")
+            #expect(message.contains("instruction budget exhausted"), "\(message)")
+        }
+    }
+
+    @Test("the time limit holds inside computation too, through pcall")
+    func timeThroughPcall() throws {
+        let server = try Self.helloServer()
+        let body = "while true do pcall(function() while true do end end) end"
+        let results = try Self.identify([Self.probe("spin", body), Self.greeter], ports: [server.port], timeoutMs: 700) {
+            $0.instructionBudget = Int.max / 2
+        }
+        let result = try #require(results.first)
+        #expect(result.match?.name == "greeter")
+        let message = result.errors.first ?? "(none)"
+        #expect(message.hasPrefix("probes/spin.lua:5:"), "\(message)")
+        #expect(message.contains("timed out after 700 ms"), "\(message)")
+    }
+}

@@ -43,8 +43,9 @@ enum Prelude {
     local yield, pack, unpack, load = coroutine.yield, table.pack, table.unpack, load
     local regex, killed = __cg_regex, __cg_killed
     __cg_regex, __cg_killed, loadfile, dofile = nil, nil, nil, nil
-    -- Probes share the string metatable; hide it so none can change string methods for all.
-    getmetatable("").__metatable = false
+    -- Strings share one metatable, whose __index is the string library: take dump out of it.
+    local string_meta = getmetatable("")
+    string.dump = nil
     local TOKEN = {}
 
     local Socket = {}
@@ -153,6 +154,10 @@ enum Prelude {
     local function copy(t) local c = {} for k, v in pairs(t) do c[k] = v end return c end
     local safe_string = copy(string)
     safe_string.dump = nil
+    -- Methods of strings (("").upper) come from a table no probe can reach, and getmetatable("")
+    -- gives false: no probe can change string methods for the others, or find string.dump.
+    string_meta.__index = copy(safe_string)
+    string_meta.__metatable = false
 
     -- Shared probe libraries (Probes/lib/NAME.lua), loaded on first require.
     local libraries, loaded = {}, {}

@@ -89,3 +89,33 @@ struct SandboxTests {
         #expect(message.contains("timed out after 700 ms"), "\(message)")
     }
 }
+
+extension SandboxTests {
+    // MARK: - 2. No string.dump
+
+    @Test("no path reaches string.dump, and the string metatable cannot be had or changed", arguments: [
+        "return (\"\").dump", "return string.dump", "return ('x').dump", "return (getmetatable('') or {}).__index",
+        "local mt = getmetatable('') return mt and mt.__index and mt.__index.dump",
+        "string.upper = nil return ('x').upper == nil and 'changed' or nil",
+        "return rawget(string, 'dump')", "return require('string')",
+    ])
+    func noDump(body: String) throws {
+        let server = try Self.helloServer()
+        let text = Self.probe("dump", "local ok, v = pcall(function() \(body) end)\n    return { name = 'seen', extra = type(v) }")
+        let results = try Self.identify([text], ports: [server.port])
+        let result = try #require(results.first)
+        // Every path gives nil, false or an error text, never a function or a table.
+        #expect(["nil", "boolean", "string"].contains(result.match?.extraInfo ?? "?"), "\(body): \(result)")
+        // A probe changing its own string library changes nothing for string methods.
+        let after = try Self.identify([Self.probe("use", "return { name = 'use', extra = ('abc'):upper() }")], ports: [server.port])
+        #expect(after.first?.match?.extraInfo == "ABC")
+    }
+
+    @Test("getmetatable on a string gives false, not a table")
+    func stringMetatable() throws {
+        let server = try Self.helloServer()
+        let body = "return { name = 'mt', extra = tostring(getmetatable('')) .. ' ' .. tostring(('x'):upper()) }"
+        let result = try #require(try Self.identify([Self.probe("mt", body)], ports: [server.port]).first)
+        #expect(result.match?.extraInfo == "false X", "\(result)")
+    }
+}

@@ -199,12 +199,24 @@ enum Prelude {
       return rethrow(raw_xpcall(f, guarded, ...))
     end
 
+    -- setmetatable without finalizers: a __gc runs when the collector decides, outside any probe's
+    -- limits. Lua 5.4 marks an object for finalization only if its metatable has the field when
+    -- it is set, so checking at setmetatable is enough (and the probe has no other way to set a
+    -- metatable: no debug library, no userdata, the string and socket metatables are hidden).
+    local raw_setmetatable = setmetatable
+    local function safe_setmetatable(t, mt)
+      if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+        error("setmetatable: __gc finalizers are not allowed in probes", 2)
+      end
+      return raw_setmetatable(t, mt)
+    end
+
     -- A fresh environment for one probe file: only pure libraries and the probe API.
     make_env = function()
       return {
         assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = safe_pcall,
         select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = safe_xpcall,
-        setmetatable = setmetatable, getmetatable = getmetatable, rawequal = rawequal,
+        setmetatable = safe_setmetatable, getmetatable = getmetatable, rawequal = rawequal,
         rawget = rawget, rawlen = rawlen, rawset = rawset, _VERSION = _VERSION,
         string = copy(safe_string), table = copy(table), math = copy(math), utf8 = copy(utf8),
         socket = copy(socket), log = log, sleep = sleep, regex = copy(regex), require = require_library,

@@ -119,3 +119,32 @@ extension SandboxTests {
         #expect(result.match?.extraInfo == "false X", "\(result)")
     }
 }
+
+extension SandboxTests {
+    // MARK: - 3. No finalizers
+
+    @Test("a probe cannot install a __gc finalizer, whether it loops or allocates", arguments: [
+        "setmetatable({}, { __gc = function() while true do end end })",
+        "setmetatable({}, { __gc = function() local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(1e6) end end })",
+        "local mt = setmetatable({}, { __index = { __gc = print } }) setmetatable({}, mt) return nil -- ok-indexed",
+        "setmetatable({}, { __gc = false })",
+        "local mt = {} local t = setmetatable({}, mt) mt.__gc = function() while true do end end t = nil\n    for i = 1, 1e5 do local g = {} end return nil -- ok-late",
+    ])
+    func noFinalizers(body: String) throws {
+        let server = try Self.helloServer()
+        let results = try Self.identify([Self.probe("gc", body), Self.greeter], ports: [server.port, server.port])
+        for result in results {
+            // The greeter still answers on both ports: no finalizer ran away with the worker (Lua runs
+            // finalizers with hooks off, so one that loops would hang it).
+            #expect(result.match?.name == "greeter", "\(result)")
+            if body.contains("ok-") {
+                // A __gc reached only through __index, or added after setmetatable, is never called (Lua 5.4).
+                #expect(result.errors.isEmpty, "\(result.errors)")
+            } else {
+                let message = result.errors.first ?? "(none)"
+                #expect(message.hasPrefix("probes/gc.lua:5:"), "\(message)")
+                #expect(message.contains("__gc finalizers are not allowed"), "\(message)")
+            }
+        }
+    }
+}

@@ -145,8 +145,8 @@ enum Prelude {
 
     local function log(...)
       local parts = pack(...)
-      for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-      yield(TOKEN, "log", table.concat(parts, " ", 1, parts.n))
+      for i = 1, parts.n do parts[i] = tostring(parts[i]):sub(1, 1024) end
+      yield(TOKEN, "log", table.concat(parts, " ", 1, parts.n):sub(1, 1024))
     end
 
     local function sleep(ms) yield(TOKEN, "sleep", math.tointeger(ms) or 0) end

@@ -21,6 +21,9 @@ final class ProbeWorker {
         case tlsDetect
     }
 
+    /// Log lines, bytes, and bytes of one line a single run may log.
+    static let logLines = 100, logBytes = 16384, logLineBytes = 1024
+
     private let lua: LuaState
     private let reactor: Reactor
     private let settings: ProbeSettings
@@ -346,7 +349,18 @@ final class ProbeWorker {
 
         switch op {
         case "log":
-            invocation.log.append("\(location(invocation)): \(stringArg(1) ?? "")")
+            // Capped per run: a probe that logs in a loop gets one note, not the worker's memory.
+            if invocation.logBytes <= Self.logBytes && invocation.log.count <= Self.logLines {
+                let line = "\(location(invocation)): \(String((stringArg(1) ?? "").prefix(Self.logLineBytes)))"
+                invocation.logBytes += line.utf8.count
+                if invocation.logBytes > Self.logBytes || invocation.log.count == Self.logLines {
+                    invocation.log.append("\(location(invocation)): log truncated (at most \(Self.logLines) lines "
+                                          + "and \(Self.logBytes) bytes a run)")
+                    invocation.logBytes = Self.logBytes + 1
+                } else {
+                    invocation.log.append(line)
+                }
+            }
             lua_settop(co, 0)
             return .resume(0)
 
@@ -764,6 +778,7 @@ final class Invocation {
     var nextSocket = 1
     var waiting: Waiting?
     var log: [String] = []
+    var logBytes = 0
     var trace: [String] = []
 
     init(token: Int, co: OpaquePointer, ref: Int32, run: OpaquePointer, jobIndex: Int, step: ProbeWorker.Step, file: String,

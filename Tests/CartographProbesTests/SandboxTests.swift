@@ -53,6 +53,19 @@ struct SandboxTests {
         return { name = "greeter", product = product }
     """)
 
+    /// Runs `hostile` and the greeter on two ports of one worker: the greeter must still name
+    /// both, and `hostile` must have been stopped with `reason` at `path:`.
+    static func expectStoppedBesideGreeter(_ hostile: (String, String), reason: String, timeoutMs: Int = 8000) throws {
+        let server = try helloServer()
+        let results = try identify([hostile, greeter], ports: [server.port, server.port], timeoutMs: timeoutMs)
+        for result in results {
+            #expect(result.match?.name == "greeter", "\(result)")
+            let message = result.errors.first ?? "(none)"
+            #expect(message.hasPrefix(hostile.0 + ":5:"), "\(message)")
+            #expect(message.contains(reason), "\(message)")
+        }
+    }
+
     // MARK: - 1. Limits that stay enforced
 
     @Test("an exhausted budget stays exhausted through pcall, xpcall and error handlers", arguments: [
@@ -65,14 +78,7 @@ struct SandboxTests {
         "for i = 1, 100 do local ok, e = pcall(function() while true do end end) if not ok then error({}) end end",
     ])
     func budgetThroughPcall(body: String) throws {
-        let server = try Self.helloServer()
-        let results = try Self.identify([Self.probe("escape", body), Self.greeter], ports: [server.port, server.port], timeoutMs: 8000)
-        for result in results {
-            #expect(result.match?.name == "greeter", "\(result.errors)")
-            let message = result.errors.first ?? "(none)"
-            #expect(message.hasPrefix("probes/escape.lua:"), "\(message)")
-            #expect(message.contains("instruction budget exhausted"), "\(message)")
-        }
+        try Self.expectStoppedBesideGreeter(Self.probe("escape", body), reason: "instruction budget exhausted")
     }
 
     @Test("the time limit holds inside computation too, through pcall")
@@ -131,20 +137,42 @@ extension SandboxTests {
         "local mt = {} local t = setmetatable({}, mt) mt.__gc = function() while true do end end t = nil\n    for i = 1, 1e5 do local g = {} end return nil -- ok-late",
     ])
     func noFinalizers(body: String) throws {
-        let server = try Self.helloServer()
-        let results = try Self.identify([Self.probe("gc", body), Self.greeter], ports: [server.port, server.port])
-        for result in results {
-            // The greeter still answers on both ports: no finalizer ran away with the worker (Lua runs
-            // finalizers with hooks off, so one that loops would hang it).
-            #expect(result.match?.name == "greeter", "\(result)")
-            if body.contains("ok-") {
-                // A __gc reached only through __index, or added after setmetatable, is never called (Lua 5.4).
+        if body.contains("ok-") {
+            // A __gc reached only through __index, or added after setmetatable, is never called
+            // (Lua 5.4), and the greeter still answers: a looping finalizer would hang the worker,
+            // since Lua runs finalizers with hooks off.
+            let server = try Self.helloServer()
+            for result in try Self.identify([Self.probe("gc", body), Self.greeter], ports: [server.port, server.port]) {
+                #expect(result.match?.name == "greeter", "\(result)")
                 #expect(result.errors.isEmpty, "\(result.errors)")
-            } else {
-                let message = result.errors.first ?? "(none)"
-                #expect(message.hasPrefix("probes/gc.lua:5:"), "\(message)")
-                #expect(message.contains("__gc finalizers are not allowed"), "\(message)")
             }
+        } else {
+            try Self.expectStoppedBesideGreeter(Self.probe("gc", body), reason: "__gc finalizers are not allowed")
         }
+    }
+}
+
+extension SandboxTests {
+    // MARK: - 4. Bounded logs
+
+    @Test("log() is capped per run, in lines and bytes, with one truncation note")
+    func logFlood() throws {
+        let server = try Self.helloServer()
+        let flood = Self.probe("flood", """
+            for i = 1, 1e5 do log("line", i, ("x"):rep(100)) end
+            log(("y"):rep(1e6))
+            return nil
+        """)
+        let huge = Self.probe("huge", "for i = 1, 50 do log(('z'):rep(1e5)) end return nil")
+        let results = try Self.identify([flood, huge, Self.greeter], ports: [server.port])
+        let result = try #require(results.first)
+        #expect(result.match?.name == "greeter")
+        for path in ["probes/flood.lua", "probes/huge.lua"] {
+            let lines = result.log.filter { $0.hasPrefix(path + ":") }
+            #expect(lines.count <= ProbeWorker.logLines + 1, "\(lines.count)")
+            #expect(lines.reduce(0) { $0 + $1.utf8.count } <= ProbeWorker.logBytes + 2 * ProbeWorker.logLineBytes)
+            #expect(lines.filter { $0.contains("log truncated") }.count == 1, "\(lines.suffix(2))")
+        }
+        #expect(result.log.contains { $0.hasPrefix("probes/flood.lua:5: line 1 xxx") }, "\(result.log.prefix(2))")
     }
 }

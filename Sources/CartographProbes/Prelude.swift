@@ -48,8 +48,10 @@ enum Prelude {
     string.dump = nil
     local TOKEN = {}
 
+    -- Socket methods live in a table no probe can reach: the metatable of every socket object
+    -- hides itself (getmetatable gives "socket"), so one probe cannot rewrite another's methods.
     local Socket = {}
-    Socket.__index = Socket
+    local SocketMeta = { __index = Socket, __metatable = "socket" }
 
     local function addr(host) if type(host) == "table" then return host.address end return host end
     local function portnum(port) if type(port) == "table" then return port.number end return port end
@@ -65,7 +67,7 @@ enum Prelude {
       local id, err = yield(TOKEN, "connect", tostring(addr(host)), math.tointeger(portnum(port)) or -1,
                             options.timeout, proto, options.tls and true or false, sni)
       if not id then return nil, err end
-      return setmetatable({ id = id, buffer = "" }, Socket)
+      return setmetatable({ id = id, buffer = "" }, SocketMeta)
     end
 
     -- sock:starttls([sni]) -> true | nil, err: a TLS handshake over the open connection.
@@ -159,6 +161,39 @@ enum Prelude {
     string_meta.__index = copy(safe_string)
     string_meta.__metatable = false
 
+    -- Read-only views of the tables every run shares (the socket library, shared modules): a
+    -- probe cannot change them for another, not even with rawset.
+    local views, view_of = setmetatable({}, { __mode = "k" }), setmetatable({}, { __mode = "k" })
+    local function readonly(t, what)
+      if view_of[t] then return view_of[t] end
+      local view = setmetatable({}, {
+        __index = function(_, k)
+          local v = t[k]
+          if type(v) == "table" then return readonly(v, what) end
+          return v
+        end,
+        __pairs = function()
+          local k
+          return function()
+            local v
+            k, v = next(t, k)
+            if type(v) == "table" then v = readonly(v, what) end
+            return k, v
+          end
+        end,
+        __len = function() return #t end,
+        __newindex = function() error(what .. " is read-only", 2) end,
+        __metatable = false,
+      })
+      views[view], view_of[t] = true, view
+      return view
+    end
+    local function safe_rawset(t, k, v)
+      if views[t] then error("rawset: a shared table is read-only", 2) end
+      return rawset(t, k, v)
+    end
+    local shared_socket = readonly(socket, "socket")
+
     -- Shared probe libraries (Probes/lib/NAME.lua), loaded on first require.
     local libraries, loaded = {}, {}
     local make_env
@@ -176,6 +211,7 @@ enum Prelude {
       local chunk, err = load(library.source, "@" .. library.path, "t", make_env())
       if not chunk then error(err, 0) end
       local value = chunk()
+      if type(value) == "table" then value = readonly(value, "library \"" .. name .. "\"") end
       loaded[name] = value == nil and true or value
       return loaded[name]
     end
@@ -217,9 +253,9 @@ enum Prelude {
         assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = safe_pcall,
         select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = safe_xpcall,
         setmetatable = safe_setmetatable, getmetatable = getmetatable, rawequal = rawequal,
-        rawget = rawget, rawlen = rawlen, rawset = rawset, _VERSION = _VERSION,
+        rawget = rawget, rawlen = rawlen, rawset = safe_rawset, _VERSION = _VERSION,
         string = copy(safe_string), table = copy(table), math = copy(math), utf8 = copy(utf8),
-        socket = copy(socket), log = log, sleep = sleep, regex = copy(regex), require = require_library,
+        socket = shared_socket, log = log, sleep = sleep, regex = copy(regex), require = require_library,
       }
     end
 

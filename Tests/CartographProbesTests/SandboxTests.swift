@@ -176,3 +176,54 @@ extension SandboxTests {
         #expect(result.log.contains { $0.hasPrefix("probes/flood.lua:5: line 1 xxx") }, "\(result.log.prefix(2))")
     }
 }
+
+extension SandboxTests {
+    // MARK: - 5. Sockets no probe can alter for another
+
+    @Test("a probe rewriting socket methods, the socket library or a shared library changes nothing for the others", arguments: [
+        "local s = socket.connect(host, port) local mt = getmetatable(s) if type(mt) == 'table' then mt.__index.receive_line = function() return 'HELLO forged 6.6' end end",
+        "local s = socket.connect(host, port) local mt = getmetatable(s) if type(mt) == 'table' then mt.__index = { receive_line = function() return 'HELLO forged 6.6' end } end",
+        "socket.connect = function() return nil end",
+        "rawset(socket, 'connect', function() return nil end)",
+        "local _, state = pairs(socket) if type(state) == 'table' then state.connect = function() return nil end end",
+        "local g = require('greeting') g.parse = function() return 'forged' end",
+        "local g = require('greeting') rawset(g, 'parse', function() return 'forged' end)",
+        "local g = require('greeting') g.names.acme = 'forged'",
+        "local s = socket.connect(host, port) s.receive_line = function() return 'HELLO forged 6.6' end return nil",
+    ])
+    func sharedTablesHold(body: String) throws {
+        let server = try Self.helloServer()
+        let library = (path: "probes/lib/greeting.lua", text: """
+            local M = { names = { acme = "acme" } }
+            function M.parse(line) local p = (line or ""):match("^HELLO (%S+)") return p and (M.names[p:match("^(%a+)")] and p) end
+            return M
+            """)
+        let hostile = Self.probe("aa-hostile", "pcall(function() \(body) end) return nil")
+        let honest = Self.probe("zz-honest", """
+            local greeting = require("greeting")
+            local sock = socket.connect(host, port)
+            if not sock then return { name = "no-connect" } end
+            return { name = "honest", product = greeting.parse(sock:receive_line(2000)) }
+        """)
+        let files = [hostile, honest]
+        let loaded = ProbeLibrary.load(files: files.map { (path: $0.0, text: $0.1) }, libraries: [library])
+        #expect(loaded.errors.isEmpty, "\(loaded.errors)")
+        var settings = ProbeSettings()
+        settings.bannerWaitMs = 300
+        let identifier = ServiceIdentifier(library: loaded, probes: loaded.definitions, settings: settings, workers: 1)
+        // Many ports on one worker: the hostile probe runs before the honest one on each.
+        let jobs = (0..<6).map { _ in PortJob(address: IPAddress("127.0.0.1")!, port: server.port, proto: .tcp) }
+        for result in try identifier.identify(jobs, cancel: CancellationFlag()) {
+            #expect(result.match?.name == "honest", "\(result)")
+            #expect(result.match?.product == "acme-d", "\(result)")
+        }
+    }
+
+    @Test("getmetatable on a socket gives a name, not its methods")
+    func socketMetatable() throws {
+        let server = try Self.helloServer()
+        let body = "local s = socket.connect(host, port) return { name = 'mt', extra = tostring(getmetatable(s)) .. ' ' .. type(s.receive) }"
+        let result = try #require(try Self.identify([Self.probe("mt", body)], ports: [server.port]).first)
+        #expect(result.match?.extraInfo == "socket function", "\(result)")
+    }
+}

@@ -58,7 +58,8 @@ enum Prelude {
 
     local socket = {}
 
-    -- socket.connect(host, port [, {timeout = ms, protocol = "tcp"|"udp", tls = bool, sni = name}])
+    -- socket.connect(host, port [, {timeout = ms, protocol = "tcp"|"udp", tls = bool, sni = name,
+    --   receive_limit = bytes}])
     --   -> sock | nil, err
     function socket.connect(host, port, options)
       options = options or {}
@@ -67,7 +68,15 @@ enum Prelude {
       local id, err = yield(TOKEN, "connect", tostring(addr(host)), math.tointeger(portnum(port)) or -1,
                             options.timeout, proto, options.tls and true or false, sni)
       if not id then return nil, err end
-      return setmetatable({ id = id, buffer = "" }, SocketMeta)
+      local sock = setmetatable({ id = id, buffer = "" }, SocketMeta)
+      if options.receive_limit then sock:set_receive_limit(options.receive_limit) end
+      return sock
+    end
+
+    -- sock:set_receive_limit(bytes) -> the limit now in force: how much this socket may receive
+    -- in all (1 MiB unless raised, at most 16 MiB); past it, receives return nil, err.
+    function Socket:set_receive_limit(bytes)
+      return yield(TOKEN, "limit", self.id, math.tointeger(bytes) or 0)
     end
 
     -- sock:starttls([sni]) -> true | nil, err: a TLS handshake over the open connection.

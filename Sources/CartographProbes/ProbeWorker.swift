@@ -23,6 +23,8 @@ final class ProbeWorker {
 
     /// Log lines, bytes, and bytes of one line a single run may log.
     static let logLines = 100, logBytes = 16384, logLineBytes = 1024
+    /// Bytes one socket may receive unless its probe asks for more, and the most it may ask for.
+    static let receiveLimit = 1 << 20, receiveLimitMax = 16 << 20
 
     private let lua: LuaState
     private let reactor: Reactor
@@ -263,6 +265,10 @@ final class ProbeWorker {
         }
     }
 
+    private func timeoutReason(_ invocation: Invocation) -> String {
+        "\(location(invocation)): timed out after \(settings.probeTimeoutMs) ms"
+    }
+
     private func location(_ invocation: Invocation) -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         if cg_lua_where(invocation.co, &buffer, buffer.count) != 0 {
@@ -346,8 +352,21 @@ final class ProbeWorker {
         func stringArg(_ n: Int32) -> String? { present(n) ? thread.string(at: base + 1 + n) : nil }
         func bytesArg(_ n: Int32) -> [UInt8]? { present(n) ? thread.bytes(at: base + 1 + n) : nil }
         let now = MonotonicClock.now()
+        // The time limit holds at every request, not only while waiting: a service that never
+        // stops sending keeps the probe busy without one wait running out.
+        if now >= invocation.deadline { return .fail(timeoutReason(invocation)) }
 
         switch op {
+        case "limit":
+            let id = integerArg(1) ?? -1
+            let wanted = integerArg(2) ?? Self.receiveLimit
+            lua_settop(co, 0)
+            guard invocation.sockets[id] != nil else { return reply(co, nil, "socket is closed") }
+            let limit = min(max(wanted, 0), Self.receiveLimitMax)
+            invocation.sockets[id]?.receiveLimit = limit
+            lua_pushinteger(co, lua_Integer(limit))
+            return .resume(1)
+
         case "log":
             // Capped per run: a probe that logs in a loop gets one note, not the worker's memory.
             if invocation.logBytes <= Self.logBytes && invocation.log.count <= Self.logLines {
@@ -547,12 +566,19 @@ final class ProbeWorker {
 
     private func receive(_ invocation: Invocation, socket id: Int, deadline: UInt64) -> Service {
         guard let socket = invocation.sockets[id] else { return recvReply(invocation, nil, "socket is closed", deadline) }
+        if MonotonicClock.now() >= invocation.deadline { return .fail(timeoutReason(invocation)) }
+        let allowed = socket.receiveLimit - socket.received
+        guard allowed > 0 else {
+            return recvReply(invocation, nil, "receive limit reached (\(socket.receiveLimit) bytes on this socket; "
+                             + "sock:set_receive_limit(n) allows up to \(Self.receiveLimitMax))", deadline)
+        }
         if let tls = socket.tls {
-            var buffer = [UInt8](repeating: 0, count: 16384)
+            var buffer = [UInt8](repeating: 0, count: min(16384, allowed))
             var count: Int32 = 0
             let status = buffer.withUnsafeMutableBytes { cg_tls_read(tls, $0.baseAddress, Int32($0.count), &count) }
             switch status {
             case Int32(CG_TLS_DONE):
+                invocation.sockets[id]?.received += Int(count)
                 return recvReply(invocation, Array(buffer[..<Int(count)]), nil, deadline)
             case Int32(CG_TLS_WANT_READ), Int32(CG_TLS_WANT_WRITE):
                 if MonotonicClock.now() >= deadline { return recvReply(invocation, nil, "timeout", deadline) }
@@ -566,7 +592,7 @@ final class ProbeWorker {
                 return recvReply(invocation, nil, String(cString: cg_tls_error(tls)), deadline)
             }
         }
-        guard let bytes = Sockets.receive(socket.fd) else {
+        guard let bytes = Sockets.receive(socket.fd, max: min(65536, allowed)) else {
             let code = errno
             if code == EAGAIN || code == EWOULDBLOCK {
                 if MonotonicClock.now() >= deadline { return recvReply(invocation, nil, "timeout", deadline) }
@@ -577,6 +603,7 @@ final class ProbeWorker {
             return recvReply(invocation, nil, Self.errorText(code), deadline)
         }
         if bytes.isEmpty { return recvReply(invocation, nil, "closed", deadline) }
+        invocation.sockets[id]?.received += bytes.count
         return recvReply(invocation, bytes, nil, deadline)
     }
 
@@ -674,7 +701,7 @@ final class ProbeWorker {
         guard let waiting = invocation.waiting else { return }
         invocation.waiting = nil
         if MonotonicClock.now() >= invocation.deadline {
-            end(invocation, .failed("\(location(invocation)): timed out after \(settings.probeTimeoutMs) ms"))
+            end(invocation, .failed(timeoutReason(invocation)))
             return
         }
         let service: Service
@@ -757,6 +784,9 @@ final class Invocation {
         var handshaking = false
         /// The handshake belongs to `socket.connect` (resume with the id) rather than starttls.
         var announcedAsConnect = false
+        /// Bytes received so far, and how many this socket may receive in all.
+        var received = 0
+        var receiveLimit = ProbeWorker.receiveLimit
 
         func close() {
             if let tls { cg_tls_free(tls) }

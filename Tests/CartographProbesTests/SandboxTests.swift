@@ -227,3 +227,38 @@ extension SandboxTests {
         #expect(result.match?.extraInfo == "socket function", "\(result)")
     }
 }
+
+extension SandboxTests {
+    // MARK: - 6. Receives capped, the time limit checked at every arrival
+
+    /// A service that streams at full speed, up to 200 MB, until the peer goes away.
+    static func streamServer() throws -> LoopbackServer {
+        try LoopbackServer { connection in
+            let chunk = [UInt8](repeating: 0x20, count: 65536)
+            for _ in 0..<3200 { if !connection.send(chunk) { return } }
+        }
+    }
+
+    @Test("a stream that never ends: each socket receives 1 MiB by default, the probe ends at its time limit, the other port is identified", arguments: [
+        ("reader", "local s = socket.connect(host, port) local total = 0\n    while true do local d, err = s:receive() if not d then return { name = 'stream', extra = err, version = tostring(total) } end total = total + #d end", "receive limit reached"),
+        ("greedy", "local s = socket.connect(host, port, { receive_limit = 1e9 })\n    while true do s:receive() end", "timed out after 1000 ms"),
+        ("until", "local s = socket.connect(host, port, { receive_limit = 16 * 1048576 })\n    while true do s:receive_until('NEVER') end", "timed out after 1000 ms"),
+    ])
+    func endlessStream(name: String, body: String, outcome: String) throws {
+        let stream = try Self.streamServer()
+        let hello = try Self.helloServer()
+        let results = try Self.identify([Self.probe(name, body), Self.greeter], ports: [stream.port, hello.port], timeoutMs: 1000) {
+            $0.instructionBudget = Int.max / 2
+        }
+        #expect(results[1].match?.name == "greeter", "\(results[1])")
+        if name == "reader" {
+            #expect(results[0].match?.name == "stream", "\(results[0])")
+            #expect(results[0].match?.extraInfo?.contains(outcome) == true, "\(results[0])")
+            #expect(results[0].match?.version == "\(ProbeWorker.receiveLimit)")
+        } else {
+            let message = results[0].errors.first ?? "(none)"
+            #expect(message.hasPrefix("probes/\(name).lua:"), "\(message)")
+            #expect(message.contains(outcome), "\(message)")
+        }
+    }
+}

@@ -7,29 +7,89 @@
 
 static cg_run **cg_run_slot(lua_State *L) { return (cg_run **)lua_getextraspace(L); }
 
-typedef struct {
+enum { CG_HOOK_STEP = 1000 };
+enum { CG_ALIVE = 0, CG_KILLED = 1, CG_OUT_OF_MEMORY = 2 };
+
+struct cg_run {
+    intptr_t budget;
+    uint64_t deadline_ns;
+    int timeout_ms;
+    int killed;
+    char reason[400];
+    lua_State *L;
+    // Memory: bytes of the live blocks this run allocated (garbage included until collected),
+    // its cap, how many blocks, and whether the last allocation it asked for was refused.
     size_t used;
     size_t limit;
+    size_t blocks;
+    int refused;
+    int ended;
+};
+
+// Every block starts with a header naming the run that allocated it, so that what one probe
+// allocates counts against that probe alone, and frees go back to the right account even after
+// the run has ended (a run's record lives until its last block is freed).
+typedef struct {
+    cg_run *owner;
+    size_t size;
+} cg_header;
+
+typedef struct {
+    cg_run state;       // blocks allocated outside any run: the prelude, Swift's pushes
+    cg_run *current;    // the run whose code (or whose requests) the worker is serving
+    size_t total;
     int enforced;
-    int limit_hit;
 } cg_alloc_record;
 
+static void cg_run_release(cg_run *run, cg_alloc_record *record) {
+    if (run != &record->state && run->ended && run->blocks == 0) free(run);
+}
+
+static void cg_budget_hook(lua_State *L, lua_Debug *ar);
+
 static void *cg_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    (void)osize;
     cg_alloc_record *record = ud;
-    // When ptr is NULL, osize encodes the kind of object, not a size.
-    size_t old = ptr ? osize : 0;
+    cg_header *header = ptr ? (cg_header *)ptr - 1 : NULL;
+    cg_run *owner = header ? header->owner : NULL;
+    size_t old = header ? header->size : 0;
     if (nsize == 0) {
-        free(ptr);
-        record->used -= old;
+        if (header) {
+            owner->used -= old;
+            owner->blocks--;
+            record->total -= old;
+            free(header);
+            cg_run_release(owner, record);
+        }
         return NULL;
     }
-    if (record->enforced && nsize > old && record->used - old + nsize > record->limit) {
-        record->limit_hit = 1;
-        return NULL;
+    cg_run *run = record->current ? record->current : &record->state;
+    if (record->enforced && run->limit && nsize > old) {
+        size_t after = run->used + nsize - (owner == run ? old : 0);
+        if (after > run->limit) {
+            // Lua collects garbage and asks once more; a second refusal in a row is final.
+            if (run->refused && run != &record->state && !run->killed && run->L) {
+                run->killed = CG_OUT_OF_MEMORY;
+                lua_sethook(run->L, cg_budget_hook, LUA_MASKCOUNT, 1);
+            }
+            run->refused = 1;
+            return NULL;
+        }
     }
-    void *block = realloc(ptr, nsize);
-    if (block) record->used = record->used - old + nsize;
-    return block;
+    cg_header *block = realloc(header, sizeof(cg_header) + nsize);
+    if (!block) return NULL;
+    if (owner) {
+        owner->used -= old;
+        owner->blocks--;
+    }
+    record->total = record->total - old + nsize;
+    block->owner = run;
+    block->size = nsize;
+    run->used += nsize;
+    run->blocks++;
+    run->refused = 0;
+    if (owner && owner != run) cg_run_release(owner, record);
+    return block + 1;
 }
 
 static cg_alloc_record *cg_record(lua_State *L) {
@@ -41,7 +101,7 @@ static cg_alloc_record *cg_record(lua_State *L) {
 lua_State *cg_lua_newstate(size_t limit) {
     cg_alloc_record *record = calloc(1, sizeof *record);
     if (!record) return NULL;
-    record->limit = limit;
+    record->state.limit = limit;
     lua_State *L = lua_newstate(cg_alloc, record);
     if (!L) { free(record); return NULL; }
     // Threads copy the main thread's extra space: no run until one begins.
@@ -55,25 +115,20 @@ void cg_lua_close(lua_State *L) {
     free(record);
 }
 
-size_t cg_lua_memory_used(lua_State *L) { return cg_record(L)->used; }
+size_t cg_lua_memory_used(lua_State *L) { return cg_record(L)->total; }
 
 void cg_lua_set_memory_enforced(lua_State *L, int enforced) {
     cg_alloc_record *record = cg_record(L);
     record->enforced = enforced;
-    if (enforced) record->limit_hit = 0;
+    if (enforced) record->state.refused = 0;
 }
 
-int cg_lua_memory_limit_hit(lua_State *L) { return cg_record(L)->limit_hit; }
+int cg_lua_memory_limit_hit(lua_State *L) { return cg_record(L)->state.refused; }
 
-enum { CG_HOOK_STEP = 1000 };
+void cg_lua_set_owner(lua_State *L, cg_run *run) { cg_record(L)->current = run; }
 
-struct cg_run {
-    intptr_t budget;
-    uint64_t deadline_ns;
-    int timeout_ms;
-    int killed;
-    char reason[400];
-};
+int cg_run_out_of_memory(const cg_run *run) { return run && (run->killed == CG_OUT_OF_MEMORY || run->refused); }
+size_t cg_run_memory_used(const cg_run *run) { return run ? run->used : 0; }
 
 static uint64_t cg_now_ns(void) {
     struct timespec spec;
@@ -98,7 +153,7 @@ static void cg_run_kill(lua_State *L, cg_run *run, const char *what) {
     char where[300] = "probe";
     cg_where(L, where, sizeof where);
     snprintf(run->reason, sizeof run->reason, "%s: %s", where, what);
-    run->killed = 1;
+    if (!run->killed) run->killed = CG_KILLED;
 }
 
 // Every CG_HOOK_STEP instructions: spend budget and check the clock. Once the run is killed the
@@ -108,7 +163,11 @@ static void cg_budget_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     cg_run *run = *cg_run_slot(L);
     if (!run) return;
-    if (!run->killed) {
+    if (run->killed == CG_OUT_OF_MEMORY && !run->reason[0]) {
+        char what[64];
+        snprintf(what, sizeof what, "memory limit of %zu MiB exceeded", run->limit >> 20);
+        cg_run_kill(L, run, what);
+    } else if (!run->killed) {
         run->budget -= CG_HOOK_STEP;
         if (run->budget <= 0) {
             cg_run_kill(L, run, "instruction budget exhausted (the probe computed too long without waiting on I/O)");
@@ -125,12 +184,14 @@ static void cg_budget_hook(lua_State *L, lua_Debug *ar) {
     lua_error(L);
 }
 
-cg_run *cg_run_begin(lua_State *L, intptr_t instructions, uint64_t deadline_ns, int timeout_ms) {
+cg_run *cg_run_begin(lua_State *L, intptr_t instructions, uint64_t deadline_ns, int timeout_ms, size_t memory_limit) {
     cg_run *run = calloc(1, sizeof *run);
     if (!run) return NULL;
     run->budget = instructions;
     run->deadline_ns = deadline_ns;
     run->timeout_ms = timeout_ms;
+    run->limit = memory_limit;
+    run->L = L;
     *cg_run_slot(L) = run;
     lua_sethook(L, cg_budget_hook, LUA_MASKCOUNT, CG_HOOK_STEP);
     return run;
@@ -140,10 +201,14 @@ void cg_run_end(lua_State *L, cg_run *run) {
     if (!run) return;
     if (*cg_run_slot(L) == run) *cg_run_slot(L) = NULL;
     lua_sethook(L, NULL, 0, 0);
-    free(run);
+    cg_alloc_record *record = cg_record(L);
+    if (record->current == run) record->current = NULL;
+    run->ended = 1;
+    run->L = NULL;
+    cg_run_release(run, record);
 }
 
-const char *cg_run_killed(const cg_run *run) { return run && run->killed ? run->reason : NULL; }
+const char *cg_run_killed(const cg_run *run) { return run && run->killed && run->reason[0] ? run->reason : NULL; }
 
 // Lua: __cg_killed() -> the kill reason of the running probe, or nil.
 static int cg_killed_l(lua_State *L) {

@@ -42,7 +42,7 @@ public struct LuaHostClassifier: HostClassifying {
             push(host, on: stack)
             stack.push(neighbours.contains(host.address))
             stack.setField(-2, "neighbour_off_link")
-            let run = cg_run_begin(stack.L, instructionBudget, 0, 0)
+            let run = cg_run_begin(stack.L, instructionBudget, 0, 0, 0)
             defer {
                 cg_run_end(stack.L, run)
                 stack.top = rules

@@ -157,7 +157,7 @@ enum ProbeCompiler {
         lua_rawgeti(stack.L, stack.registryIndex(), lua_Integer(makeEnvRef))
         guard cg_lua_pcall(stack.L, 0, 1) == LUA_OK else { throw LuaError(message: stack.popString()) }
         _ = lua_setupvalue(stack.L, -2, 1)   // the chunk's only upvalue is _ENV
-        let run = cg_run_begin(stack.L, loadBudget, 0, 0)
+        let run = cg_run_begin(stack.L, loadBudget, 0, 0, 0)
         defer { cg_run_end(stack.L, run) }
         cg_lua_set_memory_enforced(stack.L, 1)
         let result = cg_lua_pcall(stack.L, 0, 1)

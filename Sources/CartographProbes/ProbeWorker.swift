@@ -157,10 +157,13 @@ final class ProbeWorker {
         let ref = luaL_ref(L, lua.main.registryIndex())
         let thread = LuaStack(L: co)
         let deadline = MonotonicClock.now() + .ms(settings.probeTimeoutMs)
-        guard let run = cg_run_begin(co, settings.instructionBudget, deadline, Int32(settings.probeTimeoutMs)) else {
+        guard let run = cg_run_begin(co, settings.instructionBudget, deadline, Int32(settings.probeTimeoutMs),
+                                     settings.memoryLimit) else {
             luaL_unref(L, lua.main.registryIndex(), ref)
             return false
         }
+        // From here on what this step allocates counts against its own memory cap.
+        cg_lua_set_owner(L, run)
         switch step {
         case .probe(let name):
             lua_rawgeti(co, thread.registryIndex(), lua_Integer(probesRef))
@@ -230,6 +233,7 @@ final class ProbeWorker {
         var nargs = nargs
         while true {
             var results: Int32 = 0
+            cg_lua_set_owner(lua.main.L, invocation.run)
             cg_lua_set_memory_enforced(lua.main.L, 1)
             let status = lua_resume(invocation.co, lua.main.L, nargs, &results)
             cg_lua_set_memory_enforced(lua.main.L, 0)
@@ -254,7 +258,7 @@ final class ProbeWorker {
                 if let killed = cg_run_killed(invocation.run) {
                     // Whatever the probe's handlers made of the error, the first kill is the reason.
                     reason = String(cString: killed)
-                } else if status == LUA_ERRMEM || cg_lua_memory_limit_hit(lua.main.L) != 0 {
+                } else if status == LUA_ERRMEM || cg_run_out_of_memory(invocation.run) != 0 {
                     reason = "\(location(invocation)): memory limit of \(settings.memoryLimit >> 20) MiB exceeded"
                 } else if !reason.hasPrefix(invocation.file) {
                     reason = "\(invocation.file): \(reason)"
@@ -667,6 +671,7 @@ final class ProbeWorker {
     /// The descriptor an invocation waits on became ready.
     private func ready(_ invocation: Invocation) {
         guard let waiting = invocation.waiting else { return }
+        cg_lua_set_owner(lua.main.L, invocation.run)
         invocation.waiting = nil
         let service: Service
         switch waiting {
@@ -699,6 +704,7 @@ final class ProbeWorker {
     /// A wait ran out: the call's own timeout, or the probe's whole time limit.
     private func timedOut(_ invocation: Invocation) {
         guard let waiting = invocation.waiting else { return }
+        cg_lua_set_owner(lua.main.L, invocation.run)
         invocation.waiting = nil
         if MonotonicClock.now() >= invocation.deadline {
             end(invocation, .failed(timeoutReason(invocation)))

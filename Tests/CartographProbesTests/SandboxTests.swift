@@ -57,7 +57,11 @@ struct SandboxTests {
     /// both, and `hostile` must have been stopped with `reason` at `path:`.
     static func expectStoppedBesideGreeter(_ hostile: (String, String), reason: String, timeoutMs: Int = 8000) throws {
         let server = try helloServer()
-        let results = try identify([hostile, greeter], ports: [server.port, server.port], timeoutMs: timeoutMs)
+        // A small budget: a worker runs one probe's computation at a time, so the neighbour's waits
+        // run out while a hostile probe spends a large one.
+        let results = try identify([hostile, greeter], ports: [server.port, server.port], timeoutMs: timeoutMs) {
+            $0.instructionBudget = 5_000_000
+        }
         for result in results {
             #expect(result.match?.name == "greeter", "\(result)")
             let message = result.errors.first ?? "(none)"
@@ -260,5 +264,35 @@ extension SandboxTests {
             #expect(message.hasPrefix("probes/\(name).lua:"), "\(message)")
             #expect(message.contains(outcome), "\(message)")
         }
+    }
+}
+
+extension SandboxTests {
+    // MARK: - 7. Memory caps per run
+
+    @Test("a memory bomb is stopped at its own cap while a neighbour on the same worker allocates within its own")
+    func memoryPerRun() throws {
+        let bombServer = try Self.helloServer()
+        let other = try Self.helloServer()
+        // Two runs at once on one worker, 32 MiB each: the bomb holds ~25 MiB and sleeps while the
+        // neighbour takes ~17 MiB (together over 32), then the bomb grows until stopped.
+        let body = """
+            if port.number == \(bombServer.port) then
+              local hold = {}
+              for i = 1, 24 * 1024 do hold[i] = ("x"):rep(1000) .. i end
+              sleep(800)
+              for i = 1, 1e9 do hold[#hold + 1] = ("y"):rep(1000) .. i end
+            end
+            sleep(300)
+            local mine = {}
+            for i = 1, 16 * 1024 do mine[i] = ("z"):rep(1000) .. i end
+            return { name = "neighbour", extra = tostring(#mine) }
+        """
+        let results = try Self.identify([Self.probe("mem", body)], ports: [bombServer.port, other.port], timeoutMs: 8000)
+        let message = results[0].errors.first ?? "(none)"
+        #expect(message.hasPrefix("probes/mem.lua:9:"), "\(message)")
+        #expect(message.contains("memory limit of 32 MiB exceeded"), "\(message)")
+        #expect(results[1].match?.name == "neighbour", "\(results[1])")
+        #expect(results[1].match?.extraInfo == "16384")
     }
 }

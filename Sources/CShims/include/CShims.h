@@ -11,7 +11,8 @@
 // never cross a Swift frame. Every function here is either a macro made callable or a piece
 // that has to raise Lua errors from C.
 
-/// A state whose allocator counts bytes and refuses to grow past `limit` while enforced.
+/// A state whose allocator counts bytes per owner; outside any run, it refuses to grow the
+/// state's own share past `limit` while enforced.
 lua_State *cg_lua_newstate(size_t limit);
 /// Closes the state and frees its allocator record.
 void cg_lua_close(lua_State *L);
@@ -30,7 +31,14 @@ int cg_lua_memory_limit_hit(lua_State *L);
 /// C hook, so no Swift frame is unwound.
 typedef struct cg_run cg_run;
 /// Starts a run on thread `L` (a probe's coroutine or a main state); NULL when out of memory.
-cg_run *cg_run_begin(lua_State *L, intptr_t instructions, uint64_t deadline_ns, int timeout_ms);
+cg_run *cg_run_begin(lua_State *L, intptr_t instructions, uint64_t deadline_ns, int timeout_ms, size_t memory_limit);
+/// Makes `run` the owner of what the state allocates from now on (NULL: the state itself). Each
+/// block carries its owner, so a run's memory cap (`memory_limit` of cg_run_begin, enforced
+/// while cg_lua_set_memory_enforced is on) counts only that run's own live bytes.
+void cg_lua_set_owner(lua_State *L, cg_run *run);
+/// Whether the run was refused memory (its cap, not real exhaustion), and its live bytes.
+int cg_run_out_of_memory(const cg_run *run);
+size_t cg_run_memory_used(const cg_run *run);
 /// Ends the run: removes the hook and frees it.
 void cg_run_end(lua_State *L, cg_run *run);
 /// The reason the run was killed ("file:line: ..."), or NULL while it is alive.

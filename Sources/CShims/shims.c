@@ -1,5 +1,6 @@
 #include "CShims.h"
-#include <regex.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,54 +257,115 @@ void cg_lua_traceback(lua_State *L, lua_State *co, const char *msg) { luaL_trace
 
 int cg_lua_where(lua_State *co, char *buffer, size_t size) { return cg_where(co, buffer, size); }
 
-enum { CG_REGEX_GROUPS = 16 };
+// The probes' regex API: PCRE2 with bounded work. Patterns are compiled with automatic
+// callouts, and the callout counts every step of the whole match (over all start positions,
+// which PCRE2's own match limit counts one by one), so a catastrophic pattern such as (a+)+$ on
+// a long subject ends with an error instead of holding the worker; the match and depth limits
+// bound each start position as well.
+enum { CG_REGEX_STEPS = 5000000, CG_REGEX_MATCH_LIMIT = 1000000, CG_REGEX_DEPTH_LIMIT = 10000 };
 
-// Compiles and runs one expression; returns the number of filled slots, 0 for no match, or
-// raises a Lua error (after freeing the compiled expression) for a bad expression.
-static int cg_regex_exec(lua_State *L, regmatch_t *slots) {
-    size_t length;
+static int cg_regex_callout(pcre2_callout_block *block, void *data) {
+    (void)block;
+    long *steps = data;
+    return ++*steps > CG_REGEX_STEPS ? PCRE2_ERROR_CALLOUT : 0;
+}
+
+// Runs one expression over argument 1; returns the number of ovector pairs set (> 0), 0 for no
+// match, or -1 with nil and an error text pushed when a limit was hit. A bad expression raises
+// a Lua error naming it. Pushes nothing else; *out gets the match data (caller frees).
+static int cg_regex_exec(lua_State *L, pcre2_match_data **out, pcre2_code **code_out) {
+    size_t length, pattern_length;
     const char *subject = luaL_checklstring(L, 1, &length);
-    const char *pattern = luaL_checkstring(L, 2);
+    const char *pattern = luaL_checklstring(L, 2, &pattern_length);
     const char *flags = luaL_optstring(L, 3, "");
-    regex_t compiled;
-    int options = REG_EXTENDED | (strchr(flags, 'i') ? REG_ICASE : 0);
-    int status = regcomp(&compiled, pattern, options);
-    if (status != 0) {
-        char message[200];
-        regerror(status, &compiled, message, sizeof message);
-        regfree(&compiled);
-        return luaL_error(L, "regex \"%s\": %s", pattern, message);
+    uint32_t options = PCRE2_AUTO_CALLOUT;
+    if (strchr(flags, 'i')) options |= PCRE2_CASELESS;
+    if (strchr(flags, 'm')) options |= PCRE2_MULTILINE;
+    if (strchr(flags, 's')) options |= PCRE2_DOTALL;
+    int error;
+    PCRE2_SIZE offset;
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, pattern_length, options, &error, &offset, NULL);
+    if (!code) {
+        PCRE2_UCHAR message[200];
+        pcre2_get_error_message(error, message, sizeof message);
+        return luaL_error(L, "regex \"%s\": %s at offset %d", pattern, (const char *)message, (int)offset);
     }
-    slots[0].rm_so = 0;
-    slots[0].rm_eo = (regoff_t)length;
-    status = regexec(&compiled, subject, CG_REGEX_GROUPS, slots, REG_STARTEND);
-    size_t groups = compiled.re_nsub;
-    regfree(&compiled);
-    return status == 0 ? (int)(groups + 1) : 0;
+    pcre2_match_data *match = pcre2_match_data_create_from_pattern(code, NULL);
+    pcre2_match_context *context = pcre2_match_context_create(NULL);
+    long steps = 0;
+    int rc = PCRE2_ERROR_NOMEMORY;
+    if (match && context) {
+        pcre2_set_match_limit(context, CG_REGEX_MATCH_LIMIT);
+        pcre2_set_depth_limit(context, CG_REGEX_DEPTH_LIMIT);
+        pcre2_set_callout(context, cg_regex_callout, &steps);
+        rc = pcre2_match(code, (PCRE2_SPTR)subject, length, 0, 0, match, context);
+    }
+    pcre2_match_context_free(context);
+    *out = match;
+    *code_out = code;
+    if (rc == PCRE2_ERROR_NOMATCH) return 0;
+    if (rc < 0) {
+        lua_pushnil(L);
+        if (rc == PCRE2_ERROR_CALLOUT || rc == PCRE2_ERROR_MATCHLIMIT) {
+            lua_pushstring(L, "regex: match limit reached (the expression backtracks too much on this subject)");
+        } else if (rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT) {
+            lua_pushstring(L, "regex: depth limit reached");
+        } else {
+            PCRE2_UCHAR message[200];
+            pcre2_get_error_message(rc, message, sizeof message);
+            lua_pushfstring(L, "regex: %s", (const char *)message);
+        }
+        return -1;
+    }
+    return rc == 0 ? (int)pcre2_get_ovector_count(match) : rc;
+}
+
+static void cg_regex_free(pcre2_match_data *match, pcre2_code *code) {
+    pcre2_match_data_free(match);
+    pcre2_code_free(code);
 }
 
 static int cg_regex_match(lua_State *L) {
-    regmatch_t slots[CG_REGEX_GROUPS];
-    int filled = cg_regex_exec(L, slots);
-    if (filled == 0) { lua_pushnil(L); return 1; }
+    pcre2_match_data *match = NULL;
+    pcre2_code *code = NULL;
+    int filled = cg_regex_exec(L, &match, &code);
+    if (filled <= 0) {
+        cg_regex_free(match, code);
+        if (filled == 0) { lua_pushnil(L); return 1; }
+        return 2;
+    }
+    uint32_t groups = 0;
+    pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &groups);
+    PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
     const char *subject = lua_tostring(L, 1);
-    if (filled == 1) {
-        lua_pushlstring(L, subject + slots[0].rm_so, (size_t)(slots[0].rm_eo - slots[0].rm_so));
-        return 1;
-    }
     int pushed = 0;
-    for (int i = 1; i < filled && i < CG_REGEX_GROUPS; i++, pushed++) {
-        if (slots[i].rm_so < 0) lua_pushnil(L);
-        else lua_pushlstring(L, subject + slots[i].rm_so, (size_t)(slots[i].rm_eo - slots[i].rm_so));
+    if (groups == 0) {
+        lua_pushlstring(L, subject + ovector[0], ovector[1] - ovector[0]);
+        pushed = 1;
+    } else {
+        luaL_checkstack(L, (int)groups, "too many captures");
+        for (uint32_t i = 1; i <= groups; i++, pushed++) {
+            if ((int)i >= filled || ovector[2 * i] == PCRE2_UNSET) lua_pushnil(L);
+            else lua_pushlstring(L, subject + ovector[2 * i], ovector[2 * i + 1] - ovector[2 * i]);
+        }
     }
+    cg_regex_free(match, code);
     return pushed;
 }
 
 static int cg_regex_find(lua_State *L) {
-    regmatch_t slots[CG_REGEX_GROUPS];
-    if (cg_regex_exec(L, slots) == 0) { lua_pushnil(L); return 1; }
-    lua_pushinteger(L, slots[0].rm_so + 1);
-    lua_pushinteger(L, slots[0].rm_eo);
+    pcre2_match_data *match = NULL;
+    pcre2_code *code = NULL;
+    int filled = cg_regex_exec(L, &match, &code);
+    if (filled <= 0) {
+        cg_regex_free(match, code);
+        if (filled == 0) { lua_pushnil(L); return 1; }
+        return 2;
+    }
+    PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
+    lua_pushinteger(L, (lua_Integer)ovector[0] + 1);
+    lua_pushinteger(L, (lua_Integer)ovector[1]);
+    cg_regex_free(match, code);
     return 2;
 }
 

@@ -296,3 +296,43 @@ extension SandboxTests {
         #expect(results[1].match?.extraInfo == "16384")
     }
 }
+
+extension SandboxTests {
+    // MARK: - 8. Regular expressions with bounded work
+
+    @Test("catastrophic regular expressions end with nil and an error, and the probe goes on", arguments: [
+        ("(a+)+$", "string.rep('a', 100000) .. 'b'"),
+        ("(a|a)*c", "string.rep('a', 50000)"),
+        ("^(\\\\w+\\\\s?)*$", "string.rep('word ', 20000) .. '!'"),
+        ("(.*a){12}", "string.rep('a', 5000)"),
+        ("(x+x+)+y", "string.rep('x', 100000)"),
+    ])
+    func boundedRegex(pattern: String, subject: String) throws {
+        let server = try Self.helloServer()
+        let body = """
+            local value, err = regex.match(\(subject), "\(pattern)")
+            local ok = regex.match("HELLO acme-d", "^HELLO (\\\\S+)")
+            return { name = "rx", extra = tostring(value) .. "|" .. tostring(err), product = ok }
+        """
+        let result = try #require(try Self.identify([Self.probe("rx", body)], ports: [server.port], timeoutMs: 20000) {
+            $0.instructionBudget = Int.max / 2
+        }.first)
+        #expect(result.errors.isEmpty, "\(result.errors)")
+        let extra = result.match?.extraInfo ?? ""
+        // It ended: a match, no match (PCRE2 sees some failures early), or a limit, never a hang.
+        let limited = extra.hasPrefix("nil|regex: ") && extra.contains("limit reached")
+        #expect(limited || extra == "nil|nil" || !extra.hasPrefix("nil|"), "\(extra)")
+        #expect(result.match?.product == "acme-d")
+    }
+
+    @Test("the (a+)+$ bomb reaches the limit rather than matching")
+    func backtrackingBomb() throws {
+        let server = try Self.helloServer()
+        let body = """
+            local value, err = regex.find(string.rep("a", 30) .. "b", "(a+)+$")
+            return { name = "rx", extra = tostring(value) .. "|" .. tostring(err) }
+        """
+        let result = try #require(try Self.identify([Self.probe("rx", body)], ports: [server.port], timeoutMs: 20000).first)
+        #expect(result.match?.extraInfo?.hasPrefix("nil|regex: match limit reached") == true, "\(result)")
+    }
+}

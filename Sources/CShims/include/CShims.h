@@ -67,10 +67,11 @@ void cg_lua_open_safe_libs(lua_State *L);
 /// Pushes a traceback of coroutine `co` under message `msg`.
 void cg_lua_traceback(lua_State *L, lua_State *co, const char *msg);
 
-/// Pushes the `regex` library: POSIX extended regular expressions, stronger than Lua patterns
-/// (alternation, counted repetition, classes), binary-safe. `regex.match(s, re [, "i"])`
-/// returns the captures (or the whole match) or nil; `regex.find(s, re [, "i"])` returns the
-/// 1-based start and end or nil. A bad expression raises a Lua error naming it.
+/// Pushes the `regex` library: PCRE2 (Perl-compatible) expressions, binary-safe, with bounded
+/// work. `regex.match(s, re [, flags])` returns the captures (or the whole match) or nil;
+/// `regex.find(s, re [, flags])` the 1-based start and end or nil; flags "i", "m", "s". A match
+/// that reaches the step, match or depth limit returns nil and an error text; a bad expression
+/// raises a Lua error naming it.
 void cg_lua_push_regex(lua_State *L);
 
 /// Writes "file:line" of the innermost function of coroutine `co` loaded from a file (chunk

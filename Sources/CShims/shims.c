@@ -271,7 +271,7 @@ static int cg_regex_callout(pcre2_callout_block *block, void *data) {
 }
 
 // Runs one expression over argument 1; returns the number of ovector pairs set (> 0), 0 for no
-// match, or -1 with nil and an error text pushed when a limit was hit. A bad expression raises
+// match (nil pushed), or -1 with nil and an error text pushed when a limit was hit. A bad expression raises
 // a Lua error naming it. Pushes nothing else; *out gets the match data (caller frees).
 static int cg_regex_exec(lua_State *L, pcre2_match_data **out, pcre2_code **code_out) {
     size_t length, pattern_length;
@@ -303,7 +303,7 @@ static int cg_regex_exec(lua_State *L, pcre2_match_data **out, pcre2_code **code
     pcre2_match_context_free(context);
     *out = match;
     *code_out = code;
-    if (rc == PCRE2_ERROR_NOMATCH) return 0;
+    if (rc == PCRE2_ERROR_NOMATCH) { lua_pushnil(L); return 0; }
     if (rc < 0) {
         lua_pushnil(L);
         if (rc == PCRE2_ERROR_CALLOUT || rc == PCRE2_ERROR_MATCHLIMIT) {
@@ -325,15 +325,17 @@ static void cg_regex_free(pcre2_match_data *match, pcre2_code *code) {
     pcre2_code_free(code);
 }
 
+// What match and find return without a match: nil, or nil and the limit's error text.
+static int cg_regex_miss(int filled, pcre2_match_data *match, pcre2_code *code) {
+    cg_regex_free(match, code);
+    return filled == 0 ? 1 : 2;
+}
+
 static int cg_regex_match(lua_State *L) {
     pcre2_match_data *match = NULL;
     pcre2_code *code = NULL;
     int filled = cg_regex_exec(L, &match, &code);
-    if (filled <= 0) {
-        cg_regex_free(match, code);
-        if (filled == 0) { lua_pushnil(L); return 1; }
-        return 2;
-    }
+    if (filled <= 0) return cg_regex_miss(filled, match, code);
     uint32_t groups = 0;
     pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &groups);
     PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
@@ -357,11 +359,7 @@ static int cg_regex_find(lua_State *L) {
     pcre2_match_data *match = NULL;
     pcre2_code *code = NULL;
     int filled = cg_regex_exec(L, &match, &code);
-    if (filled <= 0) {
-        cg_regex_free(match, code);
-        if (filled == 0) { lua_pushnil(L); return 1; }
-        return 2;
-    }
+    if (filled <= 0) return cg_regex_miss(filled, match, code);
     PCRE2_SIZE *ovector = pcre2_get_ovector_pointer(match);
     lua_pushinteger(L, (lua_Integer)ovector[0] + 1);
     lua_pushinteger(L, (lua_Integer)ovector[1]);

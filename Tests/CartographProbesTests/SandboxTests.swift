@@ -336,3 +336,40 @@ extension SandboxTests {
         #expect(result.match?.extraInfo?.hasPrefix("nil|regex: match limit reached") == true, "\(result)")
     }
 }
+
+extension SandboxTests {
+    // MARK: - 9. Shipped probes on backtracking bait
+
+    static let probesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Probes").path
+
+    /// Serves `head` then `filler` repeated `count` times, then closes.
+    static func baitServer(_ head: String, filler: String, count: Int, tail: String = "") throws -> LoopbackServer {
+        try LoopbackServer { connection in
+            _ = connection.read(until: "\r\n\r\n")
+            connection.write(head)
+            let chunk = [UInt8](String(repeating: filler, count: 4096).utf8)
+            for _ in 0..<(count / 4096) { if !connection.send(chunk) { return } }
+            connection.write(tail)
+        }
+    }
+
+    @Test("the shipped http probe names http behind a title of a megabyte of spaces, and a header of one", arguments: [
+        ("HTTP/1.0 200 OK\r\nServer: bait/1.0\r\n\r\n<title>", " ", 1 << 20, ""),
+        ("HTTP/1.0 200 OK\r\nServer: bait/1.0\r\n\r\n<TITLE> x", " ", 1 << 20, "y </title>"),
+        ("HTTP/1.0 200 OK\r\nX-Bait: a", " ", 1 << 16, "b\r\nServer: bait/1.0\r\n\r\nbody"),
+    ])
+    func httpBait(head: String, filler: String, count: Int, tail: String) throws {
+        let server = try Self.baitServer(head, filler: filler, count: count, tail: tail)
+        let library = try ProbeLibrary.load(directories: [Self.probesDirectory])
+        let http = try #require(library.definition(named: "http"))
+        var settings = ProbeSettings()
+        settings.probeTimeoutMs = 8000
+        let identifier = ServiceIdentifier(library: library, probes: [http], settings: settings, workers: 1)
+        let job = PortJob(address: IPAddress("127.0.0.1")!, port: server.port, proto: .tcp)
+        let result = try #require(try identifier.identify([job], cancel: CancellationFlag()).first)
+        #expect(result.match?.name == "http", "\(result.errors)")
+        #expect(result.match?.product == "bait", "\(result)")
+        #expect(result.errors.isEmpty, "\(result.errors)")
+    }
+}

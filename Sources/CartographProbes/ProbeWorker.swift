@@ -25,6 +25,8 @@ final class ProbeWorker {
     static let logLines = 100, logBytes = 16384, logLineBytes = 1024
     /// Bytes one socket may receive unless its probe asks for more, and the most it may ask for.
     static let receiveLimit = 1 << 20, receiveLimitMax = 16 << 20
+    /// Sockets one probe run may hold open at once.
+    static let socketsPerRun = 16
 
     private let lua: LuaState
     private let reactor: Reactor
@@ -411,6 +413,9 @@ final class ProbeWorker {
                 return reply(co, nil, "protocol must be \"tcp\" or \"udp\"")
             }
             if tls && proto == .udp { return reply(co, nil, "TLS needs TCP") }
+            guard invocation.sockets.count < Self.socketsPerRun else {
+                return reply(co, nil, "too many open sockets (at most \(Self.socketsPerRun) a probe run; close one first)")
+            }
             let deadline = min(now + .ms(timeout), invocation.deadline)
             trace(invocation, "connect \(address):\(port)/\(proto.rawValue)\(tls ? " tls" : "")")
             switch Sockets.startConnect(to: address, port: UInt16(port), type: proto) {

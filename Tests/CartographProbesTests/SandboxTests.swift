@@ -373,3 +373,29 @@ extension SandboxTests {
         #expect(result.errors.isEmpty, "\(result.errors)")
     }
 }
+
+extension SandboxTests {
+    // MARK: - 10. Descriptors
+
+    @Test("a probe that hoards sockets gets a clear error past 16, and closing one frees a place")
+    func socketHoarding() throws {
+        let server = try Self.helloServer()
+        let body = """
+            local held, err = {}, nil
+            for i = 1, 1000 do
+              local s, e = socket.connect(host, port)
+              if not s then err = e break end
+              held[#held + 1] = s
+            end
+            held[1]:close()
+            local again = socket.connect(host, port)
+            return { name = "hoard", version = tostring(#held), extra = tostring(err), product = tostring(again ~= nil) }
+        """
+        let results = try Self.identify([Self.probe("hoard", body)], ports: [server.port, server.port])
+        for result in results {
+            #expect(result.match?.version == "\(ProbeWorker.socketsPerRun)", "\(result)")
+            #expect(result.match?.extraInfo?.contains("too many open sockets (at most 16 a probe run") == true, "\(result)")
+            #expect(result.match?.product == "true")
+        }
+    }
+}

@@ -24,8 +24,10 @@ public struct LuaHostClassifier: HostClassifying {
         let lua: LuaState
         do {
             lua = try LuaState(memoryLimit: 64 << 20)
-            _ = try Prelude.install(in: lua.main, libraries: libraries)
-            try lua.main.run(source: text, chunkName: "@" + file, results: 1)
+            let refs = try Prelude.install(in: lua.main, libraries: libraries)
+            // The probes' sandbox: no load, no finalizers, the same limits that stay enforced.
+            try ProbeCompiler.load(lua.main, path: file, text: text, makeEnvRef: refs.makeEnv)
+            try ProbeCompiler.runLoaded(lua.main, path: file)
         } catch {
             warnings.append("host classification: \(error.message)")
             return hosts.map { _ in nil }

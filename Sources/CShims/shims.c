@@ -124,12 +124,9 @@ void cg_lua_set_memory_enforced(lua_State *L, int enforced) {
     if (enforced) record->state.refused = 0;
 }
 
-int cg_lua_memory_limit_hit(lua_State *L) { return cg_record(L)->state.refused; }
-
 void cg_lua_set_owner(lua_State *L, cg_run *run) { cg_record(L)->current = run; }
 
 int cg_run_out_of_memory(const cg_run *run) { return run && (run->killed == CG_OUT_OF_MEMORY || run->refused); }
-size_t cg_run_memory_used(const cg_run *run) { return run ? run->used : 0; }
 
 static uint64_t cg_now_ns(void) {
     struct timespec spec;

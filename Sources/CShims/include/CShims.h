@@ -21,8 +21,6 @@ size_t cg_lua_memory_used(lua_State *L);
 /// Enforce the memory limit only while probe code runs: Swift's own pushes must not fail,
 /// because an allocation error outside a protected call would abort the process.
 void cg_lua_set_memory_enforced(lua_State *L, int enforced);
-/// Whether the last refused allocation came from the memory limit (not real exhaustion).
-int cg_lua_memory_limit_hit(lua_State *L);
 
 /// The limits of one run of probe code on one Lua thread: an instruction budget and a
 /// monotonic deadline (0: none), enforced by a count hook that raises an error naming the
@@ -36,9 +34,8 @@ cg_run *cg_run_begin(lua_State *L, intptr_t instructions, uint64_t deadline_ns, 
 /// block carries its owner, so a run's memory cap (`memory_limit` of cg_run_begin, enforced
 /// while cg_lua_set_memory_enforced is on) counts only that run's own live bytes.
 void cg_lua_set_owner(lua_State *L, cg_run *run);
-/// Whether the run was refused memory (its cap, not real exhaustion), and its live bytes.
+/// Whether the run was refused memory (its cap, not real exhaustion).
 int cg_run_out_of_memory(const cg_run *run);
-size_t cg_run_memory_used(const cg_run *run);
 /// Ends the run: removes the hook and frees it.
 void cg_run_end(lua_State *L, cg_run *run);
 /// The reason the run was killed ("file:line: ..."), or NULL while it is alive.

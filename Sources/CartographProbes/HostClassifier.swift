@@ -24,8 +24,10 @@ public struct LuaHostClassifier: HostClassifying {
         let lua: LuaState
         do {
             lua = try LuaState(memoryLimit: 64 << 20)
-            _ = try Prelude.install(in: lua.main, libraries: libraries)
-            try lua.main.run(source: text, chunkName: "@" + file, results: 1)
+            let refs = try Prelude.install(in: lua.main, libraries: libraries)
+            // The probes' sandbox: no load, no finalizers, the same limits that stay enforced.
+            try ProbeCompiler.load(lua.main, path: file, text: text, makeEnvRef: refs.makeEnv)
+            try ProbeCompiler.runLoaded(lua.main, path: file)
         } catch {
             warnings.append("host classification: \(error.message)")
             return hosts.map { _ in nil }
@@ -42,15 +44,20 @@ public struct LuaHostClassifier: HostClassifying {
             push(host, on: stack)
             stack.push(neighbours.contains(host.address))
             stack.setField(-2, "neighbour_off_link")
-            cg_lua_set_budget(stack.L, instructionBudget)
-            defer { stack.top = rules }
+            let run = cg_run_begin(stack.L, instructionBudget, 0, 0, 0)
+            defer {
+                cg_run_end(stack.L, run)
+                stack.top = rules
+            }
             // The memory cap holds only while rule code runs: Swift's own pushes must not fail.
             cg_lua_set_memory_enforced(stack.L, 1)
             let status = cg_lua_pcall(stack.L, 1, 1)
             cg_lua_set_memory_enforced(stack.L, 0)
             guard status == LUA_OK else {
                 failures += 1
-                if failures <= 3 { warnings.append("host classification of \(host.address): \(stack.popString())") }
+                var message = stack.popString()
+                if let killed = cg_run_killed(run) { message = String(cString: killed) }
+                if failures <= 3 { warnings.append("host classification of \(host.address): \(message)") }
                 return nil
             }
             return read(at: stack.top, on: stack, host: host, warnings: &warnings)

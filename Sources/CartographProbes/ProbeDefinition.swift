@@ -172,6 +172,18 @@ enum ProbeCompiler {
     /// Loads `text` as a chunk named after `path`, gives it a fresh sandbox environment, runs it
     /// under an instruction budget and the memory limit, and leaves its returned table on top.
     static func compile(_ stack: LuaStack, path: String, text: String, makeEnvRef: Int32) throws(LuaError) {
+        try load(stack, path: path, text: text, makeEnvRef: makeEnvRef)
+        try runLoaded(stack, path: path)
+        guard lua_type(stack.L, -1) == LUA_TTABLE else {
+            let kind = stack.typeName(at: -1)
+            stack.pop()
+            throw LuaError(message: "\(path): the file must return a probe table, it returned \(kind)")
+        }
+    }
+
+    /// Loads `text` as a chunk named after `path` with a fresh sandbox environment, and leaves
+    /// the chunk (not yet run) on top.
+    static func load(_ stack: LuaStack, path: String, text: String, makeEnvRef: Int32) throws(LuaError) {
         var bytes = Array(text.utf8)
         bytes.append(0)
         let status = bytes.withUnsafeBufferPointer { buffer in
@@ -182,19 +194,20 @@ enum ProbeCompiler {
         lua_rawgeti(stack.L, stack.registryIndex(), lua_Integer(makeEnvRef))
         guard cg_lua_pcall(stack.L, 0, 1) == LUA_OK else { throw LuaError(message: stack.popString()) }
         _ = lua_setupvalue(stack.L, -2, 1)   // the chunk's only upvalue is _ENV
-        cg_lua_set_budget(stack.L, loadBudget)
+    }
+
+    /// Runs the loaded chunk on top under the load budget and the memory limit, leaving its one
+    /// result on top.
+    static func runLoaded(_ stack: LuaStack, path: String) throws(LuaError) {
+        let run = cg_run_begin(stack.L, loadBudget, 0, 0, 0)
+        defer { cg_run_end(stack.L, run) }
         cg_lua_set_memory_enforced(stack.L, 1)
         let result = cg_lua_pcall(stack.L, 0, 1)
         cg_lua_set_memory_enforced(stack.L, 0)
-        lua_sethook(stack.L, nil, 0, 0)
         guard result == LUA_OK else {
-            let message = stack.popString()
+            var message = stack.popString()
+            if let killed = cg_run_killed(run) { message = String(cString: killed) }
             throw LuaError(message: result == LUA_ERRMEM ? "\(path): memory limit exceeded while loading" : message)
-        }
-        guard lua_type(stack.L, -1) == LUA_TTABLE else {
-            let kind = stack.typeName(at: -1)
-            stack.pop()
-            throw LuaError(message: "\(path): the file must return a probe table, it returned \(kind)")
         }
     }
 

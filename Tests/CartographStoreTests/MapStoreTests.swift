@@ -138,7 +138,8 @@ struct MapStoreTests {
         let store = try MapStore(path: Self.path())
         var ids: [Int64] = []
         for (target, network) in [("a", "default"), ("b", "default"), ("a", "default"), ("a", "other"), ("a", "default")] {
-            let map = Self.map(target, network: network, hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
+            var map = Self.map(target, network: network, hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
+            map.status = .complete
             let id = try store.begin(map, settings: Profile())
             try store.save(map, id: id)
             ids.append(id)
@@ -150,6 +151,24 @@ struct MapStoreTests {
         #expect(try store.map(id: ids[4]) == nil)
         #expect(try store.latestPair() == nil, "the newest map is now 'a' in 'other', alone")
         #expect(try store.latestID() == ids[3])
+    }
+
+    @Test("the default diff pair skips running, interrupted and failed maps; running ones count when asked")
+    func pairSkipsPartialMaps() throws {
+        let store = try MapStore(path: Self.path())
+        var ids: [Int64] = []
+        for status in [MapResult.Status.complete, .complete, .interrupted, .failed, .running] {
+            var map = Self.map(hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
+            map.status = status
+            // This process is no cartograph, so a reopened store would mark a running map interrupted: keep one store.
+            let id = try store.begin(map, settings: Profile())
+            try store.save(map, id: id)
+            ids.append(id)
+        }
+        #expect(try store.latestPair().map { [$0.0, $0.1] } == [ids[0], ids[1]], "the two complete maps")
+        #expect(try store.latestPair(includeRunning: true).map { [$0.0, $0.1] } == [ids[1], ids[4]], "the running map, against the newest complete one")
+        #expect(try store.status(id: ids[4]) == .running)
+        #expect(try store.status(id: 999) == nil)
     }
 
     @Test("a trend's baseline is the newest complete map of the target and network, never an interrupted one")

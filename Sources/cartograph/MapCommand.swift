@@ -139,6 +139,8 @@ struct MapCommand: ParsableCommand {
             return
         }
 
+        // The report's path is checked before anything is sent: never the store, always writable.
+        if let output { try store.checkReport(output) }
         if droppedPort53 { printError("note: DNS traffic is disabled, so port 53 is left out of the sweep and the scan") }
 
         // A store that cannot be opened costs the history, not the map: the report still comes.
@@ -263,14 +265,9 @@ struct MapCommand: ParsableCommand {
         guard let id = map.id, let previousID = try? store.previous(of: id), let previous = try? store.map(id: previousID) else {
             return nil
         }
-        let diff = MapDiff(old: previous, new: map)
-        func count(_ kind: MapDiff.Kind) -> Int { diff.changes.filter { $0.kind == kind }.count }
-        let completion = MapCompletion(map: map), before = MapCompletion(map: previous)
-        return MapCompletion.Trend(previousMapId: previousID, hostsDelta: completion.hostsFound - before.hostsFound,
-                                   openPortsDelta: completion.openPorts - before.openPorts,
-                                   newHosts: count(.hostNew), vanishedHosts: count(.hostVanished),
-                                   openedPorts: count(.portOpened), closedPorts: count(.portClosed),
-                                   changedServices: count(.serviceChanged))
+        let diff = MapDiff(old: previous, new: map, oldSettings: try? store.settings(id: previousID),
+                           newSettings: try? store.settings(id: id))
+        return MapCompletion.Trend(diff: diff, old: previous, new: map)
     }
 
     /// The network to map in: any name when the inventory declares none, else one it declares

@@ -46,6 +46,13 @@ public protocol HostSweepEngine {
     /// Adds its units of work (probes) to `progress` when it starts and advances it as it goes.
     func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag, progress: ProgressMeter,
                found: (IPAddress, String, UInt8?) -> Void) throws
+    /// The slowest round trip the engine measured so far, in nanoseconds (nil: none measured),
+    /// from which later stages size their waits.
+    var slowestRoundTrip: UInt64? { get }
+}
+
+public extension HostSweepEngine {
+    var slowestRoundTrip: UInt64? { nil }
 }
 
 /// A port discovery technique.
@@ -59,4 +66,10 @@ public protocol PortScanEngine {
     /// Advances `progress` by one for each (host, port) it settles; the caller sets the total.
     func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
                                progress: ProgressMeter, observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress
+    /// The slowest round trip the engine measured so far, in nanoseconds (nil: none measured).
+    var slowestRoundTrip: UInt64? { get }
+}
+
+public extension PortScanEngine {
+    var slowestRoundTrip: UInt64? { nil }
 }

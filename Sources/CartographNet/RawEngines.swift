@@ -8,6 +8,8 @@ public struct RawSweepEngine: HostSweepEngine {
 
     public init(timing: RawTiming = RawTiming()) { self.timing = timing }
 
+    public var slowestRoundTrip: UInt64? { timing.slowest }
+
     /// The raw probes the profile's methods call for.
     public static func probes(for profile: Profile) -> [RawProbeKind] {
         var probes: [RawProbeKind] = []
@@ -47,6 +49,7 @@ public struct SynScanEngine: PortScanEngine {
     public init(timing: RawTiming = RawTiming()) { self.timing = timing }
 
     public var method: String { "tcp-syn" }
+    public var slowestRoundTrip: UInt64? { timing.slowest }
     public var scansUDP: Bool { true }
 
     public func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,

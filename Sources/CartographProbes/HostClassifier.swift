@@ -40,8 +40,10 @@ public struct LuaHostClassifier: HostClassifying, Sendable {
         do {
             lua = try LuaState(memoryLimit: 64 << 20)
             if let slot { cg_slot_instrument_strings(lua.main.L, slot) }
-            _ = try Prelude.install(in: lua.main, libraries: libraries)
-            try lua.main.run(source: text, chunkName: "@" + file, results: 1)
+            let refs = try Prelude.install(in: lua.main, libraries: libraries)
+            // The probes' sandbox: no load, no finalizers, the same limits that stay enforced.
+            try ProbeCompiler.load(lua.main, path: file, text: text, makeEnvRef: refs.makeEnv)
+            try ProbeCompiler.runLoaded(lua.main, path: file)
         } catch {
             for index in hosts.indices { report(index, nil, index == 0 ? ["host classification: \(error.message)"] : []) }
             return
@@ -60,7 +62,8 @@ public struct LuaHostClassifier: HostClassifying, Sendable {
             push(host, on: stack)
             stack.push(neighbours.contains(host.address))
             stack.setField(-2, "neighbour_off_link")
-            cg_lua_set_budget(stack.L, instructionBudget)
+            let run = cg_run_begin(stack.L, instructionBudget, 0, 0, 0)
+            defer { cg_run_end(stack.L, run) }
             // The memory cap holds only while rule code runs: Swift's own pushes must not fail.
             cg_lua_set_memory_enforced(stack.L, 1)
             if let slot { cg_slot_enter(slot, Int64(index), cg_now_ns(), UInt32(Self.timeLimitMs), file) }
@@ -72,7 +75,8 @@ public struct LuaHostClassifier: HostClassifying, Sendable {
                 result = read(at: stack.top, on: stack, host: host, warnings: &warnings)
             } else {
                 failures += 1
-                let message = stack.popString()
+                var message = stack.popString()
+                if let killed = cg_run_killed(run) { message = String(cString: killed) }
                 if failures <= 3 { warnings.append("host classification of \(host.address): \(message)") }
             }
             stack.top = rules

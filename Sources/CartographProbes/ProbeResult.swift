@@ -61,7 +61,7 @@ public struct ProbeSettings: Sendable, Codable {
     public var socketTimeoutMs = 5000
     /// Lua instructions one probe may run on one port.
     public var instructionBudget = 50_000_000
-    /// Bytes of Lua memory each worker state may use.
+    /// Bytes of Lua memory one probe may hold on one port (its own live allocations).
     public var memoryLimit = 256 << 20
     /// Ports identified at once by each worker.
     public var concurrency = 256

@@ -22,6 +22,13 @@ final class ProbeWorker {
         case tlsDetect
     }
 
+    /// Log lines, bytes, and bytes of one line a single run may log.
+    static let logLines = 100, logBytes = 16384, logLineBytes = 1024
+    /// Bytes one socket may receive unless its probe asks for more, and the most it may ask for.
+    static let receiveLimit = 1 << 20, receiveLimitMax = 16 << 20
+    /// Sockets one probe run may hold open at once.
+    static let socketsPerRun = 16
+
     private let lua: LuaState
     private let reactor: Reactor
     private let settings: ProbeSettings
@@ -201,7 +208,14 @@ final class ProbeWorker {
         guard let co = lua_newthread(L) else { return false }
         let ref = luaL_ref(L, lua.main.registryIndex())
         let thread = LuaStack(L: co)
-        cg_lua_set_budget(co, settings.instructionBudget)
+        let deadline = MonotonicClock.now() + .ms(settings.probeTimeoutMs)
+        guard let run = cg_run_begin(co, settings.instructionBudget, deadline, Int32(settings.probeTimeoutMs),
+                                     settings.memoryLimit) else {
+            luaL_unref(L, lua.main.registryIndex(), ref)
+            return false
+        }
+        // From here on what this step allocates counts against its own memory cap.
+        cg_lua_set_owner(L, run)
         switch step {
         case .probe(let name):
             lua_rawgeti(co, thread.registryIndex(), lua_Integer(probesRef))
@@ -224,9 +238,8 @@ final class ProbeWorker {
         }
         let token = nextToken
         nextToken += 1
-        let invocation = Invocation(token: token, co: co, ref: ref, jobIndex: jobIndex, step: step, file: file,
-                                    address: job.address,
-                                    deadline: MonotonicClock.now() + .ms(settings.probeTimeoutMs))
+        let invocation = Invocation(token: token, co: co, ref: ref, run: run, jobIndex: jobIndex, step: step, file: file,
+                                    address: job.address, deadline: deadline)
         if settings.trace { invocation.trace.append("[\(file)]") }
         invocations[token] = invocation
         drive(invocation, nargs: 3)
@@ -272,6 +285,7 @@ final class ProbeWorker {
         var nargs = nargs
         while true {
             var results: Int32 = 0
+            cg_lua_set_owner(lua.main.L, invocation.run)
             cg_lua_set_memory_enforced(lua.main.L, 1)
             if let slot {
                 // What the parent names if this resume never returns: "NAME<tab>FILE" for a probe.
@@ -301,7 +315,10 @@ final class ProbeWorker {
                 return
             default:
                 var reason = thread.string(at: -1) ?? "error object is a \(thread.typeName(at: -1))"
-                if status == LUA_ERRMEM || cg_lua_memory_limit_hit(lua.main.L) != 0 {
+                if let killed = cg_run_killed(invocation.run) {
+                    // Whatever the probe's handlers made of the error, the first kill is the reason.
+                    reason = String(cString: killed)
+                } else if status == LUA_ERRMEM || cg_run_out_of_memory(invocation.run) != 0 {
                     reason = "\(location(invocation)): memory limit of \(settings.memoryLimit >> 20) MiB exceeded"
                 } else if !reason.hasPrefix(invocation.file) {
                     reason = "\(invocation.file): \(reason)"
@@ -310,6 +327,10 @@ final class ProbeWorker {
                 return
             }
         }
+    }
+
+    private func timeoutReason(_ invocation: Invocation) -> String {
+        "\(location(invocation)): timed out after \(settings.probeTimeoutMs) ms"
     }
 
     private func location(_ invocation: Invocation) -> String {
@@ -358,6 +379,7 @@ final class ProbeWorker {
         for socket in invocation.sockets.values { socket.close() }
         invocation.sockets.removeAll()
         lua_settop(invocation.co, 0)
+        cg_run_end(invocation.co, invocation.run)
         luaL_unref(lua.main.L, lua.main.registryIndex(), invocation.ref)
         if settings.trace {
             switch outcome {
@@ -394,10 +416,34 @@ final class ProbeWorker {
         func stringArg(_ n: Int32) -> String? { present(n) ? thread.string(at: base + 1 + n) : nil }
         func bytesArg(_ n: Int32) -> [UInt8]? { present(n) ? thread.bytes(at: base + 1 + n) : nil }
         let now = MonotonicClock.now()
+        // The time limit holds at every request, not only while waiting: a service that never
+        // stops sending keeps the probe busy without one wait running out.
+        if now >= invocation.deadline { return .fail(timeoutReason(invocation)) }
 
         switch op {
+        case "limit":
+            let id = integerArg(1) ?? -1
+            let wanted = integerArg(2) ?? Self.receiveLimit
+            lua_settop(co, 0)
+            guard invocation.sockets[id] != nil else { return reply(co, nil, "socket is closed") }
+            let limit = min(max(wanted, 0), Self.receiveLimitMax)
+            invocation.sockets[id]?.receiveLimit = limit
+            lua_pushinteger(co, lua_Integer(limit))
+            return .resume(1)
+
         case "log":
-            invocation.log.append("\(location(invocation)): \(stringArg(1) ?? "")")
+            // Capped per run: a probe that logs in a loop gets one note, not the worker's memory.
+            if invocation.logBytes <= Self.logBytes && invocation.log.count <= Self.logLines {
+                let line = "\(location(invocation)): \(String((stringArg(1) ?? "").prefix(Self.logLineBytes)))"
+                invocation.logBytes += line.utf8.count
+                if invocation.logBytes > Self.logBytes || invocation.log.count == Self.logLines {
+                    invocation.log.append("\(location(invocation)): log truncated (at most \(Self.logLines) lines "
+                                          + "and \(Self.logBytes) bytes a run)")
+                    invocation.logBytes = Self.logBytes + 1
+                } else {
+                    invocation.log.append(line)
+                }
+            }
             lua_settop(co, 0)
             return .resume(0)
 
@@ -425,6 +471,9 @@ final class ProbeWorker {
                 return reply(co, nil, "protocol must be \"tcp\" or \"udp\"")
             }
             if tls && proto == .udp { return reply(co, nil, "TLS needs TCP") }
+            guard invocation.sockets.count < Self.socketsPerRun else {
+                return reply(co, nil, "too many open sockets (at most \(Self.socketsPerRun) a probe run; close one first)")
+            }
             let deadline = min(now + .ms(timeout), invocation.deadline)
             trace(invocation, "connect \(address):\(port)/\(proto.rawValue)\(tls ? " tls" : "")")
             switch Sockets.startConnect(to: address, port: UInt16(port), type: proto) {
@@ -584,12 +633,19 @@ final class ProbeWorker {
 
     private func receive(_ invocation: Invocation, socket id: Int, deadline: UInt64) -> Service {
         guard let socket = invocation.sockets[id] else { return recvReply(invocation, nil, "socket is closed", deadline) }
+        if MonotonicClock.now() >= invocation.deadline { return .fail(timeoutReason(invocation)) }
+        let allowed = socket.receiveLimit - socket.received
+        guard allowed > 0 else {
+            return recvReply(invocation, nil, "receive limit reached (\(socket.receiveLimit) bytes on this socket; "
+                             + "sock:set_receive_limit(n) allows up to \(Self.receiveLimitMax))", deadline)
+        }
         if let tls = socket.tls {
-            var buffer = [UInt8](repeating: 0, count: 16384)
+            var buffer = [UInt8](repeating: 0, count: min(16384, allowed))
             var count: Int32 = 0
             let status = buffer.withUnsafeMutableBytes { cg_tls_read(tls, $0.baseAddress, Int32($0.count), &count) }
             switch status {
             case Int32(CG_TLS_DONE):
+                invocation.sockets[id]?.received += Int(count)
                 return recvReply(invocation, Array(buffer[..<Int(count)]), nil, deadline)
             case Int32(CG_TLS_WANT_READ), Int32(CG_TLS_WANT_WRITE):
                 if MonotonicClock.now() >= deadline { return recvReply(invocation, nil, "timeout", deadline) }
@@ -603,7 +659,7 @@ final class ProbeWorker {
                 return recvReply(invocation, nil, String(cString: cg_tls_error(tls)), deadline)
             }
         }
-        guard let bytes = Sockets.receive(socket.fd) else {
+        guard let bytes = Sockets.receive(socket.fd, max: min(65536, allowed)) else {
             let code = errno
             if code == EAGAIN || code == EWOULDBLOCK {
                 if MonotonicClock.now() >= deadline { return recvReply(invocation, nil, "timeout", deadline) }
@@ -614,6 +670,7 @@ final class ProbeWorker {
             return recvReply(invocation, nil, Self.errorText(code), deadline)
         }
         if bytes.isEmpty { return recvReply(invocation, nil, "closed", deadline) }
+        invocation.sockets[id]?.received += bytes.count
         return recvReply(invocation, bytes, nil, deadline)
     }
 
@@ -677,6 +734,7 @@ final class ProbeWorker {
     /// The descriptor an invocation waits on became ready.
     private func ready(_ invocation: Invocation) {
         guard let waiting = invocation.waiting else { return }
+        cg_lua_set_owner(lua.main.L, invocation.run)
         invocation.waiting = nil
         let service: Service
         switch waiting {
@@ -709,9 +767,10 @@ final class ProbeWorker {
     /// A wait ran out: the call's own timeout, or the probe's whole time limit.
     private func timedOut(_ invocation: Invocation) {
         guard let waiting = invocation.waiting else { return }
+        cg_lua_set_owner(lua.main.L, invocation.run)
         invocation.waiting = nil
         if MonotonicClock.now() >= invocation.deadline {
-            end(invocation, .failed("\(location(invocation)): timed out after \(settings.probeTimeoutMs) ms"))
+            end(invocation, .failed(timeoutReason(invocation)))
             return
         }
         let service: Service
@@ -794,6 +853,9 @@ final class Invocation {
         var handshaking = false
         /// The handshake belongs to `socket.connect` (resume with the id) rather than starttls.
         var announcedAsConnect = false
+        /// Bytes received so far, and how many this socket may receive in all.
+        var received = 0
+        var receiveLimit = ProbeWorker.receiveLimit
 
         func close() {
             if let tls { cg_tls_free(tls) }
@@ -804,6 +866,8 @@ final class Invocation {
     let token: Int
     let co: OpaquePointer
     let ref: Int32
+    /// The C record of its instruction budget and deadline (and, once killed, why).
+    let run: OpaquePointer
     let jobIndex: Int
     let step: ProbeWorker.Step
     let file: String
@@ -813,13 +877,15 @@ final class Invocation {
     var nextSocket = 1
     var waiting: Waiting?
     var log: [String] = []
+    var logBytes = 0
     var trace: [String] = []
 
-    init(token: Int, co: OpaquePointer, ref: Int32, jobIndex: Int, step: ProbeWorker.Step, file: String,
+    init(token: Int, co: OpaquePointer, ref: Int32, run: OpaquePointer, jobIndex: Int, step: ProbeWorker.Step, file: String,
          address: IPAddress, deadline: UInt64) {
         self.token = token
         self.co = co
         self.ref = ref
+        self.run = run
         self.jobIndex = jobIndex
         self.step = step
         self.file = file

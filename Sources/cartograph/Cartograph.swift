@@ -24,10 +24,18 @@ struct Cartograph: ParsableCommand {
             var command = try parseAsRoot(nmapStyle(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let error as CLIError {
-            FileHandle.standardError.write(Data("cartograph: \(error.message)\n".utf8))
+            printError(error.message)
             Foundation.exit(error.code.rawValue)
         } catch {
-            exit(withError: error)
+            // The argument parser's messages quote the command line; its help and usage are
+            // several lines, so only their line breaks are kept.
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error).terminalSafeLines
+            if !message.isEmpty {
+                let stream = code == .success ? FileHandle.standardOutput : FileHandle.standardError
+                stream.write(Data((message + "\n").utf8))
+            }
+            Foundation.exit(code.rawValue)
         }
     }
 }
@@ -63,6 +71,9 @@ struct CLIError: Error {
     }
 }
 
+/// One line on stderr, `cartograph: ` first. Errors, notes and warnings quote targets, file
+/// contents and what remote hosts said, so the line is written `terminalSafe`: it stays one line
+/// and moves no cursor.
 func printError(_ line: String) {
-    FileHandle.standardError.write(Data("cartograph: \(line)\n".utf8))
+    FileHandle.standardError.write(Data("cartograph: \(line.terminalSafe)\n".utf8))
 }

@@ -17,10 +17,14 @@ let package = Package(
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         // TLS for probes: OpenSSL behind a handle and status codes.
         .target(name: "CTLSShims", dependencies: ["COpenSSL"]),
-        // The few C helpers Swift cannot call directly: Lua macros and the Lua sandbox hooks.
-        .target(name: "CShims", dependencies: ["CLua"]),
+        // The few C helpers Swift cannot call directly: Lua macros, the Lua sandbox hooks and
+        // allocator, and the probes' regex API over PCRE2 with match limits.
+        .target(name: "CShims", dependencies: ["CLua", "CPCRE2"]),
+        // Probe worker processes: posix_spawn, rlimits, and the shared step slot the parent watches.
+        .target(name: "CWorkerShims", dependencies: ["CLua"]),
         // epoll, which Swift's Glibc module does not export.
         .target(name: "CIOShims"),
 
@@ -31,7 +35,7 @@ let package = Package(
         // Host sweep and port discovery engines.
         .target(name: "CartographNet", dependencies: ["CartographCore", "CartographIO", "CPcap"]),
         // The Lua probe runtime, loader and identification pipeline.
-        .target(name: "CartographProbes", dependencies: ["CartographCore", "CartographIO", "CLua", "CShims", "CTLSShims"]),
+        .target(name: "CartographProbes", dependencies: ["CartographCore", "CartographIO", "CLua", "CShims", "CTLSShims", "CWorkerShims"]),
         // Name resolution. For now the system resolver; DNS discovery proper comes later.
         .target(name: "CartographDNS", dependencies: ["CartographCore", "CartographIO"]),
         // Renderers (json, text, csv, nmap XML, html) and map comparison.
@@ -56,7 +60,7 @@ let package = Package(
         .target(name: "CartographTestSupport", path: "Tests/CartographTestSupport"),
         .testTarget(name: "CartographCoreTests", dependencies: ["CartographCore", "CartographReport"]),
         .testTarget(name: "CartographStoreTests", dependencies: ["CartographCore", "CartographStore"]),
-        .testTarget(name: "CartographDNSTests", dependencies: ["CartographCore", "CartographDNS"]),
+        .testTarget(name: "CartographDNSTests", dependencies: ["CartographCore", "CartographDNS", "CartographTestSupport"]),
         .testTarget(name: "CartographNetTests", dependencies: ["CartographCore", "CartographNet"]),
         .testTarget(
             name: "CartographNotifyTests",

@@ -2,6 +2,8 @@
 -- under the tagline "You Know, for Search". A secured node answers 401 with a security_exception;
 -- the transport port (9300) answers an HTTP request with "This is not an HTTP port".
 
+local text = require("text")
+
 local function field(json, key)
   return json:match('"' .. key .. '"%s*:%s*"([^"]*)"')
 end
@@ -32,7 +34,7 @@ return {
     for _ = 1, 50 do
       local line = sock:receive_line(3000)
       if not line or line == "" then break end
-      local key, value = line:match("^([^:]+):%s*(.-)%s*$")
+      local key, value = text.header(line)
       if key then headers[key:lower()] = value end
     end
     length = tonumber(headers["content-length"] or "")

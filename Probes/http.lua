@@ -1,6 +1,7 @@
 -- HTTP: a GET of "/" (or args.path); product and version come from the Server header.
 -- Over TLS (port.tls) the service is "https", with the certificate's DNS names as hostnames.
 local cert = require("cert")
+local text = require("text")
 
 local known_servers = {
   nginx = "cpe:/a:f5:nginx",
@@ -18,7 +19,7 @@ local function read_body(sock, limit)
     parts[#parts + 1] = data
     size = size + #data
   end
-  return table.concat(parts)
+  return table.concat(parts):sub(1, limit)
 end
 
 return {
@@ -44,7 +45,7 @@ return {
     while true do
       local line = sock:receive_line(3000)
       if not line or line == "" then break end
-      local key, value = line:match("^([^:]+):%s*(.-)%s*$")
+      local key, value = text.header(line)
       if key then headers[key:lower()] = value end
     end
     local body = read_body(sock, 16384)
@@ -59,10 +60,11 @@ return {
 
     local result = { name = port.tls and "https" or "http", extra = "status " .. code }
     if certificate then result.hostnames = cert.dns_names(certificate) end
-    local title = body:match("<[Tt][Ii][Tt][Ll][Ee][^>]*>%s*(.-)%s*</[Tt][Ii][Tt][Ll][Ee]>")
+    local title = text.element(body, "title")
     if title and title ~= "" then result.extra = result.extra .. "; title: " .. title:sub(1, 80) end
     local server = headers["server"]
     if server then
+      server = server:sub(1, 256)
       local product, version = server:match("^([%w%-%.]+)/([%w%.%-]+)")
       product = product or server:match("^([%w%-%.]+)")
       result.product, result.version = product, version

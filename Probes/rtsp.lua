@@ -1,8 +1,11 @@
 -- RTSP: "OPTIONS * RTSP/1.0" (RFC 2326 10.1); the status line names the protocol, the Server
 -- header the product, the Public header the methods it supports.
 
+local text = require("text")
+
 -- Server headers: "Product/1.2", "Product Name 1.2.3 build456", or a bare product name.
 local function product_version(server)
+  server = server:sub(1, 256) -- the patterns below backtrack: keep the subject short
   local product, version = server:match("^([%w%-%._ ]-)/v?(%d[%w%.%-+]*)")
   if not product then product, version = server:match("^(.-)%s+v?(%d+%.[%w%.%-+]*)") end
   if not product then product = server end
@@ -29,7 +32,7 @@ return {
     for _ = 1, 50 do
       local line = sock:receive_line(3000)
       if not line or line == "" then break end
-      local key, value = line:match("^([^:]+):%s*(.-)%s*$")
+      local key, value = text.header(line)
       if key then headers[key:lower()] = value end
     end
     sock:close()

@@ -3,6 +3,8 @@
 -- suppress-go-ahead, read the text, and take the daemon from its opening options and the
 -- system from the text.
 
+local lines_text = require("text")
+
 local IAC, SB, WILL, WONT, DO, DONT = 255, 250, 251, 252, 253, 254
 
 -- Opening negotiations that give a daemon away.
@@ -124,7 +126,7 @@ return {
     local result = { name = "telnet", product = daemon }
     local lines = {}
     for line in text:gmatch("[^\r\n]+") do
-      line = line:gsub("[^%g ]", ""):match("^%s*(.-)%s*$")
+      line = lines_text.trim((line:sub(1, 1024):gsub("[^%g ]", "")))
       if line ~= "" then lines[#lines + 1] = line end
     end
     if #lines > 0 then result.extra = table.concat(lines, " | "):sub(1, 120) end

@@ -14,6 +14,7 @@ PACKAGES=(
     liblua5.4-dev
     libpcap-dev
     libssl-dev
+    libpcre2-dev
     # test lab (Scripts/lab.sh): namespaces plus the daemons it runs in them
     iproute2
     procps

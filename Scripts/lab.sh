@@ -130,6 +130,10 @@ create_router() {
     create_ns "${NS_ROUTER}"
     # These sysctls are per network namespace: only the router forwards.
     in_ns "${NS_ROUTER}" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    # The router is unfriendly as real ones are: its ICMP errors (time exceeded, unreachable)
+    # are rate-limited per destination, Linux's defaults (one a second after a burst of about
+    # six), so a scanner that waits for every error, or asks for many, is measured as slow.
+    in_ns "${NS_ROUTER}" sysctl -qw net.ipv4.icmp_ratelimit=1000 net.ipv6.icmp.ratelimit=1000
 }
 
 # ---------------------------------------------------------------------------

@@ -38,7 +38,7 @@ fi
 
 cg_time=$(elapsed "${t0}" "${t1}")
 zmap_time=$(elapsed "${t2}" "${t3}")
-echo "Live host sweep of ${TARGET} (40 live hosts behind a router that drops the rest)"
+echo "Live host sweep of ${TARGET} (100 live hosts behind a router that drops the rest)"
 printf '  %-44s %8s s  %3s hosts\n' "cartograph --profile discovery-only" "${cg_time}" "${cg_hosts}"
 printf '  %-44s %8s s  %3s hosts\n' "zmap -M icmp_echoscan (default rate, cool-down)" "${zmap_time}" "${zmap_hosts}"
 printf '  %-44s %8s s  %3s hosts\n' "nmap -sn" "${nmap_time}" "${nmap_hosts}"

@@ -112,6 +112,19 @@ struct ConfigReader {
         return result
     }
 
+    /// Where each item of a `strings` list was written, as `file:line`, so that a check made
+    /// later (a probe name, once the probes are loaded) can still point at its line.
+    func stringLocations(_ key: String) -> [String: String] {
+        guard let value = node(key) else { return [:] }
+        let items = value.sequence.map(Array.init) ?? [value]
+        var locations: [String: String] = [:]
+        for item in items {
+            guard let text = item.scalar?.string, locations[text] == nil else { continue }
+            locations[text] = "\(file):\(item.mark?.line ?? line ?? 1)"
+        }
+        return locations
+    }
+
     /// Ports written as a list (`[22, 80, "8000-8100"]`) or a string in `-p` syntax (`"top:100"`),
     /// without duplicates; `ordered` keeps the order written (discovery ports are tried in it).
     func ports(_ key: String, proto: TransportProtocol, ordered: Bool = false) throws(ConfigError) -> [UInt16]? {
@@ -123,6 +136,11 @@ struct ConfigReader {
         var ports: [UInt16] = []
         for item in items {
             guard let text = item.scalar?.string else { throw fail("items of \"\(keyPath(key))\" must be ports", at: item) }
+            // YAML reads a plain `-5` as the number minus five, which nmap's syntax would take for
+            // the range 1-5: in a profile it is a mistake, said as one (a quoted "-1024" is a range).
+            if item.scalar?.style == .plain, text.hasPrefix("-"), text.count > 1, text.dropFirst().allSatisfy(\.isASCIIDigit) {
+                throw fail("\"\(keyPath(key))\": port \(text) is out of range (1-65535); write a range as \"1-\(text.dropFirst())\"", at: item)
+            }
             if text.contains(":") && !text.lowercased().hasPrefix("top:") {
                 throw fail("\"\(keyPath(key))\": \"\(text)\": T:/U: prefixes do not belong here; use tcp_ports and udp_ports", at: item)
             }

@@ -48,10 +48,14 @@ public protocol HostSweepEngine {
                found: (IPAddress, String, UInt8?) -> Void) throws
     /// What the sweep could not confirm (lost packets, collapsed answers), for the map's warnings.
     func coverageWarnings() -> [String]
+    /// The slowest round trip the engine measured so far, in nanoseconds (nil: none measured),
+    /// from which later stages size their waits.
+    var slowestRoundTrip: UInt64? { get }
 }
 
-extension HostSweepEngine {
-    public func coverageWarnings() -> [String] { [] }
+public extension HostSweepEngine {
+    var slowestRoundTrip: UInt64? { nil }
+    func coverageWarnings() -> [String] { [] }
 }
 
 /// A port discovery technique.
@@ -67,8 +71,11 @@ public protocol PortScanEngine {
                                progress: ProgressMeter, observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress
     /// What the scan could not confirm (lost packets, collapsed answers), for the map's warnings.
     func coverageWarnings() -> [String]
+    /// The slowest round trip the engine measured so far, in nanoseconds (nil: none measured).
+    var slowestRoundTrip: UInt64? { get }
 }
 
-extension PortScanEngine {
-    public func coverageWarnings() -> [String] { [] }
+public extension PortScanEngine {
+    var slowestRoundTrip: UInt64? { nil }
+    func coverageWarnings() -> [String] { [] }
 }

@@ -87,6 +87,7 @@ extension Inventory {
         if let networks = try root.object("networks") {
             for (key, _) in networks.mapping {
                 guard let name = key.string, !name.isEmpty else { throw networks.fail("network names must be text", at: key) }
+                if let problem = Network.nameProblem(name) { throw networks.fail("\"networks\": \(problem)", at: key) }
                 var network = Network(name: name)
                 if let section = try networks.object(name) {
                     try section.checkKeys(["scanner", "description"])

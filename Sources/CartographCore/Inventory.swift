@@ -35,6 +35,20 @@ public struct Inventory: Sendable, Equatable {
             self.scanner = scanner
             self.description = description
         }
+
+        /// Why `name` cannot name a network, or nil when it can. One rule for the inventory and
+        /// every `--network`: a name `--network` could never select is refused where it is written.
+        /// `all` means every network to `hosts` and `maps report`; white space and control
+        /// characters cannot be told apart in listings; a leading `-` reads as a flag.
+        public static func nameProblem(_ name: String) -> String? {
+            if name.isEmpty { return "a network name cannot be empty" }
+            if name == "all" { return "\"all\" is reserved (it means every network)" }
+            if name.unicodeScalars.contains(where: { TerminalSafety.needsEscape($0) || $0.properties.isWhitespace }) {
+                return "\"\(name)\" is not a network name: no spaces or control characters"
+            }
+            if name.hasPrefix("-") { return "\"\(name)\" is not a network name: it cannot start with \"-\"" }
+            return nil
+        }
     }
 
     /// Which targets `map` accepts.

@@ -32,9 +32,15 @@ public struct MapCompletion: Codable, Sendable, Equatable {
         public var openedPorts: Int
         public var closedPorts: Int
         public var changedServices: Int
+        /// Hosts and ports the previous map found that this one did not scan: neither gone nor closed.
+        public var notScanned: Int
+        /// The two maps scanned different port lists or profiles.
+        public var differs: Bool
 
         public init(previousMapId: Int64?, hostsDelta: Int, openPortsDelta: Int, newHosts: Int, vanishedHosts: Int,
-                    openedPorts: Int, closedPorts: Int, changedServices: Int) {
+                    openedPorts: Int, closedPorts: Int, changedServices: Int, notScanned: Int = 0, differs: Bool = false) {
+            self.notScanned = notScanned
+            self.differs = differs
             self.previousMapId = previousMapId
             self.hostsDelta = hostsDelta
             self.openPortsDelta = openPortsDelta
@@ -56,9 +62,11 @@ public struct MapCompletion: Codable, Sendable, Equatable {
             if openedPorts > 0 { parts.append("\(openedPorts) port\(openedPorts == 1 ? "" : "s") opened") }
             if closedPorts > 0 { parts.append("\(closedPorts) closed") }
             if changedServices > 0 { parts.append("\(changedServices) service\(changedServices == 1 ? "" : "s") changed") }
+            if notScanned > 0 { parts.append("\(notScanned) not scanned this time") }
             let detail = parts.isEmpty ? "no changes" : parts.joined(separator: ", ")
             return "\(signed(hostsDelta, "host")), \(signed(openPortsDelta, "open port")) (\(detail))"
                 + (previousMapId.map { " since map \($0)" } ?? "")
+                + (differs ? "; the maps scanned different ports or profiles (cartograph maps diff)" : "")
         }
     }
 

@@ -70,6 +70,7 @@ extension Profile {
             profile.probes.intensity = try section.int("intensity", range: 0...9) ?? profile.probes.intensity
             profile.probes.include = try section.strings("include") ?? profile.probes.include
             profile.probes.exclude = try section.strings("exclude") ?? profile.probes.exclude
+            profile.probes.origins = section.stringLocations("exclude").merging(section.stringLocations("include")) { a, _ in a }
             if let args = try section.object("args") {
                 for (key, value) in args.mapping {
                     guard let probe = key.string, let table = value.mapping else {

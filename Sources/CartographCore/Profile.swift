@@ -117,6 +117,25 @@ public struct Profile: Hashable, Sendable, Codable {
         public var intensity = 7
         /// Per-probe arguments, handed to the probe's `run` as its `args` table.
         public var args: [String: [String: String]] = [:]
+        /// Where each name of `include` and `exclude` was written (`file:line`), for the error
+        /// when no probe has that name. Not part of the settings: not stored, not compared.
+        public var origins: [String: String] = [:]
+
+        // Every field but `origins`; a field added above belongs here, in == and in hash(into:)
+        // (ProfileTests.probeOrigins counts them).
+        enum CodingKeys: String, CodingKey { case enabled, include, exclude, intensity, args }
+
+        public static func == (a: Self, b: Self) -> Bool {
+            (a.enabled, a.include, a.exclude, a.intensity, a.args) == (b.enabled, b.include, b.exclude, b.intensity, b.args)
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(enabled)
+            hasher.combine(include)
+            hasher.combine(exclude)
+            hasher.combine(intensity)
+            hasher.combine(args)
+        }
     }
 
     public struct Performance: Hashable, Sendable, Codable {

@@ -68,11 +68,28 @@ public enum TargetParser {
     /// Parses a target file: one or more targets a line, `#` starts a comment. Errors name `path:line`.
     public static func parseFile(contents: String, path: String) throws(TargetError) -> [Target] {
         var targets: [Target] = []
-        for (number, line) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let text = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            targets += try parseList(String(text), location: "\(path):\(number + 1)")
+        for (number, text) in listLines(contents) {
+            targets += try parseList(text, location: "\(path):\(number)")
         }
         return targets
+    }
+
+    /// Parses an exclude file: address blocks only, as `parseFile` reads its lines.
+    public static func parseBlockFile(contents: String, path: String) throws(TargetError) -> [AddressRange] {
+        var blocks: [AddressRange] = []
+        for (number, text) in listLines(contents) {
+            blocks += try parseBlocks(text, location: "\(path):\(number)")
+        }
+        return blocks
+    }
+
+    /// The lines of a list file, numbered from 1, each without its `#` comment. LF, CRLF and CR
+    /// all end a line: files written on Windows read the same (a Swift `Character` holds a CRLF
+    /// whole, so splitting on "\n" alone would leave such a file one line long).
+    public static func listLines(_ contents: String) -> [(number: Int, text: String)] {
+        contents.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated().map { index, line in
+            (index + 1, String(line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""))
+        }
     }
 
     /// Parses a list of plain address blocks (for exclusions): no names, no groups.
@@ -103,7 +120,7 @@ public enum TargetParser {
                 depth -= 1
                 current.append(char)
                 if depth < 0 { throw TargetError(token: current, reason: "unbalanced \"]\"", location: location) }
-            case " ", "\t", "\r", "\n", ",":
+            case " ", "\t", "\r", "\n", "\r\n", ",":
                 if depth > 0 {
                     if char == "," { current.append(char) }
                 } else if !current.isEmpty {
@@ -199,6 +216,10 @@ public enum TargetParser {
             }
             guard first.value <= last.value else {
                 throw TargetError(token: token, reason: "range ends (\(last)) before it starts (\(first))")
+            }
+            // The same bound as CIDR blocks: a range may span at most one /64's worth of addresses.
+            if first.family == .v6, last.value - first.value > UInt128.max >> shortestIPv6Prefix {
+                throw TargetError(token: token, reason: "IPv6 ranges wider than a /\(shortestIPv6Prefix) (2^64 addresses) cannot be scanned address by address")
             }
             return AddressRange(family: first.family, lower: first.value, upper: last.value)
         }

@@ -16,19 +16,54 @@ public struct DNSQuestion: Hashable, Sendable {
 /// Asks many questions at once over UDP, on one thread, through the epoll reactor: each query
 /// has its own connected socket, a timeout, and retries that move on to the next server. A rate
 /// spaces the queries so a sweep of PTR lookups does not flood a server.
+///
+/// Waits are earned: once a server has answered, its queries wait a few of its slowest round
+/// trips rather than the full timeout; a server whose first queries all time out is dropped
+/// (`unresponsive`) and the questions go on to the others, or are given up when none is left.
+/// Used from one thread at a time.
 public final class DNSClient {
     public let servers: [IPAddress]
     let timeoutMs: Int
     let retries: Int
     let concurrency: Int
     let rate: Int
+    /// Timeouts in a row, with no answer ever, after which a server is dropped.
+    public static let deadAfter = 2
 
-    public init(servers: [IPAddress], timeoutMs: Int = 1500, retries: Int = 2, concurrency: Int = 64, rate: Int = 500) {
+    private struct Health {
+        var answers = 0
+        var timeoutsInARow = 0
+        var slowest: UInt64 = 0
+    }
+    private var health: [Health]
+    /// Servers dropped because they never answered; the map says so.
+    public private(set) var unresponsive: [IPAddress] = []
+    /// Questions given up unasked because no server was left.
+    public private(set) var abandoned = 0
+
+    /// The servers' port: 53, but for tests that run servers on loopback.
+    let port: UInt16
+
+    public init(servers: [IPAddress], port: UInt16 = 53, timeoutMs: Int = 1500, retries: Int = 2, concurrency: Int = 64,
+                rate: Int = 500) {
         self.servers = servers
+        self.port = port
         self.timeoutMs = timeoutMs
         self.retries = retries
         self.concurrency = max(1, concurrency)
         self.rate = rate
+        health = Array(repeating: Health(), count: servers.count)
+    }
+
+    /// The servers still asked, as indices into `servers`.
+    private var live: [Int] { servers.indices.filter { !unresponsive.contains(servers[$0]) } }
+
+    /// The wait for an answer from server `index`: a few of its slowest round trips once it has
+    /// answered, the full timeout before.
+    private func timeout(for index: Int) -> UInt64 {
+        let full = UInt64.ms(timeoutMs)
+        guard health[index].answers > 0 else { return full }
+        return min(full, max(.ms(100), 4 * health[index].slowest + .ms(50)))
     }
 
     /// The servers of `/etc/resolv.conf` (what the C library would ask).
@@ -46,6 +81,8 @@ public final class DNSClient {
         let id: UInt16
         let fd: Int32
         var attempt: Int
+        let server: Int
+        let sentAt: UInt64
     }
 
     /// Asks every question; returns the responses that came (a question without one is absent).
@@ -59,17 +96,25 @@ public final class DNSClient {
         var nextSend = MonotonicClock.now()
 
         func send(_ question: DNSQuestion, attempt: Int) {
-            let server = servers[attempt % servers.count]
-            guard case .connected(let fd) = Sockets.startConnect(to: server, port: 53, type: .udp) else { return }
+            let choices = live
+            guard !choices.isEmpty else { abandoned += 1; return }
+            let index = choices[attempt % choices.count]
+            guard case .connected(let fd) = Sockets.startConnect(to: servers[index], port: port, type: .udp) else { return }
             let id = UInt16.random(in: 0...UInt16.max)
             let query = DNSMessage.query(id: id, name: question.name, type: question.type)
             let sent = query.withUnsafeBytes { Sockets.send(fd, $0) }
             guard sent != nil else { close(fd); return }
-            pending[Int(fd)] = Pending(question: question, id: id, fd: fd, attempt: attempt)
-            reactor.wait(fd: fd, for: .readable, deadline: MonotonicClock.now() + .ms(timeoutMs), token: Int(fd))
+            let now = MonotonicClock.now()
+            pending[Int(fd)] = Pending(question: question, id: id, fd: fd, attempt: attempt, server: index, sentAt: now)
+            reactor.wait(fd: fd, for: .readable, deadline: now + timeout(for: index), token: Int(fd))
         }
 
         while !cancel.isCancelled {
+            if live.isEmpty {
+                abandoned += queue.count + retryQueue.count
+                queue.removeAll()
+                retryQueue.removeAll()
+            }
             let now = MonotonicClock.now()
             while pending.count < concurrency && now >= nextSend && (!retryQueue.isEmpty || !queue.isEmpty) {
                 if !retryQueue.isEmpty {
@@ -81,7 +126,9 @@ public final class DNSClient {
                 nextSend = max(nextSend + interval, now - min(now, interval * 4))
             }
             if pending.isEmpty && queue.isEmpty && retryQueue.isEmpty { break }
-            let wait = pending.isEmpty ? max(1_000_000, nextSend > now ? nextSend - now : 0) : .ms(50)
+            // Wake for the next send when one is due, else within 50 ms for answers and timeouts.
+            let due = !queue.isEmpty || !retryQueue.isEmpty ? max(1_000_000, nextSend > now ? nextSend - now : 0) : UInt64.ms(50)
+            let wait = pending.isEmpty ? due : min(due, .ms(50))
             for event in reactor.poll(maxWait: wait) {
                 let token: Int
                 var timedOut = false
@@ -97,6 +144,24 @@ public final class DNSClient {
                     response = decoded
                 }
                 close(query.fd)
+                if response != nil {
+                    health[query.server].answers += 1
+                    health[query.server].timeoutsInARow = 0
+                    health[query.server].slowest = max(health[query.server].slowest, MonotonicClock.now() - query.sentAt)
+                } else if timedOut {
+                    health[query.server].timeoutsInARow += 1
+                    if health[query.server].answers == 0 && health[query.server].timeoutsInARow >= Self.deadAfter
+                        && !unresponsive.contains(servers[query.server]) {
+                        unresponsive.append(servers[query.server])
+                        // Its other queries would only time out too: they go on to the others now.
+                        for (other, waiting) in pending where waiting.server == query.server {
+                            pending[other] = nil
+                            reactor.cancel(token: other)
+                            close(waiting.fd)
+                            retryQueue.append((waiting.question, waiting.attempt))
+                        }
+                    }
+                }
                 if let response {
                     answers[query.question] = response
                 } else if query.attempt < retries {

@@ -344,17 +344,18 @@ public struct MapRunner {
             warnings.append("\(selection.udp.count) UDP port(s) were not scanned: without raw packets, UDP ports are found by probe payloads, and identification is off")
         }
 
-        // Path: a short traceroute towards every live host (beyond 256, one per /24 or /64); its
-        // hops are routers.
+        // Path: a short traceroute towards one live host per /24 or /64, whose path the block's
+        // other hosts share; its hops are routers.
         if profile.hostDiscovery.traceroute && scope != .none && !order.isEmpty && !cancel.isCancelled {
-            var blocks = Set<IPAddress>()
-            let candidates = order.sorted().filter(inScope)
-            let destinations = candidates.count <= 256 ? candidates : candidates.filter { address in
-                blocks.insert(IPAddress(family: address.family, value: address.family == .v4 ? address.value >> 8 : address.value >> 64)).inserted
-            }
+            let destinations = order.sorted().filter(inScope)
             context.note("tracing the path to \(destinations.count) host(s)")
             progress.begin(.trace, total: destinations.count)
-            let paths = Traceroute.trace(Array(destinations), cancel: cancel)
+            // The first answer is awaited for a few of the slowest round trips the scan measured.
+            let slowest = (ports.values.joined().compactMap(\.rttNanoseconds)
+                + [context.sweepEngine.slowestRoundTrip, context.scanEngine.slowestRoundTrip].compactMap { $0 }).max()
+            let timeoutMs = slowest.map { min(1500, max(100, Int(4 * $0 / 1_000_000) + 50)) } ?? 1500
+            let expected = ttls.mapValues { Self.hopsFromTTL($0) + 1 }
+            let paths = Traceroute.trace(destinations, expected: expected, timeoutMs: timeoutMs, cancel: cancel)
             progress.advance(destinations.count)
             let unsent = paths.reduce(0) { $0 + $1.unsent }
             if unsent > 0 { warnings.append("traceroute: \(unsent) probe(s) could not be sent (no socket); routers may be missing") }
@@ -374,6 +375,11 @@ public struct MapRunner {
             }
         }
 
+        if !dns.unresponsive.isEmpty {
+            let list = dns.unresponsive.map(\.description).joined(separator: ", ")
+            warnings.append("DNS: \(list) never answered and \(dns.unresponsive.count == 1 ? "was" : "were") dropped after its first timeouts"
+                + (dns.abandoned > 0 ? "; \(dns.abandoned) lookup(s) were given up with no server left" : ""))
+        }
         var result = assemble(cancel.isCancelled ? .interrupted : .complete)
         if let classifier = context.classifier, !cancel.isCancelled {
             let indices = result.hosts.indices.filter { result.hosts[$0].excluded != true }

@@ -14,6 +14,8 @@ public struct RawSweepEngine: HostSweepEngine {
 
     public func coverageWarnings() -> [String] { coverage.take() }
 
+    public var slowestRoundTrip: UInt64? { timing.slowest }
+
     /// The raw probes the profile's methods call for.
     public static func probes(for profile: Profile) -> [RawProbeKind] {
         var probes: [RawProbeKind] = []
@@ -60,6 +62,7 @@ public struct SynScanEngine: PortScanEngine {
     public func coverageWarnings() -> [String] { coverage.take() }
 
     public var method: String { "tcp-syn" }
+    public var slowestRoundTrip: UInt64? { timing.slowest }
     public var scansUDP: Bool { true }
 
     public func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,

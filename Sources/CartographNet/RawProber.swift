@@ -472,6 +472,9 @@ public final class RawTiming: @unchecked Sendable {
 
     public init() {}
 
+    /// The slowest round trip seen, or nil before the first.
+    var slowest: UInt64? { samples > 0 ? maxRTT : nil }
+
     func observe(_ rtt: UInt64) {
         maxRTT = max(maxRTT, rtt)
         samples += 1

@@ -31,27 +31,100 @@ public enum Traceroute {
     /// Classic traceroute base port; probe `ttl` goes to `basePort + ttl`.
     static let basePort: UInt16 = 33434
 
-    /// Traces `destinations` 64 at a time (8 sockets each), so descriptors stay few.
-    public static func trace(_ destinations: [IPAddress], maxHops: Int = 8, timeoutMs: Int = 1500, attempts: Int = 2,
-                             cancel: CancellationFlag) -> [TracedPath] {
-        stride(from: 0, to: destinations.count, by: 64).flatMap { start in
-            cancel.isCancelled ? destinations[start..<min(start + 64, destinations.count)].map { TracedPath(destination: $0) }
-                : traceBatch(Array(destinations[start..<min(start + 64, destinations.count)]), maxHops: maxHops,
-                             timeoutMs: timeoutMs, attempts: attempts, cancel: cancel)
+    /// Traces `destinations`, 64 at a time (8 sockets each, so descriptors stay few). A host
+    /// whose reply TTL puts it as far away as an already traced host of its /24 (IPv4) or /64
+    /// (IPv6) is given that host's path instead, as nmap's traceroute reuses hops it knows;
+    /// routers that rate-limit their ICMP answers (as real ones do, one a second per source)
+    /// spend their few answers on distinct paths this way. Hosts without a TTL, or whose
+    /// block's traced host turned out to be elsewhere, are traced themselves.
+    ///
+    /// `expected` gives, where the sweep saw a reply's TTL, the hop limit that should reach a
+    /// host: only limits up to it are sent first (so a host that rate-limits its "port
+    /// unreachable" answers is asked once, not eight times), and the rest only if that limit
+    /// fell short. `timeoutMs` is the wait for a first answer; the caller derives it from the
+    /// round trips it measured.
+    public static func trace(_ destinations: [IPAddress], expected: [IPAddress: Int] = [:], maxHops: Int = 8,
+                             timeoutMs: Int = 1500, attempts: Int = 2, cancel: CancellationFlag) -> [TracedPath] {
+        var representative: [IPAddress: IPAddress] = [:]   // block → the host traced for it
+        var traced: [IPAddress] = []
+        var followers: [IPAddress: IPAddress] = [:]          // host → the traced host it may share a path with
+        for destination in destinations {
+            let block = Self.block(of: destination)
+            if let known = representative[block], let distance = expected[destination], expected[known] == distance {
+                followers[destination] = known
+            } else {
+                if representative[block] == nil, expected[destination] != nil { representative[block] = destination }
+                traced.append(destination)
+            }
+        }
+        var found: [IPAddress: TracedPath] = [:]
+        func run(_ list: [IPAddress]) {
+            for start in stride(from: 0, to: list.count, by: 64) {
+                let batch = Array(list[start..<min(start + 64, list.count)])
+                let paths = cancel.isCancelled ? batch.map { TracedPath(destination: $0) }
+                    : traceBatch(batch, expected: expected, maxHops: maxHops, timeoutMs: timeoutMs, attempts: attempts,
+                                 cancel: cancel)
+                for path in paths { found[path.destination] = path }
+            }
+        }
+        run(traced)
+        // A follower shares its block's path only if that host was reached where both TTLs said.
+        let astray = destinations.filter { destination in
+            guard let known = followers[destination] else { return false }
+            return found[known]?.distance != expected[destination]
+        }
+        run(astray)
+        return destinations.map { destination in
+            if let path = found[destination] { return path }
+            guard let known = followers[destination].flatMap({ found[$0] }) else { return TracedPath(destination: destination) }
+            return TracedPath(destination: destination,
+                              hops: known.hops.map { Hop(distance: $0.distance, router: $0.router, destination: destination) },
+                              distance: known.distance, unsent: 0)
         }
     }
 
-    static func traceBatch(_ destinations: [IPAddress], maxHops: Int, timeoutMs: Int, attempts: Int,
-                           cancel: CancellationFlag) -> [TracedPath] {
+    /// The /24 or /64 that `address` belongs to, as an address of its own family.
+    static func block(of address: IPAddress) -> IPAddress {
+        IPAddress(family: address.family, value: address.family == .v4 ? address.value >> 8 : address.value >> 64)
+    }
+
+    static func traceBatch(_ destinations: [IPAddress], expected: [IPAddress: Int] = [:], maxHops: Int, timeoutMs: Int,
+                           attempts: Int, cancel: CancellationFlag) -> [TracedPath] {
         var paths = destinations.map { TracedPath(destination: $0) }
         guard maxHops > 0 else { return paths }
+        var slowest: UInt64 = 0   // the slowest answer's round trip, over every attempt
+        var limits = destinations.map { min(maxHops, max(1, expected[$0] ?? maxHops)) }
         var answered = Set<Int>()   // index * 256 + ttl
-        for _ in 0..<attempts where !cancel.isCancelled {
+        var firstSentAt: UInt64?
+        // The attempts, then one more for the routers that stayed silent below a host that was
+        // reached: they are there but rate-limit their answers (Linux: one a second per source
+        // after a small burst), so one of them is asked again once a second has passed.
+        for attempt in 0...attempts where !cancel.isCancelled {
+            var only: Set<Int>?   // index * 256 + ttl: the only probes of the paced attempt
+            if attempt == attempts {
+                var gaps: [Int: Int] = [:]   // hop distance → one path missing it
+                for (index, path) in paths.enumerated() {
+                    guard let distance = path.distance, distance > 1 else { continue }
+                    for ttl in 1..<distance where !answered.contains(index * 256 + ttl) && gaps[ttl] == nil { gaps[ttl] = index }
+                }
+                guard !gaps.isEmpty, let firstSentAt else { break }
+                only = Set(gaps.map { $0.value * 256 + $0.key })
+                let due = firstSentAt + 1_100_000_000
+                while !cancel.isCancelled, MonotonicClock.now() < due { usleep(20_000) }
+                if cancel.isCancelled { break }
+            } else if attempt > 0 {
+                // A router answering at a host's expected limit: the host is farther than its TTL said.
+                for index in paths.indices where paths[index].distance == nil
+                    && paths[index].hops.contains(where: { $0.distance == limits[index] }) {
+                    limits[index] = maxHops
+                }
+            }
             var sockets: [(fd: Int32, path: Int, ttl: Int)] = []
             defer { for socket in sockets { close(socket.fd) } }
             for (index, path) in paths.enumerated() {
                 let reached = path.distance ?? Int.max
-                for ttl in 1...maxHops where ttl <= reached && !answered.contains(index * 256 + ttl) {
+                for ttl in 1...limits[index] where ttl <= reached && !answered.contains(index * 256 + ttl)
+                    && only.map({ $0.contains(index * 256 + ttl) }) != false {
                     let family = path.destination.family == .v4 ? AF_INET : AF_INET6
                     let fd = cg_trace_socket(family, Int32(ttl))
                     guard fd >= 0 else {
@@ -71,15 +144,27 @@ public enum Traceroute {
                 }
             }
             if sockets.isEmpty { break }
-            let deadline = MonotonicClock.now() + UInt64(timeoutMs) * 1_000_000
+            // The wait is earned: up to `timeoutMs` for a first answer, then only as long as
+            // answers keep coming (three times the slowest round trip seen, at least 20 ms), and
+            // not at all for probes a known distance has made pointless.
+            // A later attempt waits for its first answer only as long as answers took before.
+            let sentAt = MonotonicClock.now()
+            if firstSentAt == nil { firstSentAt = sentAt }
+            let firstWait = slowest > 0 ? min(UInt64(timeoutMs) * 1_000_000, max(3 * slowest, 20_000_000))
+                : UInt64(timeoutMs) * 1_000_000
+            let deadline = sentAt + firstWait
+            var lastAnswer: UInt64?
             var pending = Set(sockets.indices)
             while !pending.isEmpty && !cancel.isCancelled {
                 let now = MonotonicClock.now()
-                guard now < deadline else { break }
+                let quietEnd = lastAnswer.map { $0 + max(3 * slowest, 20_000_000) } ?? deadline
+                let end = min(deadline, quietEnd)
+                guard now < end else { break }
                 var polls = pending.map { pollfd(fd: sockets[$0].fd, events: Int16(POLLERR), revents: 0) }
                 let order = Array(pending)
-                let ready = poll(&polls, nfds_t(polls.count), Int32(min(100, (deadline - now) / 1_000_000 + 1)))
+                let ready = poll(&polls, nfds_t(polls.count), Int32(min(100, (end - now) / 1_000_000 + 1)))
                 guard ready > 0 else { continue }
+                let arrived = MonotonicClock.now()
                 for (slot, item) in polls.enumerated() where item.revents != 0 {
                     let socket = sockets[order[slot]]
                     var offender = [UInt8](repeating: 0, count: 16)
@@ -90,6 +175,8 @@ public enum Traceroute {
                     }
                     pending.remove(order[slot])
                     answered.insert(socket.path * 256 + socket.ttl)
+                    slowest = max(slowest, arrived - sentAt)
+                    lastAnswer = arrived
                     let v4 = paths[socket.path].destination.family == .v4
                     guard let from = IPAddress(bytes: offender[0..<(v4 ? 4 : 16)]) else { continue }
                     let timeExceeded = v4 ? type == 11 : type == 3
@@ -98,8 +185,11 @@ public enum Traceroute {
                             paths[socket.path].hops.append(Hop(distance: socket.ttl, router: from, destination: paths[socket.path].destination))
                         }
                     } else if from == paths[socket.path].destination {
-                        // Port unreachable (or any error) from the host itself: it is this far away.
-                        paths[socket.path].distance = min(paths[socket.path].distance ?? Int.max, socket.ttl)
+                        // Port unreachable (or any error) from the host itself: it is this far away,
+                        // and probes with larger hop limits can tell nothing more.
+                        let distance = min(paths[socket.path].distance ?? Int.max, socket.ttl)
+                        paths[socket.path].distance = distance
+                        pending = pending.filter { sockets[$0].path != socket.path || sockets[$0].ttl <= distance }
                     }
                 }
             }

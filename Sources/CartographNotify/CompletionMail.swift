@@ -55,16 +55,17 @@ extension MailMessage {
             let shown = oneLine(value).isEmpty ? "-" : oneLine(value)
             lines.append((label + ":").padding(toLength: width + 2, withPad: " ", startingAt: 0) + shown)
         }
-        // The error as the engine wrote it, line breaks and all: it is read, not parsed.
+        // The error as the engine wrote it, line breaks and all (other controls escaped): it is read, not parsed.
         if let error = completion.error {
-            lines += ["", "Error:", error]
+            lines += ["", "Error:"] + error.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map { String($0).terminalSafe }
         }
         return lines.joined(separator: "\n")
     }
 
-    /// Values that belong on one line of the summary.
+    /// Values that belong on one line of the summary; mail is read in terminals too, so control
+    /// characters that the header rules leave are escaped.
     private static func oneLine(_ text: String) -> String {
-        headerSafe(text).trimmingCharacters(in: .whitespaces)
+        headerSafe(text).terminalSafe.trimmingCharacters(in: .whitespaces)
     }
 
     private static func plural(_ count: Int, _ word: String) -> String {

@@ -1,12 +1,13 @@
 import CartographCore
 import CLua
 import CShims
+import CWorkerShims
 
 /// Runs the host classification rules (`Probes/classify/host.lua`): a Lua chunk that returns a
 /// function taking what the map knows of one host and returning its device type and OS family,
 /// each with a confidence and evidence. The rules are data and Lua, not Swift; this type only
 /// feeds them and checks their answers. Confined to the thread that calls `classify`.
-public struct LuaHostClassifier: HostClassifying {
+public struct LuaHostClassifier: HostClassifying, Sendable {
     let file: String
     let text: String
     let libraries: [String: (file: String, text: String)]
@@ -20,40 +21,66 @@ public struct LuaHostClassifier: HostClassifying {
         libraries = library.libraries
     }
 
+    /// Runs the rules in a worker process (see `ClassifierSupervision`): rules that loop inside
+    /// one C call (a pattern that backtracks) cost their host its classification, never the map.
     public func classify(_ hosts: [HostResult], neighbours: Set<String> = [], warnings: inout [String]) -> [HostClassification?] {
+        guard !hosts.isEmpty else { return [] }
+        return ClassifierSupervision(classifier: self).classify(hosts, neighbours: neighbours, warnings: &warnings)
+    }
+
+    /// Wall-clock limit of the rules on one host; past it and one second more, the worker
+    /// process is killed.
+    static let timeLimitMs = 2000
+
+    /// Runs the rules here, on this thread, reporting each host's classification (and the
+    /// warnings it brought) in order. `slot`: the step slot of a worker process.
+    func classifyInProcess(_ hosts: [HostResult], neighbours: Set<String>, slot: OpaquePointer? = nil,
+                           report: (Int, HostClassification?, [String]) -> Void) {
         let lua: LuaState
         do {
             lua = try LuaState(memoryLimit: 64 << 20)
-            _ = try Prelude.install(in: lua.main, libraries: libraries)
-            try lua.main.run(source: text, chunkName: "@" + file, results: 1)
+            if let slot { cg_slot_instrument_strings(lua.main.L, slot) }
+            let refs = try Prelude.install(in: lua.main, libraries: libraries)
+            // The probes' sandbox: no load, no finalizers, the same limits that stay enforced.
+            try ProbeCompiler.load(lua.main, path: file, text: text, makeEnvRef: refs.makeEnv)
+            try ProbeCompiler.runLoaded(lua.main, path: file)
         } catch {
-            warnings.append("host classification: \(error.message)")
-            return hosts.map { _ in nil }
+            for index in hosts.indices { report(index, nil, index == 0 ? ["host classification: \(error.message)"] : []) }
+            return
         }
         let stack = lua.main
         guard cg_lua_isfunction(stack.L, -1) != 0 else {
-            warnings.append("host classification: \(file) must return a function, not a \(stack.typeName(at: -1))")
-            return hosts.map { _ in nil }
+            let warning = "host classification: \(file) must return a function, not a \(stack.typeName(at: -1))"
+            for index in hosts.indices { report(index, nil, index == 0 ? [warning] : []) }
+            return
         }
         let rules = stack.top
         var failures = 0
-        return hosts.map { host in
+        for (index, host) in hosts.enumerated() {
+            var warnings: [String] = []
             lua_pushvalue(stack.L, rules)
             push(host, on: stack)
             stack.push(neighbours.contains(host.address))
             stack.setField(-2, "neighbour_off_link")
-            cg_lua_set_budget(stack.L, instructionBudget)
-            defer { stack.top = rules }
+            let run = cg_run_begin(stack.L, instructionBudget, 0, 0, 0)
+            defer { cg_run_end(stack.L, run) }
             // The memory cap holds only while rule code runs: Swift's own pushes must not fail.
             cg_lua_set_memory_enforced(stack.L, 1)
+            if let slot { cg_slot_enter(slot, Int64(index), cg_now_ns(), UInt32(Self.timeLimitMs), file) }
             let status = cg_lua_pcall(stack.L, 1, 1)
+            if let slot { cg_slot_leave(slot) }
             cg_lua_set_memory_enforced(stack.L, 0)
-            guard status == LUA_OK else {
+            var result: HostClassification?
+            if status == LUA_OK {
+                result = read(at: stack.top, on: stack, host: host, warnings: &warnings)
+            } else {
                 failures += 1
-                if failures <= 3 { warnings.append("host classification of \(host.address): \(stack.popString())") }
-                return nil
+                var message = stack.popString()
+                if let killed = cg_run_killed(run) { message = String(cString: killed) }
+                if failures <= 3 { warnings.append("host classification of \(host.address): \(message)") }
             }
-            return read(at: stack.top, on: stack, host: host, warnings: &warnings)
+            stack.top = rules
+            report(index, result, warnings)
         }
     }
 

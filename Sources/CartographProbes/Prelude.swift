@@ -20,6 +20,8 @@ enum Prelude {
     static func install(in stack: LuaStack, libraries: [String: (file: String, text: String)]) throws(LuaError) -> References {
         cg_lua_push_regex(stack.L)
         lua_setglobal(stack.L, "__cg_regex")
+        cg_lua_push_killed(stack.L)
+        lua_setglobal(stack.L, "__cg_killed")
         try stack.run(source: source, chunkName: chunkName, results: 5)
         for (name, library) in libraries {
             lua_pushvalue(stack.L, -1)
@@ -39,21 +41,25 @@ enum Prelude {
 
     static let source = #"""
     local yield, pack, unpack, load = coroutine.yield, table.pack, table.unpack, load
-    local regex = __cg_regex
-    __cg_regex, loadfile, dofile = nil, nil, nil
-    -- Probes share the string metatable; hide it so none can change string methods for all.
-    getmetatable("").__metatable = false
+    local regex, killed = __cg_regex, __cg_killed
+    __cg_regex, __cg_killed, loadfile, dofile = nil, nil, nil, nil
+    -- Strings share one metatable, whose __index is the string library: take dump out of it.
+    local string_meta = getmetatable("")
+    string.dump = nil
     local TOKEN = {}
 
+    -- Socket methods live in a table no probe can reach: the metatable of every socket object
+    -- hides itself (getmetatable gives "socket"), so one probe cannot rewrite another's methods.
     local Socket = {}
-    Socket.__index = Socket
+    local SocketMeta = { __index = Socket, __metatable = "socket" }
 
     local function addr(host) if type(host) == "table" then return host.address end return host end
     local function portnum(port) if type(port) == "table" then return port.number end return port end
 
     local socket = {}
 
-    -- socket.connect(host, port [, {timeout = ms, protocol = "tcp"|"udp", tls = bool, sni = name}])
+    -- socket.connect(host, port [, {timeout = ms, protocol = "tcp"|"udp", tls = bool, sni = name,
+    --   receive_limit = bytes}])
     --   -> sock | nil, err
     function socket.connect(host, port, options)
       options = options or {}
@@ -62,7 +68,15 @@ enum Prelude {
       local id, err = yield(TOKEN, "connect", tostring(addr(host)), math.tointeger(portnum(port)) or -1,
                             options.timeout, proto, options.tls and true or false, sni)
       if not id then return nil, err end
-      return setmetatable({ id = id, buffer = "" }, Socket)
+      local sock = setmetatable({ id = id, buffer = "" }, SocketMeta)
+      if options.receive_limit then sock:set_receive_limit(options.receive_limit) end
+      return sock
+    end
+
+    -- sock:set_receive_limit(bytes) -> the limit now in force: how much this socket may receive
+    -- in all (1 MiB unless raised, at most 16 MiB); past it, receives return nil, err.
+    function Socket:set_receive_limit(bytes)
+      return yield(TOKEN, "limit", self.id, math.tointeger(bytes) or 0)
     end
 
     -- sock:starttls([sni]) -> true | nil, err: a TLS handshake over the open connection.
@@ -142,8 +156,8 @@ enum Prelude {
 
     local function log(...)
       local parts = pack(...)
-      for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-      yield(TOKEN, "log", table.concat(parts, " ", 1, parts.n))
+      for i = 1, parts.n do parts[i] = tostring(parts[i]):sub(1, 1024) end
+      yield(TOKEN, "log", table.concat(parts, " ", 1, parts.n):sub(1, 1024))
     end
 
     local function sleep(ms) yield(TOKEN, "sleep", math.tointeger(ms) or 0) end
@@ -151,6 +165,43 @@ enum Prelude {
     local function copy(t) local c = {} for k, v in pairs(t) do c[k] = v end return c end
     local safe_string = copy(string)
     safe_string.dump = nil
+    -- Methods of strings (("").upper) come from a table no probe can reach, and getmetatable("")
+    -- gives false: no probe can change string methods for the others, or find string.dump.
+    string_meta.__index = copy(safe_string)
+    string_meta.__metatable = false
+
+    -- Read-only views of the tables every run shares (the socket library, shared modules): a
+    -- probe cannot change them for another, not even with rawset.
+    local views, view_of = setmetatable({}, { __mode = "k" }), setmetatable({}, { __mode = "k" })
+    local function readonly(t, what)
+      if view_of[t] then return view_of[t] end
+      local view = setmetatable({}, {
+        __index = function(_, k)
+          local v = t[k]
+          if type(v) == "table" then return readonly(v, what) end
+          return v
+        end,
+        __pairs = function()
+          local k
+          return function()
+            local v
+            k, v = next(t, k)
+            if type(v) == "table" then v = readonly(v, what) end
+            return k, v
+          end
+        end,
+        __len = function() return #t end,
+        __newindex = function() error(what .. " is read-only", 2) end,
+        __metatable = false,
+      })
+      views[view], view_of[t] = true, view
+      return view
+    end
+    local function safe_rawset(t, k, v)
+      if views[t] then error("rawset: a shared table is read-only", 2) end
+      return rawset(t, k, v)
+    end
+    local shared_socket = readonly(socket, "socket")
 
     -- Shared probe libraries (Probes/lib/NAME.lua), loaded on first require.
     local libraries, loaded = {}, {}
@@ -169,19 +220,51 @@ enum Prelude {
       local chunk, err = load(library.source, "@" .. library.path, "t", make_env())
       if not chunk then error(err, 0) end
       local value = chunk()
+      if type(value) == "table" then value = readonly(value, "library \"" .. name .. "\"") end
       loaded[name] = value == nil and true or value
       return loaded[name]
+    end
+
+    -- pcall and xpcall that never swallow a kill: a run that exhausted its budget or time stays
+    -- stopped (the hook also raises again on the next instruction).
+    local raw_pcall, raw_xpcall = pcall, xpcall
+    local function rethrow(...)
+      local reason = killed()
+      if reason then error(reason, 0) end
+      return ...
+    end
+    local function safe_pcall(f, ...) return rethrow(raw_pcall(f, ...)) end
+    -- Lua runs a message handler for an error raised by the budget hook with hooks still off, so
+    -- a looping handler would never be stopped: once killed, the probe's handler is not called.
+    local function safe_xpcall(f, handler, ...)
+      local function guarded(e)
+        if killed() then return e end
+        return handler(e)
+      end
+      return rethrow(raw_xpcall(f, guarded, ...))
+    end
+
+    -- setmetatable without finalizers: a __gc runs when the collector decides, outside any probe's
+    -- limits. Lua 5.4 marks an object for finalization only if its metatable has the field when
+    -- it is set, so checking at setmetatable is enough (and the probe has no other way to set a
+    -- metatable: no debug library, no userdata, the string and socket metatables are hidden).
+    local raw_setmetatable = setmetatable
+    local function safe_setmetatable(t, mt)
+      if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+        error("setmetatable: __gc finalizers are not allowed in probes", 2)
+      end
+      return raw_setmetatable(t, mt)
     end
 
     -- A fresh environment for one probe file: only pure libraries and the probe API.
     make_env = function()
       return {
-        assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
-        select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
-        setmetatable = setmetatable, getmetatable = getmetatable, rawequal = rawequal,
-        rawget = rawget, rawlen = rawlen, rawset = rawset, _VERSION = _VERSION,
+        assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = safe_pcall,
+        select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = safe_xpcall,
+        setmetatable = safe_setmetatable, getmetatable = getmetatable, rawequal = rawequal,
+        rawget = rawget, rawlen = rawlen, rawset = safe_rawset, _VERSION = _VERSION,
         string = copy(safe_string), table = copy(table), math = copy(math), utf8 = copy(utf8),
-        socket = copy(socket), log = log, sleep = sleep, regex = copy(regex), require = require_library,
+        socket = shared_socket, log = log, sleep = sleep, regex = copy(regex), require = require_library,
       }
     end
 

@@ -4,7 +4,7 @@ import CLua
 import CShims
 
 /// What a probe file declares about itself; the loader checks every field.
-public struct ProbeDefinition: Sendable, Hashable {
+public struct ProbeDefinition: Sendable, Hashable, Codable {
     public let name: String
     public let description: String
     public let categories: [String]
@@ -35,6 +35,8 @@ public struct ProbeLibrary: Sendable {
     public private(set) var errors: [ProbeLoadError] = []
     /// Notes that do not stop anything, e.g. a probe replaced by one of the same name.
     public private(set) var notices: [String] = []
+    /// Probe directories and files any user may write: what runs in a map is then anyone's choice.
+    public private(set) var warnings: [String] = []
     var sources: [String: (file: String, text: String)] = [:]
     /// Shared libraries from `lib/` beside the probes, by name, for `require`.
     public private(set) var libraries: [String: (file: String, text: String)] = [:]
@@ -60,6 +62,15 @@ public struct ProbeLibrary: Sendable {
             }
         }
         var library = load(files: files, libraries: libraries)
+        for directory in directories {
+            let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+            for path in [base, base + "/lib", base + "/classify"] + files.map(\.path) + libraries.map(\.path)
+            where path == base || path.hasPrefix(base + "/") {
+                guard ProbeFiles.isWorldWritable(path) else { continue }
+                let what = ProbeFiles.isDirectory(path) ? "probe directory" : "probe file"
+                library.warnings.append("\(what) \(path) is writable by every user, who can change what runs in a map (chmod o-w \(path))")
+            }
+        }
         for directory in directories {
             let rules = (directory.hasSuffix("/") ? String(directory.dropLast()) : directory) + "/classify/host.lua"
             if FileManager.default.fileExists(atPath: rules) { library.classifier = (rules, try ProbeFiles.read(rules)) }
@@ -99,6 +110,20 @@ public struct ProbeLibrary: Sendable {
         return library
     }
 
+    /// Every word a probe list may hold: probe names, categories, and `all`.
+    public var selectableNames: [String] {
+        Array(Set(definitions.map(\.name)).union(definitions.flatMap(\.categories)).union(["all"])).sorted()
+    }
+
+    /// The first name of a probe list that no probe or category has, and a line saying so:
+    /// `no probe or category named "htpp" (did you mean "http"?)`; nil when all are known.
+    public func unknownName(in names: [String]) -> (name: String, message: String)? {
+        let known = selectableNames
+        guard let unknown = names.first(where: { !known.contains($0) }) else { return nil }
+        let hint = Suggestion.nearest(unknown, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+        return (unknown, "no probe or category named \"\(unknown)\"\(hint)")
+    }
+
     public func definition(named name: String) -> ProbeDefinition? {
         definitions.first { $0.name == name }
     }
@@ -106,7 +131,7 @@ public struct ProbeLibrary: Sendable {
     /// The probes a profile selects: `include` and `exclude` name probes or categories; `all`
     /// matches every probe. Unknown names are returned so the caller can report them.
     public func select(include: [String], exclude: [String]) -> (probes: [ProbeDefinition], unknown: [String]) {
-        let known = Set(definitions.map(\.name)).union(definitions.flatMap(\.categories)).union(["all"])
+        let known = Set(selectableNames)
         let unknown = (include + exclude).filter { !known.contains($0) }
         func matches(_ probe: ProbeDefinition, _ words: [String]) -> Bool {
             words.contains { $0 == "all" || $0 == probe.name || probe.categories.contains($0) }
@@ -147,6 +172,18 @@ enum ProbeCompiler {
     /// Loads `text` as a chunk named after `path`, gives it a fresh sandbox environment, runs it
     /// under an instruction budget and the memory limit, and leaves its returned table on top.
     static func compile(_ stack: LuaStack, path: String, text: String, makeEnvRef: Int32) throws(LuaError) {
+        try load(stack, path: path, text: text, makeEnvRef: makeEnvRef)
+        try runLoaded(stack, path: path)
+        guard lua_type(stack.L, -1) == LUA_TTABLE else {
+            let kind = stack.typeName(at: -1)
+            stack.pop()
+            throw LuaError(message: "\(path): the file must return a probe table, it returned \(kind)")
+        }
+    }
+
+    /// Loads `text` as a chunk named after `path` with a fresh sandbox environment, and leaves
+    /// the chunk (not yet run) on top.
+    static func load(_ stack: LuaStack, path: String, text: String, makeEnvRef: Int32) throws(LuaError) {
         var bytes = Array(text.utf8)
         bytes.append(0)
         let status = bytes.withUnsafeBufferPointer { buffer in
@@ -157,19 +194,20 @@ enum ProbeCompiler {
         lua_rawgeti(stack.L, stack.registryIndex(), lua_Integer(makeEnvRef))
         guard cg_lua_pcall(stack.L, 0, 1) == LUA_OK else { throw LuaError(message: stack.popString()) }
         _ = lua_setupvalue(stack.L, -2, 1)   // the chunk's only upvalue is _ENV
-        cg_lua_set_budget(stack.L, loadBudget)
+    }
+
+    /// Runs the loaded chunk on top under the load budget and the memory limit, leaving its one
+    /// result on top.
+    static func runLoaded(_ stack: LuaStack, path: String) throws(LuaError) {
+        let run = cg_run_begin(stack.L, loadBudget, 0, 0, 0)
+        defer { cg_run_end(stack.L, run) }
         cg_lua_set_memory_enforced(stack.L, 1)
         let result = cg_lua_pcall(stack.L, 0, 1)
         cg_lua_set_memory_enforced(stack.L, 0)
-        lua_sethook(stack.L, nil, 0, 0)
         guard result == LUA_OK else {
-            let message = stack.popString()
+            var message = stack.popString()
+            if let killed = cg_run_killed(run) { message = String(cString: killed) }
             throw LuaError(message: result == LUA_ERRMEM ? "\(path): memory limit exceeded while loading" : message)
-        }
-        guard lua_type(stack.L, -1) == LUA_TTABLE else {
-            let kind = stack.typeName(at: -1)
-            stack.pop()
-            throw LuaError(message: "\(path): the file must return a probe table, it returned \(kind)")
         }
     }
 
@@ -240,5 +278,16 @@ enum ProbeCompiler {
         guard runKind == LUA_TFUNCTION else { return failure("field \"run\" must be a function(host, port, args)") }
         return .success(ProbeDefinition(name: name, description: description, categories: categories,
                                         ports: ports, proto: proto, rarity: rarity, tls: tls, file: path))
+    }
+}
+
+extension ProbeLibrary {
+    /// A library made again from its parts, in a probe worker process (`ProbeWorkerProcess`).
+    init(sources: [String: (file: String, text: String)], libraries: [String: (file: String, text: String)],
+         classifier: (file: String, text: String)?) {
+        self.init()
+        self.sources = sources
+        self.libraries = libraries
+        self.classifier = classifier
     }
 }

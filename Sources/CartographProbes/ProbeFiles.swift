@@ -20,6 +20,13 @@ enum ProbeFiles {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
+    /// True when every user may write `path` (mode o+w), whatever its sticky bit: a sticky
+    /// directory (`/tmp`) still lets anyone add a probe.
+    static func isWorldWritable(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IWOTH != 0
+    }
+
     static func read(_ path: String) throws(ProbeLoadError) -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ProbeLoadError(file: path, message: "cannot read the file")

@@ -2,7 +2,7 @@
 /// passive steps learn: the probes declaring the port; a passive banner read; when the service
 /// stayed silent, TLS detection; then the TLS-aware probes over TLS, or else every other probe
 /// of the protocol (up to the profile's intensity), by rarity.
-struct ProbePlan: Sendable {
+struct ProbePlan: Sendable, Codable {
     var declared: [String]
     /// Probes that can speak over TLS (`tls = true`), by rarity.
     var tlsAware: [String]

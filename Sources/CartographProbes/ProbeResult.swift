@@ -1,7 +1,7 @@
 import CartographCore
 
 /// What a probe returned: a service description. `certain` is false for a tentative match.
-public struct ProbeMatch: Sendable, Equatable {
+public struct ProbeMatch: Sendable, Equatable, Codable {
     public var name: String
     public var product: String?
     public var version: String?
@@ -49,7 +49,7 @@ public struct PortJob: Sendable, Hashable {
 }
 
 /// Limits and waits of the identification stage.
-public struct ProbeSettings: Sendable {
+public struct ProbeSettings: Sendable, Codable {
     /// Wall-clock limit of one probe on one port.
     public var probeTimeoutMs = 8000
     /// How long the passive banner read waits for a service that speaks first.
@@ -61,7 +61,7 @@ public struct ProbeSettings: Sendable {
     public var socketTimeoutMs = 5000
     /// Lua instructions one probe may run on one port.
     public var instructionBudget = 50_000_000
-    /// Bytes of Lua memory each worker state may use.
+    /// Bytes of Lua memory one probe may hold on one port (its own live allocations).
     public var memoryLimit = 256 << 20
     /// Ports identified at once by each worker.
     public var concurrency = 256

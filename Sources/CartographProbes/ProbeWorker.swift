@@ -3,6 +3,7 @@ import CartographIO
 import CLua
 import CShims
 import CTLSShims
+import CWorkerShims
 import Glibc
 
 /// Runs probe invocations as Lua coroutines over one epoll reactor, on one thread.
@@ -21,6 +22,13 @@ final class ProbeWorker {
         case tlsDetect
     }
 
+    /// Log lines, bytes, and bytes of one line a single run may log.
+    static let logLines = 100, logBytes = 16384, logLineBytes = 1024
+    /// Bytes one socket may receive unless its probe asks for more, and the most it may ask for.
+    static let receiveLimit = 1 << 20, receiveLimitMax = 16 << 20
+    /// Sockets one probe run may hold open at once.
+    static let socketsPerRun = 16
+
     private let lua: LuaState
     private let reactor: Reactor
     private let settings: ProbeSettings
@@ -30,12 +38,16 @@ final class ProbeWorker {
     private var invocations: [Int: Invocation] = [:]
     private var nextToken = 1
     private var onFinish: ((Invocation, Outcome) -> Void)?
+    /// In a worker process: the step slot its parent watches (see `ProbeSupervisor`).
+    private let slot: OpaquePointer?
 
-    init(library: ProbeLibrary, probes: [ProbeDefinition], settings: ProbeSettings) throws {
+    init(library: ProbeLibrary, probes: [ProbeDefinition], settings: ProbeSettings, slot: OpaquePointer? = nil) throws {
         self.settings = settings
+        self.slot = slot
         lua = try LuaState(memoryLimit: settings.memoryLimit)
         reactor = try Reactor(capacity: 256)
         let stack = lua.main
+        if let slot { cg_slot_instrument_strings(stack.L, slot) }
         refs = try Prelude.install(in: stack, libraries: library.libraries)
         cg_lua_newtable(stack.L)
         for probe in probes {
@@ -56,29 +68,64 @@ final class ProbeWorker {
     func identify(_ jobs: [PortJob], plans: [ProbePlan], cancel: CancellationFlag,
                   progress: ProgressMeter? = nil) -> [PortIdentification] {
         var results = jobs.map { PortIdentification(address: $0.address, port: $0.port, proto: $0.proto) }
+        var next = 0
+        run(cancel: cancel, take: { room in
+            let end = min(jobs.count, next + room)
+            defer { next = end }
+            return ((next..<end).map { StreamedJob(id: $0, job: jobs[$0], plan: plans[$0]) }, end >= jobs.count)
+        }, finished: { id, result in
+            results[id] = result
+            progress?.advance()
+        })
+        return results
+    }
+
+    /// A job of a stream: `id` names its result.
+    struct StreamedJob {
+        let id: Int
+        let job: PortJob
+        let plan: ProbePlan
+    }
+
+    /// Runs jobs as they come. `take(room)` gives up to `room` new jobs and whether no more will
+    /// come; it is called whenever there is room, and when `wake` (a descriptor the reactor
+    /// watches) becomes readable. `finished` gets each job's result as its plan ends; `turn`
+    /// runs once per loop turn (a worker process's heartbeat). Returns once the stream ended and
+    /// every job finished, or on cancel (unfinished jobs then finish with what they have).
+    func run(cancel: CancellationFlag, wake: Int32? = nil, turn: () -> Void = {},
+             take: (Int) -> (jobs: [StreamedJob], ended: Bool),
+             finished report: @escaping (Int, PortIdentification) -> Void) {
+        var jobs: [Int: StreamedJob] = [:]
+        var results: [Int: PortIdentification] = [:]
         var pipelines: [Int: Pipeline] = [:]
-        var nextJob = 0
+        var ended = false
+        var wakeArmed = false
+
+        func complete(_ id: Int) {
+            pipelines[id] = nil
+            jobs[id] = nil
+            if let result = results.removeValue(forKey: id) { report(id, result) }
+        }
 
         func advance(_ jobIndex: Int) {
-            guard var pipeline = pipelines[jobIndex] else { return }
-            while let step = pipeline.next(plans[jobIndex]) {
+            guard var pipeline = pipelines[jobIndex], let job = jobs[jobIndex] else { return }
+            while let step = pipeline.next(job.plan) {
                 pipelines[jobIndex] = pipeline
-                if spawn(step: step, job: jobs[jobIndex], jobIndex: jobIndex, pipeline: pipeline) { return }
+                if spawn(step: step, job: job.job, jobIndex: jobIndex, pipeline: pipeline) { return }
             }
-            pipelines[jobIndex] = nil
-            progress?.advance()
-            results[jobIndex].tls = pipeline.tls
-            if results[jobIndex].match == nil, let tentative = pipeline.tentative {
-                results[jobIndex].match = tentative.match
-                results[jobIndex].method = tentative.method
+            results[jobIndex]?.tls = pipeline.tls
+            if results[jobIndex]?.match == nil, let tentative = pipeline.tentative {
+                results[jobIndex]?.match = tentative.match
+                results[jobIndex]?.method = tentative.method
             }
+            complete(jobIndex)
         }
 
         func finished(_ invocation: Invocation, _ outcome: Outcome) {
             let jobIndex = invocation.jobIndex
             guard var pipeline = pipelines[jobIndex] else { return }
-            results[jobIndex].log += invocation.log
-            results[jobIndex].trace += invocation.trace
+            results[jobIndex]?.log += invocation.log
+            results[jobIndex]?.trace += invocation.trace
             switch (invocation.step, outcome) {
             case (.banner, .passive(let bytes)):
                 pipeline.bannerRead = true
@@ -87,15 +134,15 @@ final class ProbeWorker {
                 pipeline.tls = detected
             case (.probe(let name), .match(let match)):
                 if match.certain {
-                    results[jobIndex].match = match
-                    results[jobIndex].method = name
-                    results[jobIndex].tls = pipeline.tls
-                    pipelines[jobIndex] = nil
+                    results[jobIndex]?.match = match
+                    results[jobIndex]?.method = name
+                    results[jobIndex]?.tls = pipeline.tls
+                    complete(jobIndex)
                     return
                 }
                 if pipeline.tentative == nil { pipeline.tentative = (match, name) }
             case (_, .failed(let reason)):
-                results[jobIndex].errors.append(reason)
+                results[jobIndex]?.errors.append(reason)
             default:
                 break
             }
@@ -106,16 +153,26 @@ final class ProbeWorker {
         onFinish = finished
         defer { onFinish = nil }
         while !cancel.isCancelled {
-            while pipelines.count < settings.concurrency && nextJob < jobs.count {
-                pipelines[nextJob] = Pipeline()
-                advance(nextJob)
-                nextJob += 1
+            if !ended && pipelines.count < settings.concurrency {
+                let (new, end) = take(settings.concurrency - pipelines.count)
+                ended = end
+                for job in new {
+                    jobs[job.id] = job
+                    results[job.id] = PortIdentification(address: job.job.address, port: job.job.port, proto: job.job.proto)
+                    pipelines[job.id] = Pipeline()
+                    advance(job.id)
+                }
+                if let wake, !ended, !wakeArmed {
+                    reactor.wait(fd: wake, for: .readable, deadline: nil, token: 0)
+                    wakeArmed = true
+                }
             }
-            if pipelines.isEmpty && nextJob >= jobs.count { break }
+            if pipelines.isEmpty && ended { break }
+            turn()
             for event in reactor.poll(maxWait: .ms(200)) {
                 switch event {
                 case .ready(let token, _):
-                    if let invocation = invocations[token] { ready(invocation) }
+                    if token == 0 { wakeArmed = false } else if let invocation = invocations[token] { ready(invocation) }
                 case .timeout(let token):
                     if let invocation = invocations[token] { timedOut(invocation) }
                 }
@@ -124,7 +181,7 @@ final class ProbeWorker {
         for invocation in Array(invocations.values) {
             end(invocation, .failed("\(invocation.file): stopped: the map was interrupted"))
         }
-        return results
+        for id in Array(results.keys) { complete(id) }
     }
 
     // MARK: - Invocations
@@ -151,7 +208,14 @@ final class ProbeWorker {
         guard let co = lua_newthread(L) else { return false }
         let ref = luaL_ref(L, lua.main.registryIndex())
         let thread = LuaStack(L: co)
-        cg_lua_set_budget(co, settings.instructionBudget)
+        let deadline = MonotonicClock.now() + .ms(settings.probeTimeoutMs)
+        guard let run = cg_run_begin(co, settings.instructionBudget, deadline, Int32(settings.probeTimeoutMs),
+                                     settings.memoryLimit) else {
+            luaL_unref(L, lua.main.registryIndex(), ref)
+            return false
+        }
+        // From here on what this step allocates counts against its own memory cap.
+        cg_lua_set_owner(L, run)
         switch step {
         case .probe(let name):
             lua_rawgeti(co, thread.registryIndex(), lua_Integer(probesRef))
@@ -174,9 +238,8 @@ final class ProbeWorker {
         }
         let token = nextToken
         nextToken += 1
-        let invocation = Invocation(token: token, co: co, ref: ref, jobIndex: jobIndex, step: step, file: file,
-                                    address: job.address,
-                                    deadline: MonotonicClock.now() + .ms(settings.probeTimeoutMs))
+        let invocation = Invocation(token: token, co: co, ref: ref, run: run, jobIndex: jobIndex, step: step, file: file,
+                                    address: job.address, deadline: deadline)
         if settings.trace { invocation.trace.append("[\(file)]") }
         invocations[token] = invocation
         drive(invocation, nargs: 3)
@@ -222,8 +285,17 @@ final class ProbeWorker {
         var nargs = nargs
         while true {
             var results: Int32 = 0
+            cg_lua_set_owner(lua.main.L, invocation.run)
             cg_lua_set_memory_enforced(lua.main.L, 1)
+            if let slot {
+                // What the parent names if this resume never returns: "NAME<tab>FILE" for a probe.
+                var what = invocation.file
+                if case .probe(let name) = invocation.step { what = name + "\t" + invocation.file }
+                cg_slot_enter(slot, Int64(invocation.jobIndex), invocation.deadline - .ms(settings.probeTimeoutMs),
+                              UInt32(clamping: settings.probeTimeoutMs), what)
+            }
             let status = lua_resume(invocation.co, lua.main.L, nargs, &results)
+            if let slot { cg_slot_leave(slot) }
             cg_lua_set_memory_enforced(lua.main.L, 0)
             let thread = LuaStack(L: invocation.co)
             switch status {
@@ -243,7 +315,10 @@ final class ProbeWorker {
                 return
             default:
                 var reason = thread.string(at: -1) ?? "error object is a \(thread.typeName(at: -1))"
-                if status == LUA_ERRMEM || cg_lua_memory_limit_hit(lua.main.L) != 0 {
+                if let killed = cg_run_killed(invocation.run) {
+                    // Whatever the probe's handlers made of the error, the first kill is the reason.
+                    reason = String(cString: killed)
+                } else if status == LUA_ERRMEM || cg_run_out_of_memory(invocation.run) != 0 {
                     reason = "\(location(invocation)): memory limit of \(settings.memoryLimit >> 20) MiB exceeded"
                 } else if !reason.hasPrefix(invocation.file) {
                     reason = "\(invocation.file): \(reason)"
@@ -252,6 +327,10 @@ final class ProbeWorker {
                 return
             }
         }
+    }
+
+    private func timeoutReason(_ invocation: Invocation) -> String {
+        "\(location(invocation)): timed out after \(settings.probeTimeoutMs) ms"
     }
 
     private func location(_ invocation: Invocation) -> String {
@@ -300,6 +379,7 @@ final class ProbeWorker {
         for socket in invocation.sockets.values { socket.close() }
         invocation.sockets.removeAll()
         lua_settop(invocation.co, 0)
+        cg_run_end(invocation.co, invocation.run)
         luaL_unref(lua.main.L, lua.main.registryIndex(), invocation.ref)
         if settings.trace {
             switch outcome {
@@ -336,10 +416,34 @@ final class ProbeWorker {
         func stringArg(_ n: Int32) -> String? { present(n) ? thread.string(at: base + 1 + n) : nil }
         func bytesArg(_ n: Int32) -> [UInt8]? { present(n) ? thread.bytes(at: base + 1 + n) : nil }
         let now = MonotonicClock.now()
+        // The time limit holds at every request, not only while waiting: a service that never
+        // stops sending keeps the probe busy without one wait running out.
+        if now >= invocation.deadline { return .fail(timeoutReason(invocation)) }
 
         switch op {
+        case "limit":
+            let id = integerArg(1) ?? -1
+            let wanted = integerArg(2) ?? Self.receiveLimit
+            lua_settop(co, 0)
+            guard invocation.sockets[id] != nil else { return reply(co, nil, "socket is closed") }
+            let limit = min(max(wanted, 0), Self.receiveLimitMax)
+            invocation.sockets[id]?.receiveLimit = limit
+            lua_pushinteger(co, lua_Integer(limit))
+            return .resume(1)
+
         case "log":
-            invocation.log.append("\(location(invocation)): \(stringArg(1) ?? "")")
+            // Capped per run: a probe that logs in a loop gets one note, not the worker's memory.
+            if invocation.logBytes <= Self.logBytes && invocation.log.count <= Self.logLines {
+                let line = "\(location(invocation)): \(String((stringArg(1) ?? "").prefix(Self.logLineBytes)))"
+                invocation.logBytes += line.utf8.count
+                if invocation.logBytes > Self.logBytes || invocation.log.count == Self.logLines {
+                    invocation.log.append("\(location(invocation)): log truncated (at most \(Self.logLines) lines "
+                                          + "and \(Self.logBytes) bytes a run)")
+                    invocation.logBytes = Self.logBytes + 1
+                } else {
+                    invocation.log.append(line)
+                }
+            }
             lua_settop(co, 0)
             return .resume(0)
 
@@ -367,6 +471,9 @@ final class ProbeWorker {
                 return reply(co, nil, "protocol must be \"tcp\" or \"udp\"")
             }
             if tls && proto == .udp { return reply(co, nil, "TLS needs TCP") }
+            guard invocation.sockets.count < Self.socketsPerRun else {
+                return reply(co, nil, "too many open sockets (at most \(Self.socketsPerRun) a probe run; close one first)")
+            }
             let deadline = min(now + .ms(timeout), invocation.deadline)
             trace(invocation, "connect \(address):\(port)/\(proto.rawValue)\(tls ? " tls" : "")")
             switch Sockets.startConnect(to: address, port: UInt16(port), type: proto) {
@@ -526,12 +633,19 @@ final class ProbeWorker {
 
     private func receive(_ invocation: Invocation, socket id: Int, deadline: UInt64) -> Service {
         guard let socket = invocation.sockets[id] else { return recvReply(invocation, nil, "socket is closed", deadline) }
+        if MonotonicClock.now() >= invocation.deadline { return .fail(timeoutReason(invocation)) }
+        let allowed = socket.receiveLimit - socket.received
+        guard allowed > 0 else {
+            return recvReply(invocation, nil, "receive limit reached (\(socket.receiveLimit) bytes on this socket; "
+                             + "sock:set_receive_limit(n) allows up to \(Self.receiveLimitMax))", deadline)
+        }
         if let tls = socket.tls {
-            var buffer = [UInt8](repeating: 0, count: 16384)
+            var buffer = [UInt8](repeating: 0, count: min(16384, allowed))
             var count: Int32 = 0
             let status = buffer.withUnsafeMutableBytes { cg_tls_read(tls, $0.baseAddress, Int32($0.count), &count) }
             switch status {
             case Int32(CG_TLS_DONE):
+                invocation.sockets[id]?.received += Int(count)
                 return recvReply(invocation, Array(buffer[..<Int(count)]), nil, deadline)
             case Int32(CG_TLS_WANT_READ), Int32(CG_TLS_WANT_WRITE):
                 if MonotonicClock.now() >= deadline { return recvReply(invocation, nil, "timeout", deadline) }
@@ -545,7 +659,7 @@ final class ProbeWorker {
                 return recvReply(invocation, nil, String(cString: cg_tls_error(tls)), deadline)
             }
         }
-        guard let bytes = Sockets.receive(socket.fd) else {
+        guard let bytes = Sockets.receive(socket.fd, max: min(65536, allowed)) else {
             let code = errno
             if code == EAGAIN || code == EWOULDBLOCK {
                 if MonotonicClock.now() >= deadline { return recvReply(invocation, nil, "timeout", deadline) }
@@ -556,6 +670,7 @@ final class ProbeWorker {
             return recvReply(invocation, nil, Self.errorText(code), deadline)
         }
         if bytes.isEmpty { return recvReply(invocation, nil, "closed", deadline) }
+        invocation.sockets[id]?.received += bytes.count
         return recvReply(invocation, bytes, nil, deadline)
     }
 
@@ -619,6 +734,7 @@ final class ProbeWorker {
     /// The descriptor an invocation waits on became ready.
     private func ready(_ invocation: Invocation) {
         guard let waiting = invocation.waiting else { return }
+        cg_lua_set_owner(lua.main.L, invocation.run)
         invocation.waiting = nil
         let service: Service
         switch waiting {
@@ -651,9 +767,10 @@ final class ProbeWorker {
     /// A wait ran out: the call's own timeout, or the probe's whole time limit.
     private func timedOut(_ invocation: Invocation) {
         guard let waiting = invocation.waiting else { return }
+        cg_lua_set_owner(lua.main.L, invocation.run)
         invocation.waiting = nil
         if MonotonicClock.now() >= invocation.deadline {
-            end(invocation, .failed("\(location(invocation)): timed out after \(settings.probeTimeoutMs) ms"))
+            end(invocation, .failed(timeoutReason(invocation)))
             return
         }
         let service: Service
@@ -736,6 +853,9 @@ final class Invocation {
         var handshaking = false
         /// The handshake belongs to `socket.connect` (resume with the id) rather than starttls.
         var announcedAsConnect = false
+        /// Bytes received so far, and how many this socket may receive in all.
+        var received = 0
+        var receiveLimit = ProbeWorker.receiveLimit
 
         func close() {
             if let tls { cg_tls_free(tls) }
@@ -746,6 +866,8 @@ final class Invocation {
     let token: Int
     let co: OpaquePointer
     let ref: Int32
+    /// The C record of its instruction budget and deadline (and, once killed, why).
+    let run: OpaquePointer
     let jobIndex: Int
     let step: ProbeWorker.Step
     let file: String
@@ -755,13 +877,15 @@ final class Invocation {
     var nextSocket = 1
     var waiting: Waiting?
     var log: [String] = []
+    var logBytes = 0
     var trace: [String] = []
 
-    init(token: Int, co: OpaquePointer, ref: Int32, jobIndex: Int, step: ProbeWorker.Step, file: String,
+    init(token: Int, co: OpaquePointer, ref: Int32, run: OpaquePointer, jobIndex: Int, step: ProbeWorker.Step, file: String,
          address: IPAddress, deadline: UInt64) {
         self.token = token
         self.co = co
         self.ref = ref
+        self.run = run
         self.jobIndex = jobIndex
         self.step = step
         self.file = file

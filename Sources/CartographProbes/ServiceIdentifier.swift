@@ -5,7 +5,8 @@ import Foundation
 /// rarity), then a passive banner read, then every other probe of the protocol by rarity. A
 /// certain match ends the search; the first tentative match is kept in case none is certain.
 ///
-/// Ports are spread over worker threads, each with its own Lua state and reactor.
+/// Ports are spread over worker processes (`ProbeSupervisor`), each with its own Lua state and
+/// reactor, so a probe stuck where no hook runs costs one port's probe, not the map.
 public final class ServiceIdentifier: Sendable {
     let library: ProbeLibrary
     let probes: [ProbeDefinition]
@@ -30,52 +31,52 @@ public final class ServiceIdentifier: Sendable {
                          others: others.map(\.name), passive: job.proto == .tcp)
     }
 
-    /// Identifies every job; one result per job, in the jobs' order.
+    /// A supervisor for jobs submitted as ports are found; results reach `deliver` as each
+    /// job ends (see `ProbeSupervisor`). Submit with `submit(_:to:)`.
+    public func supervisor(deliver: @escaping @Sendable (Int, PortIdentification) -> Void) -> ProbeSupervisor {
+        ProbeSupervisor(library: library, probes: probes, settings: settings, workers: workers, deliver: deliver)
+    }
+
+    /// Queues one port on `supervisor` with this identifier's plan for it; returns its ticket.
+    @discardableResult
+    public func submit(_ job: PortJob, to supervisor: ProbeSupervisor) -> Int {
+        supervisor.submit(job, plan: plan(for: job))
+    }
+
+    /// Identifies every job in worker processes; one result per job, in the jobs' order. When
+    /// `cancel` is set, returns at once: ports not finished are marked not identified.
     public func identify(_ jobs: [PortJob], cancel: CancellationFlag, progress: ProgressMeter? = nil) throws -> [PortIdentification] {
         guard !jobs.isEmpty else { return [] }
-        let count = min(workers, jobs.count)
         let collector = ResultCollector(count: jobs.count)
-        let group = DispatchGroup()
-        for worker in 0..<count {
-            let indices = Array(stride(from: worker, to: jobs.count, by: count))
-            let share = indices.map { jobs[$0] }
-            group.enter()
-            let thread = Thread { [self] in
-                defer { group.leave() }
-                do {
-                    let runner = try ProbeWorker(library: library, probes: probes, settings: settings)
-                    let results = runner.identify(share, plans: share.map(plan(for:)), cancel: cancel, progress: progress)
-                    collector.store(results, at: indices)
-                } catch {
-                    collector.fail(error)
-                }
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
+        let supervisor = supervisor { ticket, result in
+            collector.store(result, at: ticket)
+            progress?.advance()
         }
-        group.wait()
-        return try collector.results()
+        for job in jobs { submit(job, to: supervisor) }
+        try supervisor.wait(cancel: cancel)
+        return collector.results(jobs)
     }
 }
 
-/// Gathers the workers' results. A lock guards both fields, which is why it is Sendable.
+/// Gathers the results by ticket (tickets are the jobs' indices). A lock guards the slots,
+/// which is why it is Sendable.
 private final class ResultCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var slots: [PortIdentification?]
-    private var error: Error?
 
     init(count: Int) { slots = Array(repeating: nil, count: count) }
 
-    func store(_ results: [PortIdentification], at indices: [Int]) {
-        lock.withLock { for (result, index) in zip(results, indices) { slots[index] = result } }
+    func store(_ result: PortIdentification, at index: Int) {
+        lock.withLock { if index < slots.count { slots[index] = result } }
     }
 
-    func fail(_ error: Error) { lock.withLock { self.error = error } }
-
-    func results() throws -> [PortIdentification] {
-        try lock.withLock {
-            if let error { throw error }
-            return slots.compactMap { $0 }
+    /// Every job's result; a job without one was cut short by an interrupted map.
+    func results(_ jobs: [PortJob]) -> [PortIdentification] {
+        lock.withLock {
+            zip(jobs, slots).map { job, slot in
+                slot ?? PortIdentification(address: job.address, port: job.port, proto: job.proto,
+                                           errors: ["not identified: the map was interrupted"])
+            }
         }
     }
 }

@@ -13,6 +13,10 @@ import Foundation
 /// text came from the network (host names, service name, product, version, extra info, CPEs) and
 /// starts with one of those characters is prefixed with a single quote `'`, which spreadsheets
 /// read as "this is text". Fields from the user or from Cartograph itself are written as they are.
+///
+/// Control characters: every field is written `terminalSafe` (escapes such as `\x1b`, `\r`), so
+/// no field carries a line break or a terminal escape; the only control bytes in the file are the
+/// CRLF that end its rows.
 public enum CSVReport {
     public static let columns = [
         "map_id", "network", "target", "address", "hostnames", "discovery", "new", "rogue", "excluded", "ttl",
@@ -50,7 +54,7 @@ public enum CSVReport {
 
     /// One record: fields quoted where RFC 4180 asks, then CRLF.
     static func line(_ fields: [String]) -> String {
-        fields.map(quoted).joined(separator: ",") + "\r\n"
+        fields.map { quoted($0.terminalSafe) }.joined(separator: ",") + "\r\n"
     }
 
     static func quoted(_ field: String) -> String {
@@ -62,6 +66,7 @@ public enum CSVReport {
 
     /// Text a remote host chose: defused when a spreadsheet would take it for a formula.
     static func remote(_ field: String) -> String {
+        let field = field.terminalSafe
         guard let first = field.unicodeScalars.first, formulaStarts.contains(first) else { return field }
         return "'" + field
     }

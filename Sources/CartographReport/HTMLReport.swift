@@ -180,13 +180,14 @@ public enum HTMLReport {
 
     /// The report as JSON for the page's script. `<`, `>` and `&` appear only inside JSON strings,
     /// so writing them as `\u003c`, `\u003e`, `\u0026` keeps the data the same while no `</script>`
-    /// or `<!--` in a banner can end or confuse the script element.
+    /// or `<!--` in a banner can end or confuse the script element; C1 and bidi characters are
+    /// `\u` escapes too, as in the JSON report.
     static func embeddedJSON(_ report: MapReport) -> String {
         let encoder = MapReport.jsonEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding fails only on non-finite floating-point numbers, and the model holds none.
         guard let data = try? encoder.encode(report) else { return "null" }
-        return String(decoding: data, as: UTF8.self)
+        return TerminalSafety.json(String(decoding: data, as: UTF8.self))
             .replacingOccurrences(of: "<", with: "\\u003c")
             .replacingOccurrences(of: ">", with: "\\u003e")
             .replacingOccurrences(of: "&", with: "\\u0026")

@@ -2,9 +2,9 @@ import CartographCore
 import Foundation
 
 /// The JSON report: `MapReport` encoded with stable snake_case keys (see README, "JSON report").
+/// Control, C1 and bidi characters in strings are `\u` escapes, so it is safe on a terminal too.
 public enum JSONReport {
     public static func render(_ report: MapReport) throws -> String {
-        let data = try MapReport.jsonEncoder().encode(report)
-        return String(decoding: data, as: UTF8.self) + "\n"
+        try MapReport.jsonText(report) + "\n"
     }
 }

@@ -9,6 +9,9 @@ extension ServiceResult {
 }
 
 /// The human-readable report: one block per map, one table of open ports per host.
+///
+/// Every string in it that did not come from Cartograph itself (targets, titles, names,
+/// banners, warnings that quote them) is written `terminalSafe`: the report is read on terminals.
 public enum TextReport {
     public static func render(_ report: MapReport) -> String {
         report.maps.map(render).joined(separator: "\n")
@@ -17,10 +20,10 @@ public enum TextReport {
     static func render(_ map: MapResult) -> String {
         var out = ""
         let duration = map.finishedAt.timeIntervalSince(map.startedAt)
-        out += "Map " + (map.id.map { "\($0): " } ?? "") + map.target
-        if let title = map.title, title != map.target { out += " \"\(title)\"" }
-        out += " (network \(map.network))\n"
-        out += "  profile \(map.profile), \(map.status.rawValue), started \(timestamp(map.startedAt)), "
+        out += "Map " + (map.id.map { "\($0): " } ?? "") + map.target.terminalSafe
+        if let title = map.title, title != map.target { out += " \"\(title.terminalSafe)\"" }
+        out += " (network \(map.network.terminalSafe))\n"
+        out += "  profile \(map.profile.terminalSafe), \(map.status.rawValue), started \(timestamp(map.startedAt)), "
         out += "took \(String(format: "%.1f", duration)) s\n"
         // Routers a traceroute found on the way are listed, but are not among the addresses mapped.
         let onTheWay = map.hosts.filter(\.isOnTheWay).count
@@ -30,23 +33,23 @@ public enum TextReport {
         if map.excludedAddresses != "0" { out += " (\(map.excludedAddresses) excluded)" }
         if onTheWay > 0 { out += ", and \(onTheWay) router\(onTheWay == 1 ? "" : "s") on the way" }
         out += "\n"
-        for warning in map.warnings { out += "  warning: \(warning)\n" }
+        for warning in map.warnings { out += "  warning: \(warning.terminalSafe)\n" }
         for host in map.hosts {
             out += "\n"
-            let names = host.hostnames.map(\.name)
-            out += host.address + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))")
-            out += "  found by \(compactMethods(host.discovery))"
+            let names = host.hostnames.map(\.name.terminalSafe)
+            out += host.address.terminalSafe + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))")
+            out += "  found by \(compactMethods(host.discovery).terminalSafe)"
             if host.excluded == true { out += " (excluded: not scanned)" }
             if host.new == true { out += " [new]" }
             if host.rogue == true { out += " [rogue]" }
             out += "\n"
             var facts: [String] = []
             if let type = host.deviceType, type != DeviceType.unknown.rawValue {
-                facts.append("\(type) (\(host.deviceTypeConfidence ?? 0)%)")
+                facts.append("\(type.terminalSafe) (\(host.deviceTypeConfidence ?? 0)%)")
             }
-            if let os = host.os { facts.append("\(os) (\(host.osConfidence ?? 0)%)") }
+            if let os = host.os { facts.append("\(os.terminalSafe) (\(host.osConfidence ?? 0)%)") }
             if let hops = host.hops { facts.append(hops == 0 ? "adjacent (no router in between)" : "\(hops) router\(hops == 1 ? "" : "s") away") }
-            if let forwards = host.forwards, !forwards.isEmpty { facts.append("forwards to \(forwards.joined(separator: ", "))") }
+            if let forwards = host.forwards, !forwards.isEmpty { facts.append("forwards to \(forwards.joined(separator: ", ").terminalSafe)") }
             if !facts.isEmpty { out += "  " + facts.joined(separator: "; ") + "\n" }
             if host.services.isEmpty {
                 out += "  no open ports"
@@ -83,7 +86,9 @@ public enum TextReport {
             .joined(separator: ", ")
     }
 
+    /// Rows as aligned columns; each cell is written `terminalSafe`.
     public static func table(_ rows: [[String]], indent: String) -> String {
+        let rows = rows.map { $0.map(\.terminalSafe) }
         var widths = [Int](repeating: 0, count: rows.first?.count ?? 0)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
         return rows.map { row in

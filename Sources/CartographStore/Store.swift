@@ -46,7 +46,11 @@ public struct HostState: Codable, Sendable, Equatable {
 /// kept per network: hosts are never merged across networks.
 public final class MapStore {
     public let path: String
-    let pool: DatabasePool
+    let pool: any DatabaseWriter
+    /// Opened read-only (the file or its medium cannot be written): nothing is migrated or marked.
+    public let isReadOnly: Bool
+    /// What a read-only store would have done and could not, for the command to say.
+    public private(set) var notes: [String] = []
 
     /// `$XDG_DATA_HOME/cartograph/maps.sqlite`, `~/.local/share/cartograph/maps.sqlite` without it.
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
@@ -56,16 +60,38 @@ public final class MapStore {
     }
 
     /// Opens (or creates) the store at `path`, brings its schema up to date, and marks maps whose
-    /// process died as interrupted.
-    public init(path: String) throws(StoreError) {
+    /// process died as interrupted. Creating, migrating and marking happen under an exclusive
+    /// lock on the store's directory, so processes opening one new store together all find it
+    /// whole. The directory is made 0700 and the file 0600 (SQLite gives -wal and -shm the
+    /// file's mode). `readOnly`: the caller only reads, so an existing store that cannot be
+    /// written (a read-only file, directory or medium) is opened read-only instead of failing.
+    public init(path: String, readOnly: Bool = false) throws(StoreError) {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw StoreError("store \(path): cannot create its directory \(directory)")
-            }
+        if readOnly, FileManager.default.fileExists(atPath: path), !Self.writable(path, directory: directory) {
+            isReadOnly = true
+            pool = try Self.openReadOnly(path)
+            try checkReadOnly()
+            return
+        }
+        isReadOnly = false
+        do {
+            try Self.makeDirectory(directory.isEmpty ? "." : directory)
+        } catch {
+            throw StoreError("store \(path): cannot create its directory \(directory): \(error)")
+        }
+        let lock = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard lock >= 0 else {
+            throw StoreError("store \(path): cannot open its directory \(directory): \(String(cString: strerror(errno)))")
+        }
+        defer { close(lock) }   // closing the descriptor releases the lock
+        while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
+        // A new store starts 0600; this descriptor is closed before SQLite opens the file, so
+        // it cannot drop SQLite's own locks.
+        let created = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if created >= 0 {
+            fchmod(created, 0o600)   // whatever the umask
+            close(created)
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(15)
@@ -85,6 +111,79 @@ public final class MapStore {
             throw StoreError(path, error)
         }
         try reconcileInterrupted()
+    }
+
+    /// Whether the store (and its directory, where -wal and -shm live) can be written: a real
+    /// open for writing, since root's access(2) ignores permission bits but not immutable files.
+    static func writable(_ path: String, directory: String) -> Bool {
+        let fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        close(fd)
+        return access(directory.isEmpty ? "." : directory, W_OK) == 0
+    }
+
+    /// Makes `directory` and any missing parents, each 0700 (the umask may only take more away).
+    static func makeDirectory(_ directory: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw StoreError("\(directory) is not a directory") }
+            return
+        }
+        let parent = (directory as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != directory { try makeDirectory(parent) }
+        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else { throw StoreError(String(cString: strerror(errno))) }
+    }
+
+    /// A read-only connection: plain, or, when SQLite cannot make the -shm file beside a WAL
+    /// store on a read-only medium, as an immutable file.
+    static func openReadOnly(_ path: String) throws(StoreError) -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(15)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            _ = try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master") }
+            return queue
+        } catch {
+            var allowed = CharacterSet.urlPathAllowed
+            allowed.remove(charactersIn: "?#%")
+            let escaped = path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+            do {
+                let queue = try DatabaseQueue(path: "file:\(escaped)?immutable=1", configuration: configuration)
+                _ = try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master") }
+                return queue
+            } catch {
+                throw StoreError(path, error)
+            }
+        }
+    }
+
+    /// A read-only store is read as it is: a newer schema is refused, an older one or maps
+    /// that look interrupted are only noted.
+    func checkReadOnly() throws(StoreError) {
+        do {
+            let migrator = Self.migrator
+            let applied = try pool.read { db in
+                try db.tableExists("grdb_migrations") ? try migrator.appliedIdentifiers(db) : []
+            }
+            let unknown = applied.subtracting(migrator.migrations)
+            if !unknown.isEmpty {
+                throw StoreError("store \(path): written by a newer Cartograph (schema \(unknown.sorted().joined(separator: ", "))); upgrade to read it")
+            }
+            let missing = migrator.migrations.filter { !applied.contains($0) }
+            if !missing.isEmpty {
+                notes.append("store \(path) is read-only and its schema is older (it lacks \(missing.joined(separator: ", "))); it is read as it is, not upgraded")
+            }
+            let dead = try deadRunningMaps()
+            if !dead.isEmpty {
+                notes.append("store \(path) is read-only: map\(dead.count == 1 ? "" : "s") \(dead.map(String.init).joined(separator: ", ")) "
+                             + "look\(dead.count == 1 ? "s" : "") interrupted (\(dead.count == 1 ? "its process is" : "their processes are") gone) but stay\(dead.count == 1 ? "s" : "") marked running")
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(path, error)
+        }
     }
 
     /// The schema, one migration per version; never edit a shipped migration, add the next one.
@@ -263,13 +362,7 @@ public final class MapStore {
     /// finished at their last checkpoint.
     func reconcileInterrupted() throws(StoreError) {
         do {
-            let running = try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, pid FROM map WHERE status = 'running'")
-            }
-            let dead = running.filter { row in
-                let pid: Int? = row["pid"]
-                return pid.map { !Self.isCartograph(pid: Int32(clamping: $0)) } ?? true
-            }.map { $0["id"] as Int64 }
+            let dead = try deadRunningMaps()
             guard !dead.isEmpty else { return }
             try pool.write { db in
                 for id in dead {
@@ -281,6 +374,17 @@ public final class MapStore {
         } catch {
             throw StoreError(path, error)
         }
+    }
+
+    /// Maps marked `running` whose process is gone.
+    func deadRunningMaps() throws -> [Int64] {
+        let running = try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, pid FROM map WHERE status = 'running'")
+        }
+        return running.filter { row in
+            let pid: Int? = row["pid"]
+            return pid.map { !Self.isCartograph(pid: Int32(clamping: $0)) } ?? true
+        }.map { $0["id"] as Int64 }
     }
 
     /// Whether `pid` is a live cartograph process (a reused pid belongs to something else).
@@ -338,15 +442,31 @@ public final class MapStore {
         }
     }
 
-    /// The two newest maps of the newest map's target and network, oldest first.
-    public func latestPair() throws(StoreError) -> (Int64, Int64)? {
+    /// The two newest complete maps of the newest complete map's target and network, oldest
+    /// first: running, interrupted and failed maps saw only part of the network. With
+    /// `includeRunning`, maps still running count too.
+    public func latestPair(includeRunning: Bool = false) throws(StoreError) -> (Int64, Int64)? {
         do {
             return try pool.read { db in
                 let ids = try Int64.fetchAll(db, sql: """
-                    SELECT id FROM map WHERE (target, network) = (SELECT target, network FROM map ORDER BY id DESC LIMIT 1)
+                    WITH usable AS (SELECT * FROM map WHERE status = 'complete' OR (?1 AND status = 'running'))
+                    SELECT id FROM usable
+                    WHERE (target, network) = (SELECT target, network FROM usable ORDER BY id DESC LIMIT 1)
                     ORDER BY id DESC LIMIT 2
-                    """)
+                    """, arguments: [includeRunning])
                 return ids.count == 2 ? (ids[1], ids[0]) : nil
+            }
+        } catch {
+            throw StoreError(path, error)
+        }
+    }
+
+    /// A map's status as stored, nil when there is no such map.
+    public func status(id: Int64) throws(StoreError) -> MapResult.Status? {
+        do {
+            return try pool.read { db in
+                try String.fetchOne(db, sql: "SELECT status FROM map WHERE id = ?", arguments: [id])
+                    .map { MapResult.Status(rawValue: $0) ?? .failed }
             }
         } catch {
             throw StoreError(path, error)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CartographCore
+import CartographProbes
 import Foundation
 
 /// The command line: parses, wires the stages together, prints.
@@ -15,14 +16,26 @@ struct Cartograph: ParsableCommand {
 
     /// Runs the command; bad input ends with one line on stderr and a documented exit code.
     static func main() {
+        // Hidden: the probe worker process that identification starts (see ProbeSupervisor).
+        if CommandLine.arguments.count == 2 && CommandLine.arguments[1] == "probe-worker" {
+            Foundation.exit(ProbeWorkerProcess.main())
+        }
         do {
             var command = try parseAsRoot(nmapStyle(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let error as CLIError {
-            FileHandle.standardError.write(Data("cartograph: \(error.message)\n".utf8))
+            printError(error.message)
             Foundation.exit(error.code.rawValue)
         } catch {
-            exit(withError: error)
+            // The argument parser's messages quote the command line; its help and usage are
+            // several lines, so only their line breaks are kept.
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error).terminalSafeLines
+            if !message.isEmpty {
+                let stream = code == .success ? FileHandle.standardOutput : FileHandle.standardError
+                stream.write(Data((message + "\n").utf8))
+            }
+            Foundation.exit(code.rawValue)
         }
     }
 }
@@ -58,6 +71,9 @@ struct CLIError: Error {
     }
 }
 
+/// One line on stderr, `cartograph: ` first. Errors, notes and warnings quote targets, file
+/// contents and what remote hosts said, so the line is written `terminalSafe`: it stays one line
+/// and moves no cursor.
 func printError(_ line: String) {
-    FileHandle.standardError.write(Data("cartograph: \(line)\n".utf8))
+    FileHandle.standardError.write(Data("cartograph: \(line.terminalSafe)\n".utf8))
 }

@@ -130,16 +130,18 @@ struct MapCommand: ParsableCommand {
             throw CLIError("target \"\(domain)\" is a name, but DNS traffic is disabled (-n or the profile): give addresses instead",
                            code: .usage)
         }
+        // Loaded before a dry run too, so that a probe list naming no probe fails there as well.
+        let library = try loadProbes()
+        try checkProbeNames(profile.probes, in: library)
         if dryRun {
             print(DryRun.describe(plan, profile: profile), terminator: "")
             if dryRunPackets { DryRun.generate(plan, profile: profile) }
             return
         }
 
-        let library = try loadProbes()
+        // The report's path is checked before anything is sent: never the store, always writable.
+        if let output { try store.checkReport(output) }
         if droppedPort53 { printError("note: DNS traffic is disabled, so port 53 is left out of the sweep and the scan") }
-        for error in library.errors { printError("warning: probe \(error.description)") }
-        for notice in library.notices { printError("note: \(notice)") }
 
         // A store that cannot be opened costs the history, not the map: the report still comes.
         var store: MapStore?
@@ -270,22 +272,15 @@ struct MapCommand: ParsableCommand {
         guard let id = map.id, let previousID = try? store.previous(of: id), let previous = try? store.map(id: previousID) else {
             return nil
         }
-        let diff = MapDiff(old: previous, new: map)
-        func count(_ kind: MapDiff.Kind) -> Int { diff.changes.filter { $0.kind == kind }.count }
-        let completion = MapCompletion(map: map), before = MapCompletion(map: previous)
-        return MapCompletion.Trend(previousMapId: previousID, hostsDelta: completion.hostsFound - before.hostsFound,
-                                   openPortsDelta: completion.openPorts - before.openPorts,
-                                   newHosts: count(.hostNew), vanishedHosts: count(.hostVanished),
-                                   openedPorts: count(.portOpened), closedPorts: count(.portClosed),
-                                   changedServices: count(.serviceChanged))
+        let diff = MapDiff(old: previous, new: map, oldSettings: try? store.settings(id: previousID),
+                           newSettings: try? store.settings(id: id))
+        return MapCompletion.Trend(diff: diff, old: previous, new: map)
     }
 
     /// The network to map in: any name when the inventory declares none, else one it declares
     /// (or `default`). Says so when another scanner is meant to serve it.
     func checkNetwork(in inventory: Inventory) throws(CLIError) -> Inventory.Network {
-        guard !network.isEmpty, network != "all", !network.contains(where: { $0.isWhitespace || $0.isNewline }) else {
-            throw CLIError("--network: \"\(network)\" is not a network name (no spaces; 'all' is reserved)", code: .usage)
-        }
+        if let problem = Inventory.Network.nameProblem(network) { throw CLIError("--network: \(problem)", code: .usage) }
         let declared = inventory.networks.map(\.name)
         guard let found = inventory.networks.first(where: { $0.name == network }) else {
             if declared.isEmpty || network == "default" { return Inventory.Network(name: network) }
@@ -328,6 +323,12 @@ struct MapCommand: ParsableCommand {
         }
         if let probes {
             let names = probes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if names.count > 1, names.contains("none") {
+                throw CLIError("--probes: \"none\" turns identification off and cannot be combined with other names", code: .usage)
+            }
+            if names.isEmpty {
+                throw CLIError("--probes: the list is empty; name probes or categories, or give \"none\" to turn identification off", code: .usage)
+            }
             if names == ["none"] {
                 profile.probes.enabled = false
             } else {
@@ -380,15 +381,10 @@ struct MapCommand: ParsableCommand {
         }
         for file in excludeFile {
             let text = try readFile(file, what: "exclude file")
-            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-                do {
-                    for block in try TargetParser.parseBlocks(String(content), location: "\(file):\(number + 1)") {
-                        set.insert(block)
-                    }
-                } catch {
-                    throw CLIError(error.description, code: .dataError)
-                }
+            do {
+                for block in try TargetParser.parseBlockFile(contents: text, path: file) { set.insert(block) }
+            } catch {
+                throw CLIError(error.description, code: .dataError)
             }
         }
         return set
@@ -409,16 +405,27 @@ struct MapCommand: ParsableCommand {
         let file = path.isEmpty ? (Resources.profilesDirectory.map { $0 + "/wordlists/hostnames.txt" } ?? "") : path
         let text = try readFile(file, what: "word list")
         var words: [String] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let word = (line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-                .trimmingCharacters(in: .whitespaces).lowercased()
+        for (number, line) in TargetParser.listLines(text) {
+            let word = line.trimmingCharacters(in: .whitespaces).lowercased()
             guard !word.isEmpty else { continue }
             guard word.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) else {
-                throw CLIError("\(file):\(number + 1): \"\(word)\" is not a host name label", code: .dataError)
+                throw CLIError("\(file):\(number): \"\(word)\" is not a host name label", code: .dataError)
             }
             words.append(word)
         }
         return words
+    }
+
+    /// A probe list (the profile's or `--probes`) that names no probe or category is a mistake:
+    /// it would silently identify nothing. The profile's names carry their `file:line`.
+    func checkProbeNames(_ selection: Profile.ProbeSelection, in library: ProbeLibrary) throws(CLIError) {
+        guard selection.enabled else { return }
+        for (names, fromFlag) in [(selection.include, probes != nil), (selection.exclude, false)] {
+            guard let unknown = library.unknownName(in: names) else { continue }
+            if fromFlag { throw CLIError("--probes: \(unknown.message)", code: .usage) }
+            let place = selection.origins[unknown.name] ?? profile
+            throw CLIError("profile \(place): \(unknown.message)", code: .dataError)
+        }
     }
 
     func loadProbes() throws(CLIError) -> ProbeLibrary {
@@ -426,7 +433,11 @@ struct MapCommand: ParsableCommand {
         if let shipped = Resources.probesDirectory { directories.append(shipped) }
         directories += probeDir
         do {
-            return try ProbeLibrary.load(directories: directories)
+            let library = try ProbeLibrary.load(directories: directories)
+            for warning in library.warnings { printError("warning: \(warning)") }
+            for error in library.errors { printError("warning: probe \(error.description)") }
+            for notice in library.notices { printError("note: \(notice)") }
+            return library
         } catch {
             throw CLIError("probe directory \(error.file): \(error.message)", code: .noInput)
         }
@@ -452,7 +463,7 @@ enum DryRun {
         out += profile.dns.enabled ? "" : "; DNS traffic disabled"
         out += "\n"
         for (index, spec) in plan.enumerated() {
-            out += "map \(index + 1): \(spec.target)" + (spec.group.map { " (asset group @\($0))" } ?? "") + "\n"
+            out += "map \(index + 1): \(spec.target.terminalSafe)" + (spec.group.map { " (asset group @\($0.terminalSafe))" } ?? "") + "\n"
             if spec.domain != nil {
                 out += "  addresses: from DNS, plus \(spec.addresses.count) in netblocks"
             } else {

@@ -26,16 +26,16 @@ struct MapsCommand: ParsableCommand {
         var format: ListFormat = .text
 
         func run() throws {
-            let store = try self.store.open()
+            try checkNetworkName(network, allowingAll: false)
+            let store = try self.store.open(readOnly: true)
             let maps: [MapSummary]
             do { maps = try store.list(network: network) } catch { throw CLIError(error.description, code: .noInput) }
             if format == .json {
-                let data = try MapReport.jsonEncoder().encode(maps)
-                print(String(decoding: data, as: UTF8.self))
+                print(try MapReport.jsonText(maps))
                 return
             }
             if maps.isEmpty {
-                print("no maps in \(store.path)")
+                print("no maps in \(store.path.terminalSafe)")
                 return
             }
             let now = Date()
@@ -62,23 +62,24 @@ struct MapsCommand: ParsableCommand {
         var id: MapID = MapID(argument: "latest")!
 
         func run() throws {
-            let store = try self.store.open()
+            let store = try self.store.open(readOnly: true)
             let id = try self.id.resolve(in: store)
             let map = try store.load(id)
-            var out = "map \(id): \(map.title ?? map.target)\n"
-            out += "  target     \(map.target)" + (map.assetGroup.map { " (asset group @\($0))" } ?? "") + "\n"
-            out += "  network    \(map.network)\n"
-            out += "  scanner    \(map.scanner ?? "?"), launched by \(map.launchedBy ?? "?")\n"
+            // Every stored string is the user's or a remote host's: each is written terminalSafe.
+            var out = "map \(id): \((map.title ?? map.target).terminalSafe)\n"
+            out += "  target     \(map.target.terminalSafe)" + (map.assetGroup.map { " (asset group @\($0.terminalSafe))" } ?? "") + "\n"
+            out += "  network    \(map.network.terminalSafe)\n"
+            out += "  scanner    \((map.scanner ?? "?").terminalSafe), launched by \((map.launchedBy ?? "?").terminalSafe)\n"
             if let launched = map.launchedAt { out += "  launched   \(TextReport.timestamp(launched))\n" }
             out += "  started    \(TextReport.timestamp(map.startedAt))\n"
             out += "  finished   \(TextReport.timestamp(map.finishedAt)) (took \(humanDuration(map.finishedAt.timeIntervalSince(map.startedAt))))\n"
             out += "  status     \(map.status.rawValue)\n"
-            out += "  profile    \(map.profile); its settings as used:\n"
+            out += "  profile    \(map.profile.terminalSafe); its settings as used:\n"
             let settings: Profile?
             do { settings = try store.settings(id: id) } catch { throw CLIError(error.description, code: .noInput) }
             if let settings {
                 out += settings.yaml().split(separator: "\n", omittingEmptySubsequences: false)
-                    .map { $0.isEmpty ? "" : "    " + $0 }.joined(separator: "\n")
+                    .map { $0.isEmpty ? "" : "    " + String($0).terminalSafe }.joined(separator: "\n")
             }
             print(out)
             print(TextReport.render(MapReport(maps: [map])), terminator: "")
@@ -124,7 +125,9 @@ struct MapsCommand: ParsableCommand {
         var output: String?
 
         func run() throws {
-            let store = try self.store.open()
+            try checkNetworkName(network, allowingAll: true)
+            if let output { try store.checkReport(output) }
+            let store = try self.store.open(readOnly: true)
             var maps: [MapResult] = []
             if let network {
                 let latest: [Int64]
@@ -144,7 +147,10 @@ struct MapsCommand: ParsableCommand {
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Compare two maps: new and vanished hosts, opened and closed ports, changed services.",
-            discussion: "Without ids: the two latest maps of the latest map's target and network."
+            discussion: """
+            Without ids: the two latest complete maps of the latest complete map's target and network. \
+            Only what the newer map scanned is compared: a port it did not scan is 'not scanned', never closed.
+            """
         )
 
         @OptionGroup var store: StoreOptions
@@ -155,28 +161,46 @@ struct MapsCommand: ParsableCommand {
         @Option(name: .long, help: ArgumentHelp("text or json.", valueName: "format"))
         var format: ListFormat = .text
 
+        @Flag(name: .long, help: "Also compare maps still running (their findings are partial).")
+        var includeRunning = false
+
         func validate() throws {
             if !ids.isEmpty && ids.count != 2 { throw ValidationError("give two map ids (OLD NEW), or none for the latest two") }
         }
 
         func run() throws {
-            let store = try self.store.open()
+            let store = try self.store.open(readOnly: true)
             let pair: (Int64, Int64)
             if ids.count == 2 {
                 pair = (ids[0], ids[1])
+                for id in ids where !includeRunning {
+                    let status: MapResult.Status?
+                    do { status = try store.status(id: id) } catch { throw CLIError(error.description, code: .noInput) }
+                    if status == .running {
+                        throw CLIError("map \(id) is still running; wait for it, or give --include-running to compare what it has so far",
+                                       code: .usage)
+                    }
+                }
             } else {
                 _ = try MapID(argument: "latest")!.resolve(in: store)   // says so when the store is empty
                 let latest: (Int64, Int64)?
-                do { latest = try store.latestPair() } catch { throw CLIError(error.description, code: .noInput) }
+                do { latest = try store.latestPair(includeRunning: includeRunning) } catch {
+                    throw CLIError(error.description, code: .noInput)
+                }
                 guard let latest else {
-                    throw CLIError("the latest map's target has only one map in its network; give two ids (see 'cartograph maps list')", code: .noInput)
+                    throw CLIError("the latest complete map's target has fewer than two complete maps in its network\(includeRunning ? "" : " (running maps are skipped without --include-running)"); give two ids (see 'cartograph maps list')", code: .noInput)
                 }
                 pair = latest
             }
-            let diff = MapDiff(old: try store.load(pair.0), new: try store.load(pair.1))
+            let settings: (Profile?, Profile?)
+            do { settings = (try store.settings(id: pair.0), try store.settings(id: pair.1)) } catch {
+                throw CLIError(error.description, code: .noInput)
+            }
+            let diff = MapDiff(old: try store.load(pair.0), new: try store.load(pair.1),
+                               oldSettings: settings.0, newSettings: settings.1)
             switch format {
             case .text: print(diff.renderText(), terminator: "")
-            case .json: print(String(decoding: try MapReport.jsonEncoder().encode(diff), as: UTF8.self))
+            case .json: print(try MapReport.jsonText(diff))
             }
         }
     }
@@ -198,7 +222,8 @@ struct HostsCommand: ParsableCommand {
     var format: MapsCommand.ListFormat = .text
 
     func run() throws {
-        let store = try self.store.open()
+        try checkNetworkName(network, allowingAll: true)
+        let store = try self.store.open(readOnly: true)
         let states: [HostState]
         do {
             states = try store.hosts(network: network == "all" ? nil : network)
@@ -215,7 +240,7 @@ struct HostsCommand: ParsableCommand {
             throw CLIError("\(error)", code: .noInput)
         }
         if format == .json {
-            print(String(decoding: try MapReport.jsonEncoder().encode(states), as: UTF8.self))
+            print(try MapReport.jsonText(states))
             return
         }
         var rows = [["NETWORK", "ADDRESS", "NAMES", "OPEN PORTS", "SEEN", "MAP", "FLAGS"]]
@@ -228,6 +253,6 @@ struct HostsCommand: ParsableCommand {
                 host.rogue == true ? "rogue" : "",
             ])
         }
-        print(states.isEmpty ? "no hosts in \(store.path)" : TextReport.table(rows, indent: ""))
+        print(states.isEmpty ? "no hosts in \(store.path.terminalSafe)" : TextReport.table(rows, indent: ""))
     }
 }

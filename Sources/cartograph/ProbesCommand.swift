@@ -20,6 +20,7 @@ struct ProbesCommand: ParsableCommand {
             directories += probeDir
             do {
                 let library = try ProbeLibrary.load(directories: directories)
+                for warning in library.warnings { printError("warning: \(warning)") }
                 for error in library.errors { printError("warning: probe \(error.description)") }
                 return library
             } catch {
@@ -34,10 +35,11 @@ struct ProbesCommand: ParsableCommand {
 
         func run() throws {
             let library = try options.load()
-            let rows = [["NAME", "CATEGORIES", "PORTS", "FILE"]] + library.definitions.map {
+            let allRows = [["NAME", "CATEGORIES", "PORTS", "FILE"]] + library.definitions.map {
                 [$0.name, $0.categories.joined(separator: ","),
                  $0.ports.isEmpty ? "-" : "\($0.proto.rawValue):\(PortRanges.compress($0.ports))", $0.file]
             }
+            let rows = allRows.map { $0.map(\.terminalSafe) }   // probe files are anyone's text
             var widths = [0, 0, 0, 0]
             for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
             for row in rows {
@@ -60,13 +62,13 @@ struct ProbesCommand: ParsableCommand {
                 if let near = Suggestion.nearest(name, in: library.definitions.map(\.name)) { message += "; did you mean \"\(near)\"?" }
                 throw CLIError(message, code: .usage)
             }
-            print("name:        \(probe.name)")
-            print("description: \(probe.description)")
-            print("categories:  \(probe.categories.joined(separator: ", "))")
+            print("name:        \(probe.name.terminalSafe)")
+            print("description: \(probe.description.terminalSafe)")
+            print("categories:  \(probe.categories.joined(separator: ", ").terminalSafe)")
             print("protocol:    \(probe.proto.rawValue)")
             print("ports:       \(probe.ports.isEmpty ? "(none declared)" : PortRanges.compress(probe.ports))")
             print("rarity:      \(probe.rarity)")
-            print("file:        \(probe.file)")
+            print("file:        \(probe.file.terminalSafe)")
         }
     }
 
@@ -81,6 +83,10 @@ struct ProbesCommand: ParsableCommand {
         @Flag(name: .long, help: "The port is UDP.") var udp = false
         @Option(name: .long, help: ArgumentHelp("A probe argument (repeatable).", valueName: "key=value")) var arg: [String] = []
         @Option(name: .long, help: ArgumentHelp("Wall-clock limit of the probe.", valueName: "ms")) var timeout: Int = 8000
+
+        func validate() throws {
+            if timeout <= 0 { throw ValidationError("--timeout must be a positive number of milliseconds, not \(timeout)") }
+        }
 
         func run() throws {
             let (address, port) = try Self.parseTarget(target)
@@ -116,8 +122,8 @@ struct ProbesCommand: ParsableCommand {
             }
             let identifier = ServiceIdentifier(library: library, probes: [probe], settings: settings, workers: 1)
             guard let result = try identifier.identify([job], cancel: CancellationFlag()).first else { return }
-            for line in result.trace { print(line) }
-            for line in result.log { print("log: \(line)") }
+            for line in result.trace { print(line.terminalSafe) }
+            for line in result.log { print("log: \(line.terminalSafe)") }
             guard let match = result.match else {
                 print("result: no match")
                 throw ExitCode(1)
@@ -131,7 +137,7 @@ struct ProbesCommand: ParsableCommand {
             if !match.osHints.isEmpty { fields.append("os=\(match.osHints.joined(separator: ","))") }
             if !match.hostnames.isEmpty { fields.append("hostnames=\(match.hostnames.joined(separator: ","))") }
             fields.append(match.certain ? "certain" : "tentative")
-            print("result: " + fields.joined(separator: "  "))
+            print("result: " + fields.map(\.terminalSafe).joined(separator: "  "))
         }
 
         static func parseTarget(_ text: String) throws(CLIError) -> (IPAddress, UInt16) {

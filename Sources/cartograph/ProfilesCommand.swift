@@ -18,7 +18,7 @@ struct ProfilesCommand: ParsableCommand {
             let width = names.map(\.count).max() ?? 0
             for name in names {
                 let profile = try ProfileLoading.load(name)
-                print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + profile.description)
+                print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + profile.description.terminalSafe)
             }
         }
     }
@@ -30,7 +30,7 @@ struct ProfilesCommand: ParsableCommand {
         var name: String
 
         func run() throws {
-            print(try ProfileLoading.load(name).yaml(), terminator: "")
+            print(try ProfileLoading.load(name).yaml().terminalSafeLines, terminator: "")
         }
     }
 }

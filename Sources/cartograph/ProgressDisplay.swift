@@ -75,7 +75,7 @@ final class ProgressDisplay: @unchecked Sendable {
         guard showsNotes else { return }
         lock.withLock {
             clearLine()
-            FileHandle.standardError.write(Data("cartograph: \(text)\n".utf8))
+            FileHandle.standardError.write(Data("cartograph: \(text.terminalSafe)\n".utf8))
         }
     }
 
@@ -83,7 +83,7 @@ final class ProgressDisplay: @unchecked Sendable {
     func message(_ text: String) {
         lock.withLock {
             clearLine()
-            FileHandle.standardError.write(Data("cartograph: \(text)\n".utf8))
+            FileHandle.standardError.write(Data("cartograph: \(text.terminalSafe)\n".utf8))
         }
     }
 
@@ -94,7 +94,7 @@ final class ProgressDisplay: @unchecked Sendable {
             if mode == .json {
                 let encoder = MapReport.jsonEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                let body = (try? encoder.encode(completion)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                let body = (try? MapReport.jsonText(completion, encoder: encoder)) ?? "{}"
                 FileHandle.standardError.write(Data("{\"event\":\"summary\",\"map\":\(body)}\n".utf8))
             } else {
                 let note = coverageUnconfirmed ? "; coverage not confirmed (see the map's warnings)" : ""
@@ -103,13 +103,14 @@ final class ProgressDisplay: @unchecked Sendable {
         }
     }
 
+    /// The summary as one line; the target, network and error are written `terminalSafe`.
     static func summaryLine(_ c: MapCompletion) -> String {
-        var line = "cartograph: map " + (c.mapId.map { "\($0) " } ?? "") + "\(c.target) (network \(c.network)): "
+        var line = "cartograph: map " + (c.mapId.map { "\($0) " } ?? "") + "\(c.target.terminalSafe) (network \(c.network.terminalSafe)): "
         line += "\(c.status.rawValue) in \(humanDuration(c.durationSeconds)); "
         line += "\(c.hostsFound) host\(c.hostsFound == 1 ? "" : "s"), \(c.openPorts) open port\(c.openPorts == 1 ? "" : "s"), "
         line += "\(c.servicesIdentified) service\(c.servicesIdentified == 1 ? "" : "s") identified; "
         line += c.trend.map { "trend: \($0.phrase)" } ?? "first map of this target in this network"
-        if let error = c.error { line += "; error: \(error)" }
+        if let error = c.error { line += "; error: \(error.terminalSafe)" }
         return line
     }
 

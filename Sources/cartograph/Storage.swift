@@ -11,12 +11,64 @@ struct StoreOptions: ParsableArguments {
 
     var path: String { db ?? MapStore.defaultPath() }
 
-    func open() throws(CLIError) -> MapStore {
+    /// `readOnly`: the command only reads, so a store that cannot be written is still read
+    /// (and what it could not do is said in a note).
+    func open(readOnly: Bool = false) throws(CLIError) -> MapStore {
         do {
-            return try MapStore(path: path)
+            let store = try MapStore(path: path, readOnly: readOnly)
+            for note in store.notes { printError("note: \(note)") }
+            return store
         } catch {
             throw CLIError(error.description, code: .noInput)
         }
+    }
+
+    /// Refuses a report path that is the store (or its -wal or -shm file), by resolved path and,
+    /// for files that exist, by device and inode; and one that cannot be written (a missing
+    /// directory, no permission, a directory). Runs before anything else, so nothing is lost.
+    func checkReport(_ output: String, option: String = "-o") throws(CLIError) {
+        let target = FileIdentity(output)
+        for file in [path, path + "-wal", path + "-shm"] where target.same(as: FileIdentity(file)) {
+            throw CLIError("\(option) \(output): that is the map store \(file); give the report another path", code: .usage)
+        }
+        // Opened for writing without truncating and without waiting for a FIFO's reader; a
+        // file made here is written by the report later.
+        let fd = Foundation.open(output, O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0o600)
+        if fd >= 0 {
+            close(fd)
+        } else if errno != ENXIO {   // ENXIO: a FIFO nobody reads yet
+            throw CLIError("\(option) \(output): cannot write the report there: \(String(cString: strerror(errno)))", code: .usage)
+        }
+    }
+}
+
+/// Where a path leads: its resolved path (the parent resolved when the file does not exist)
+/// and, when it exists, its device and inode.
+struct FileIdentity {
+    var resolved: String
+    var node: (dev_t, ino_t)?
+
+    init(_ path: String) {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        func real(_ path: String) -> String? {
+            guard let pointer = realpath(path, nil) else { return nil }
+            defer { free(pointer) }
+            return String(cString: pointer)
+        }
+        let url = URL(fileURLWithPath: absolute).standardizedFileURL
+        if let whole = real(absolute) {
+            resolved = whole
+        } else {
+            let parent = url.deletingLastPathComponent().path
+            resolved = (real(parent) ?? parent) + "/" + url.lastPathComponent
+        }
+        var info = stat()
+        node = stat(absolute, &info) == 0 ? (info.st_dev, info.st_ino) : nil
+    }
+
+    func same(as other: FileIdentity) -> Bool {
+        if let a = node, let b = other.node { return a == b }
+        return resolved == other.resolved
     }
 }
 
@@ -39,13 +91,14 @@ enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// Writes text to a file (`-o`) or stdout. The file is opened and truncated in place, never
-/// replaced by a rename: `-o /dev/null`, a FIFO or a symlink stay what they are.
+/// replaced by a rename: `-o /dev/null`, a FIFO or a symlink stay what they are. A new file is
+/// made 0600 (a stricter umask takes more away).
 func emit(_ text: String, to output: String?) throws(CLIError) {
     guard let output else {
         FileHandle.standardOutput.write(Data(text.utf8))
         return
     }
-    let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
     guard fd >= 0 else {
         throw CLIError("cannot write the report to \(output): \(String(cString: strerror(errno)))", code: .failure)
     }
@@ -117,4 +170,11 @@ func humanDuration(_ seconds: TimeInterval) -> String {
     if whole < 3600 { return "\(whole / 60) min \(whole % 60) s" }
     if whole < 86400 { return "\(whole / 3600) h \(whole % 3600 / 60) min" }
     return "\(whole / 86400) d \(whole % 86400 / 3600) h"
+}
+
+/// `--network NAME` of the listings: a name no map can have is a mistake, not an empty list.
+/// `all` is accepted where the command means every network by it.
+func checkNetworkName(_ name: String?, allowingAll: Bool) throws(CLIError) {
+    guard let name, !(allowingAll && name == "all") else { return }
+    if let problem = Inventory.Network.nameProblem(name) { throw CLIError("--network: \(problem)", code: .usage) }
 }

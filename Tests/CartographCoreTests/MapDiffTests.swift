@@ -51,4 +51,60 @@ struct MapDiffTests {
         #expect(diff.changes.isEmpty)
         #expect(diff.renderText().hasSuffix("no changes\n"))
     }
+
+    static func settings(tcp: [UInt16], profile: String = "default") -> Profile {
+        var settings = Profile()
+        settings.name = profile
+        settings.informationGathering.tcpPorts = tcp
+        return settings
+    }
+
+    @Test("a port the newer map did not scan is 'not scanned', never closed; a note says the port lists differ")
+    func unscannedPorts() {
+        let old = Self.map(1, [HostResult(address: "198.18.2.2", services: [Self.service(22, "ssh"), Self.service(8080, "http")])])
+        let new = Self.map(2, [HostResult(address: "198.18.2.2", services: [Self.service(22, "ssh")])])
+        let diff = MapDiff(old: old, new: new, oldSettings: Self.settings(tcp: [22, 8080]), newSettings: Self.settings(tcp: [22, 80]))
+        #expect(diff.changes.map(\.kind) == [.portNotScanned])
+        let text = diff.renderText()
+        #expect(text.contains("? 198.18.2.2 8080/tcp: not scanned in the newer map, was http"), "\(text)")
+        #expect(!text.contains("closed,"), "\(text)")
+        #expect(text.contains("note: the maps scanned different port lists (TCP: 1 port no longer scanned, 1 newly scanned)"), "\(text)")
+        // The same port, scanned by the newer map and not open there: closed.
+        let scanned = MapDiff(old: old, new: new, oldSettings: Self.settings(tcp: [22, 8080]), newSettings: Self.settings(tcp: [22, 8080]))
+        #expect(scanned.changes.map(\.kind) == [.portClosed])
+        #expect(scanned.notes.isEmpty)
+        let trend = MapCompletion.Trend(diff: diff, old: old, new: new)
+        #expect(trend.closedPorts == 0 && trend.openPortsDelta == 0 && trend.notScanned == 1 && trend.differs)
+        #expect(trend.phrase.contains("1 not scanned this time") && trend.phrase.contains("different ports or profiles"), "\(trend.phrase)")
+    }
+
+    @Test("a host is gone only if the newer map looked for its address and ran to the end")
+    func unscannedHosts() {
+        let host = HostResult(address: "198.18.2.2", services: [Self.service(22, "ssh")])
+        let old = Self.map(1, [host])
+        var outside = Self.map(2, [])
+        outside.target = "none:[198.18.3.0/24]"
+        let elsewhere = MapDiff(old: old, new: outside)
+        #expect(elsewhere.changes.map(\.kind) == [.hostNotScanned, .portNotScanned])
+        #expect(elsewhere.renderText().contains("? host 198.18.2.2: not scanned in the newer map"), "\(elsewhere.renderText())")
+        var interrupted = Self.map(2, [])
+        interrupted.status = .interrupted
+        let cut = MapDiff(old: old, new: interrupted)
+        #expect(cut.changes.map(\.kind) == [.hostNotScanned, .portNotScanned])
+        #expect(cut.renderText().contains("note: the newer map is interrupted"), "\(cut.renderText())")
+        let trend = MapCompletion.Trend(diff: cut, old: old, new: interrupted)
+        #expect(trend.vanishedHosts == 0 && trend.hostsDelta == 0 && trend.notScanned == 2 && !trend.differs)
+        let gone = MapDiff(old: old, new: Self.map(2, []))
+        #expect(gone.changes.map(\.kind) == [.hostVanished, .portClosed], "inside the newer map's netblocks, complete: gone")
+    }
+
+    @Test("maps of different profiles get a note")
+    func profilesDiffer() {
+        let host = HostResult(address: "198.18.2.2", services: [Self.service(22, "ssh")])
+        var old = Self.map(1, [host])
+        old.profile = "quick"
+        let diff = MapDiff(old: old, new: Self.map(2, [host]), oldSettings: Self.settings(tcp: [22], profile: "quick"),
+                           newSettings: Self.settings(tcp: [22]))
+        #expect(diff.renderText().contains("note: the maps ran different profiles (quick, then default)"), "\(diff.renderText())")
+    }
 }

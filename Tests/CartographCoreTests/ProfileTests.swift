@@ -79,6 +79,9 @@ struct ProfileTests {
         ("performance:\n  retries: -1\n", "p.yaml:2: \"performance.retries\" is -1, out of range (0-20)"),
         ("performance:\n  rate: fast\n", "\"performance.rate\" must be a whole number"),
         ("information_gathering:\n  tcp_ports: [22, 70000]\n", "p.yaml:2: \"information_gathering.tcp_ports\": port 70000 is out of range"),
+        ("information_gathering:\n  tcp_ports:\n    - 22\n    - -5\n", "p.yaml:4: \"information_gathering.tcp_ports\": port -5 is out of range (1-65535); write a range as \"1-5\""),
+        ("host_discovery:\n  tcp_ports: -80\n", "p.yaml:2: \"host_discovery.tcp_ports\": port -80 is out of range (1-65535)"),
+        ("information_gathering:\n  udp_ports: [0]\n", "p.yaml:2: \"information_gathering.udp_ports\": port 0 is out of range (1-65535)"),
         ("host_discovery:\n  methods: [icmp]\n", "unknown method \"icmp\""),
         ("probes: [a, b]\n", "p.yaml:1: \"probes\" must be a mapping"),
         ("name: x\n  bad: [\n", "p.yaml:2: YAML syntax error"),
@@ -94,6 +97,27 @@ struct ProfileTests {
             #expect(error.description.contains(expected), "message was: \(error.description)")
             #expect(!error.description.contains("\n"), "a profile error is one line")
         }
+    }
+
+    @Test("probe name origins point at their lines, and are not part of the settings")
+    func probeOrigins() throws {
+        let profile = try Profile.parse(yaml: "probes:\n  include:\n    - default\n    - ssh\n  exclude: [http]\n", file: "p.yaml", name: "p")
+        #expect(profile.probes.origins == ["default": "p.yaml:3", "ssh": "p.yaml:4", "http": "p.yaml:5"])
+        var other = profile
+        other.probes.origins = [:]
+        #expect(other == profile && other.hashValue == profile.hashValue, "where a name was written is not a setting")
+        let json = try JSONEncoder().encode(profile.probes)
+        #expect(!String(decoding: json, as: UTF8.self).contains("origins"))
+        // ProbeSelection spells out ==, hash and CodingKeys to leave `origins` out: a new field
+        // must be added to all three, and this count says when one was not.
+        #expect(Mirror(reflecting: profile.probes).children.count == 6,
+                "ProbeSelection has a new field: add it to ==, hash(into:) and CodingKeys")
+    }
+
+    @Test("a quoted \"-1024\" is still nmap's range 1-1024")
+    func quotedRange() throws {
+        let profile = try Profile.parse(yaml: "information_gathering:\n  tcp_ports: [\"-3\"]\n", file: "p.yaml", name: "p")
+        #expect(profile.informationGathering.tcpPorts == [1, 2, 3])
     }
 
     @Test("with DNS disabled, port 53 leaves every port list")

@@ -137,7 +137,8 @@ struct ReportFormatTests {
         #expect(https[column("cpe")] == "cpe:/a:nginx:nginx:1.22.1 cpe:/o:linux:linux_kernel")
 
         let http = try #require(rows.first { $0[column("port")] == "80" })
-        #expect(http[column("extra_info")] == "a,b \"quoted\"\r\nsecond line", "quoted field survives a round trip")
+        #expect(http[column("extra_info")] == "a,b \"quoted\"\\r\\nsecond line",
+                "quoted field survives a round trip, its line break escaped")
         #expect(http[column("tls")] == "")
 
         let quiet = try #require(rows.first { $0[column("address")] == "10.0.0.7" })

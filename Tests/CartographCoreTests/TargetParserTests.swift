@@ -33,6 +33,8 @@ struct TargetParserTests {
         ("10.0.0.50-10.0.0.1", "ends (10.0.0.1) before it starts (10.0.0.50)"),
         ("10.0.0.1-300", "last octet 300 is out of range"),
         ("2001:db8::/32", "larger than /64"),
+        ("fd00::-fd00:0:0:1::", "IPv6 ranges wider than a /64 (2^64 addresses) cannot be scanned"),
+        ("::-ffff::", "IPv6 ranges wider than a /64"),
         ("fe80::zz", "not a valid IPv6 address"),
         ("exa!mple.com", "character \"!\" is not allowed"),
         ("-bad.example.com", "starts or ends with \"-\""),
@@ -68,6 +70,31 @@ struct TargetParserTests {
     func lists() throws {
         let targets = try TargetParser.parseList("10.0.0.1, 10.0.0.2 example.com:[10.1.0.0/16, 10.2.0.0/16]")
         #expect(targets.count == 3)
+    }
+
+    @Test("an IPv6 range of exactly 2^64 addresses is as wide as a /64, and accepted")
+    func widestRange() throws {
+        guard case .addresses(let range) = try TargetParser.parse("fd00::-fd00::ffff:ffff:ffff:ffff") else {
+            Issue.record("not addresses"); return
+        }
+        #expect(range.count == UInt128(1) << 64)
+    }
+
+    @Test("CRLF and CR files have the same lines, comments and line numbers as LF ones")
+    func crlfFiles() throws {
+        let lf = "10.0.0.1  # first\n\n10.0.0.2 10.0.0.3\n"
+        for text in [lf, lf.replacingOccurrences(of: "\n", with: "\r\n"), lf.replacingOccurrences(of: "\n", with: "\r")] {
+            let targets = try TargetParser.parseFile(contents: text, path: "t.txt")
+            #expect(targets.count == 3, "\(text.debugDescription)")
+            #expect(TargetParser.listLines(text).map(\.number) == [1, 2, 3, 4])
+            #expect(try TargetParser.parseBlockFile(contents: text, path: "x.txt").count == 3)
+        }
+        do {
+            _ = try TargetParser.parseFile(contents: "10.0.0.1\r\n# c\r\n10.0.0.999\r\n", path: "t.txt")
+            Issue.record("should fail")
+        } catch {
+            #expect(error.description == "t.txt:3: invalid target \"10.0.0.999\": octet 999 is out of range (0-255)")
+        }
     }
 
     @Test("target files report path and line of a bad token")

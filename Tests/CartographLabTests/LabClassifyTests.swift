@@ -55,6 +55,40 @@ struct LabClassifyTests {
         #expect(hosts[Lab.h1]?.raw["device_type"] as? String == "web server")
     }
 
+    @Test("routers and hosts that rate-limit ICMP as real ones do: back-to-back maps still find the router and every host's distance")
+    func rateLimitedICMP() throws {
+        try Lab.require()
+        // One ICMP error a second per destination (with the kernel's small burst), in the router
+        // and in the farm that owns forty addresses: the answers a traceroute can hope for.
+        let namespaces = ["cg-router", "cg-farm"]
+        func limit(_ ms: Int) throws {
+            for namespace in namespaces {
+                let sysctl = Process()
+                sysctl.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+                sysctl.arguments = ["netns", "exec", namespace, "sysctl", "-qw",
+                                    "net.ipv4.icmp_ratelimit=\(ms)", "net.ipv6.icmp.ratelimit=\(ms)"]
+                try sysctl.run()
+                sysctl.waitUntilExit()
+                try #require(sysctl.terminationStatus == 0, "sysctl in \(namespace)")
+            }
+        }
+        try limit(1000)
+        defer { try? limit(0) }
+        // Forty of the farm's addresses (Scripts/lab.d/20-farm.sh), each in a /24 of its own.
+        let addresses = (0..<40).map { "198.19.\($0 * 2 + 1).\(($0 * 37) % 250 + 2)" }
+        for round in 1...3 {
+            let (result, maps) = try Lab.map(["map"] + addresses + ["-n", "--engine", "syn", "-p", "6379"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let hosts = ReportHost.all(maps, routers: true)
+            #expect(hosts["198.18.0.1"]?.raw["device_type"] as? String == "router", "round \(round): \(hosts.keys.sorted())")
+            let farm = hosts.filter { $0.key.hasPrefix("198.19.") }
+            #expect(farm.count == 40, "round \(round)")
+            for (address, host) in farm {
+                #expect(host.raw["hops"] as? Int == 1, "round \(round): \(address) is one router away")
+            }
+        }
+    }
+
     @Test("IPv6: the router's v6 address is found the same way")
     func routerV6() throws {
         try Lab.require()

@@ -119,4 +119,16 @@ struct MailRenderingTests {
     func durations(seconds: Double, text: String) {
         #expect(MailMessage.duration(seconds) == text)
     }
+
+    @Test("the completion mail escapes terminal controls and bidi overrides from titles and errors")
+    func mailEscapes() {
+        let completion = sampleCompletion(status: .failed, title: "t\u{1b}]0;pwned\u{07}\u{202e}x",
+                                          error: "line one\r\nbanner \u{1b}[2J\u{9b}\u{202e}")
+        let subject = MailMessage.subject(for: completion), body = MailMessage.body(for: completion)
+        for text in [subject, body] {
+            #expect(!text.unicodeScalars.contains { TerminalSafety.needsEscape($0) && $0 != "\n" }, "\(text.debugDescription)")
+        }
+        #expect(body.contains("\nError:\nline one\nbanner \\x1b[2J\\u{9b}\\u{202e}"), "\(body)")
+        #expect(subject.contains("\\u{202e}x"), "\(subject)")
+    }
 }

@@ -106,6 +106,10 @@ struct HostClassifierTests {
         ("return function(host) local t = {} while true do t[#t + 1] = string.rep('x', 1000) end end", "memory"),
         ("return 42", "must return a function"),
         ("return function(host)\n  return {device_type = \n end", "host.lua:3:"),
+        // The rules run in the probes' sandbox: no load, no finalizers, no escape through pcall.
+        ("return function(host) return load('return 1')() end", "nil value"),
+        ("return function(host) setmetatable({}, { __gc = function() while true do end end }) end", "__gc finalizers are not allowed"),
+        ("return function(host) while true do pcall(function() while true do end end) end end", "instruction budget exhausted"),
     ])
     func brokenRules(source: String, message: String) throws {
         var warnings: [String] = []

@@ -138,7 +138,8 @@ struct MapStoreTests {
         let store = try MapStore(path: Self.path())
         var ids: [Int64] = []
         for (target, network) in [("a", "default"), ("b", "default"), ("a", "default"), ("a", "other"), ("a", "default")] {
-            let map = Self.map(target, network: network, hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
+            var map = Self.map(target, network: network, hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
+            map.status = .complete
             let id = try store.begin(map, settings: Profile())
             try store.save(map, id: id)
             ids.append(id)
@@ -150,6 +151,24 @@ struct MapStoreTests {
         #expect(try store.map(id: ids[4]) == nil)
         #expect(try store.latestPair() == nil, "the newest map is now 'a' in 'other', alone")
         #expect(try store.latestID() == ids[3])
+    }
+
+    @Test("the default diff pair skips running, interrupted and failed maps; running ones count when asked")
+    func pairSkipsPartialMaps() throws {
+        let store = try MapStore(path: Self.path())
+        var ids: [Int64] = []
+        for status in [MapResult.Status.complete, .complete, .interrupted, .failed, .running] {
+            var map = Self.map(hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
+            map.status = status
+            // This process is no cartograph, so a reopened store would mark a running map interrupted: keep one store.
+            let id = try store.begin(map, settings: Profile())
+            try store.save(map, id: id)
+            ids.append(id)
+        }
+        #expect(try store.latestPair().map { [$0.0, $0.1] } == [ids[0], ids[1]], "the two complete maps")
+        #expect(try store.latestPair(includeRunning: true).map { [$0.0, $0.1] } == [ids[1], ids[4]], "the running map, against the newest complete one")
+        #expect(try store.status(id: ids[4]) == .running)
+        #expect(try store.status(id: 999) == nil)
     }
 
     @Test("a trend's baseline is the newest complete map of the target and network, never an interrupted one")
@@ -229,4 +248,75 @@ struct MapStoreTests {
         #expect(MapStore.defaultPath(environment: ["HOME": "/h"]) == "/h/.local/share/cartograph/maps.sqlite")
         #expect(MapStore.defaultPath(environment: ["XDG_DATA_HOME": "relative", "HOME": "/h"]) == "/h/.local/share/cartograph/maps.sqlite")
     }
+
+    @Test("stores opened together on a new path (threads, each its own connection) all migrate once and keep every map")
+    func concurrentOpens() throws {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("cartograph-store-concurrent-\(UUID().uuidString)")
+        let path = dir.appendingPathComponent("deeper/maps.sqlite").path
+        let errors = Locked<[String]>([])
+        let done = DispatchSemaphore(value: 0)
+        for index in 0..<8 {
+            Thread {
+                defer { done.signal() }
+                do {
+                    let store = try MapStore(path: path)
+                    var map = Self.map(hosts: [Self.host("198.18.1.\(index + 2)", ports: [(22, "ssh")])])
+                    map.status = .complete
+                    try store.save(map, id: try store.begin(map, settings: Profile()))
+                } catch {
+                    errors.mutate { $0.append("\(error)") }
+                }
+            }.start()
+        }
+        for _ in 0..<8 { done.wait() }
+        #expect(errors.value.isEmpty, "\(errors.value)")
+        let store = try MapStore(path: path)
+        #expect(try store.list().count == 8)
+        var info = stat()
+        #expect(stat(dir.path, &info) == 0 && info.st_mode & 0o777 == 0o700, "the directories are made 0700")
+        #expect(stat(path, &info) == 0 && info.st_mode & 0o777 == 0o600, "the store is made 0600")
+        for suffix in ["-wal", "-shm"] {
+            #expect(stat(path + suffix, &info) == 0 && info.st_mode & 0o777 == 0o600, "\(suffix) follows the store's mode")
+        }
+    }
+
+    @Test("a store that cannot be written opens read-only for readers: no migration, no marking, notes instead")
+    func readOnlyOpen() throws {
+        let path = Self.path()
+        let id: Int64
+        do {
+            let store = try MapStore(path: path)
+            // A pid that is no cartograph: the next writable open would mark the map interrupted.
+            id = try store.begin(Self.map(hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])]), settings: Profile(), pid: 0)
+        }
+        let chattr = Process()
+        chattr.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+        chattr.arguments = ["+i", path]
+        try chattr.run()
+        chattr.waitUntilExit()
+        defer {
+            let undo = Process()
+            undo.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+            undo.arguments = ["-i", path]
+            try? undo.run()
+            undo.waitUntilExit()
+        }
+        #expect(chattr.terminationStatus == 0)
+        let before = FileManager.default.contents(atPath: path)
+        #expect(throws: StoreError.self, "a writer still refuses a store it cannot write") { _ = try MapStore(path: path) }
+        let store = try MapStore(path: path, readOnly: true)
+        #expect(store.isReadOnly)
+        #expect(try store.map(id: id)?.status == .running, "not marked")
+        #expect(store.notes.contains { $0.contains("map \(id) looks interrupted") }, "\(store.notes)")
+        #expect(FileManager.default.contents(atPath: path) == before)
+    }
+}
+
+/// A value shared between threads.
+final class Locked<Value>: @unchecked Sendable {
+    private var stored: Value
+    private let lock = NSLock()
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.withLock { stored } }
+    func mutate(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
 }

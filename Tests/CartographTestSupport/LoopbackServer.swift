@@ -65,13 +65,17 @@ public final class LoopbackServer: @unchecked Sendable {
 
         public func write(_ text: String) { write(Array(text.utf8)) }
 
-        public func write(_ bytes: [UInt8]) {
+        public func write(_ bytes: [UInt8]) { _ = send(bytes) }
+
+        /// Writes all of `bytes`; false once the peer has gone away.
+        public func send(_ bytes: [UInt8]) -> Bool {
             var offset = 0
             while offset < bytes.count {
-                let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                if sent <= 0 { return }
+                let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if sent <= 0 { return false }
                 offset += sent
             }
+            return true
         }
 
         /// Reads whatever arrives next (empty at end of stream).

@@ -11,7 +11,8 @@
 // never cross a Swift frame. Every function here is either a macro made callable or a piece
 // that has to raise Lua errors from C.
 
-/// A state whose allocator counts bytes and refuses to grow past `limit` while enforced.
+/// A state whose allocator counts bytes per owner; outside any run, it refuses to grow the
+/// state's own share past `limit` while enforced.
 lua_State *cg_lua_newstate(size_t limit);
 /// Closes the state and frees its allocator record.
 void cg_lua_close(lua_State *L);
@@ -20,12 +21,27 @@ size_t cg_lua_memory_used(lua_State *L);
 /// Enforce the memory limit only while probe code runs: Swift's own pushes must not fail,
 /// because an allocation error outside a protected call would abort the process.
 void cg_lua_set_memory_enforced(lua_State *L, int enforced);
-/// Whether the last refused allocation came from the memory limit (not real exhaustion).
-int cg_lua_memory_limit_hit(lua_State *L);
 
-/// Gives coroutine `co` an instruction budget; when it is spent, the running probe gets an
-/// error naming its file and line. Raised from a C hook, so no Swift frame is unwound.
-void cg_lua_set_budget(lua_State *co, intptr_t instructions);
+/// The limits of one run of probe code on one Lua thread: an instruction budget and a
+/// monotonic deadline (0: none), enforced by a count hook that raises an error naming the
+/// probe's file:line. A run once killed stays dead: the hook then raises the same error on every
+/// instruction, so pcall, xpcall and error handlers cannot swallow it. Errors are raised from a
+/// C hook, so no Swift frame is unwound.
+typedef struct cg_run cg_run;
+/// Starts a run on thread `L` (a probe's coroutine or a main state); NULL when out of memory.
+cg_run *cg_run_begin(lua_State *L, intptr_t instructions, uint64_t deadline_ns, int timeout_ms, size_t memory_limit);
+/// Makes `run` the owner of what the state allocates from now on (NULL: the state itself). Each
+/// block carries its owner, so a run's memory cap (`memory_limit` of cg_run_begin, enforced
+/// while cg_lua_set_memory_enforced is on) counts only that run's own live bytes.
+void cg_lua_set_owner(lua_State *L, cg_run *run);
+/// Whether the run was refused memory (its cap, not real exhaustion).
+int cg_run_out_of_memory(const cg_run *run);
+/// Ends the run: removes the hook and frees it.
+void cg_run_end(lua_State *L, cg_run *run);
+/// The reason the run was killed ("file:line: ..."), or NULL while it is alive.
+const char *cg_run_killed(const cg_run *run);
+/// Pushes a Lua function returning the running thread's kill reason, or nil.
+void cg_lua_push_killed(lua_State *L);
 
 // Macros made callable.
 void cg_lua_pop(lua_State *L, int n);
@@ -48,10 +64,11 @@ void cg_lua_open_safe_libs(lua_State *L);
 /// Pushes a traceback of coroutine `co` under message `msg`.
 void cg_lua_traceback(lua_State *L, lua_State *co, const char *msg);
 
-/// Pushes the `regex` library: POSIX extended regular expressions, stronger than Lua patterns
-/// (alternation, counted repetition, classes), binary-safe. `regex.match(s, re [, "i"])`
-/// returns the captures (or the whole match) or nil; `regex.find(s, re [, "i"])` returns the
-/// 1-based start and end or nil. A bad expression raises a Lua error naming it.
+/// Pushes the `regex` library: PCRE2 (Perl-compatible) expressions, binary-safe, with bounded
+/// work. `regex.match(s, re [, flags])` returns the captures (or the whole match) or nil;
+/// `regex.find(s, re [, flags])` the 1-based start and end or nil; flags "i", "m", "s". A match
+/// that reaches the step, match or depth limit returns nil and an error text; a bad expression
+/// raises a Lua error naming it.
 void cg_lua_push_regex(lua_State *L);
 
 /// Writes "file:line" of the innermost function of coroutine `co` loaded from a file (chunk

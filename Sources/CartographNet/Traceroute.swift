@@ -97,14 +97,15 @@ public enum Traceroute {
         var answered = Set<Int>()   // index * 256 + ttl
         var firstSentAt: UInt64?
         // The attempts, then one more for the routers that stayed silent below a host that was
-        // reached: they are there but rate-limit their answers (Linux: one a second per source
+        // reached (or whose reply TTL puts it behind one): they are there but rate-limit their answers (Linux: one a second per source
         // after a small burst), so one of them is asked again once a second has passed.
         for attempt in 0...attempts where !cancel.isCancelled {
             var only: Set<Int>?   // index * 256 + ttl: the only probes of the paced attempt
             if attempt == attempts {
                 var gaps: [Int: Int] = [:]   // hop distance → one path missing it
                 for (index, path) in paths.enumerated() {
-                    guard let distance = path.distance, distance > 1 else { continue }
+                    // Reached, or known from its reply TTL to be behind a router.
+                    guard let distance = path.distance ?? expected[path.destination], distance > 1 else { continue }
                     for ttl in 1..<distance where !answered.contains(index * 256 + ttl) && gaps[ttl] == nil { gaps[ttl] = index }
                 }
                 guard !gaps.isEmpty, let firstSentAt else { break }

@@ -137,23 +137,23 @@ def garbage(conn, lab):
         pass
 
 
-def slowloris(conn, lab):
-    """An SSH-like banner at one byte every 300 ms, never finished."""
-    text = b"SSH-2.0-OpenSSH_9.2p1 " + b"s" * 100000
-    for byte in text:
+def drip(conn, data):
+    """Sends one byte every 300 ms until the data or the peer ends."""
+    for byte in data:
         if not send_all(conn, bytes([byte])):
             return
         time.sleep(0.3)
+
+
+def slowloris(conn, lab):
+    """An SSH-like banner at one byte every 300 ms, never finished."""
+    drip(conn, b"SSH-2.0-OpenSSH_9.2p1 " + b"s" * 100000)
 
 
 def slow_http(conn, lab):
     """An HTTP answer whose headers come one byte every 300 ms, never finished."""
-    if read_request(conn) is None:
-        return
-    for byte in b"HTTP/1.1 200 OK\r\nServer: slow/1.0\r\nX-Pad: " + b"p" * 100000:
-        if not send_all(conn, bytes([byte])):
-            return
-        time.sleep(0.3)
+    if read_request(conn) is not None:
+        drip(conn, b"HTTP/1.1 200 OK\r\nServer: slow/1.0\r\nX-Pad: " + b"p" * 100000)
 
 
 def huge_headers(conn, lab):

@@ -78,8 +78,8 @@ struct HostileLabTests {
         let run = try Cartograph.runBounded(Self.mapArguments(lab, db: db, probeDir: try Self.udpProbeDirectory(lab))
                                             + ["--format", format], limit: Self.limit)
         #expect(!run.killedByHarness, "the map did not end within the harness limit of \(Int(Self.limit)) s: \(run.summary)")
-        #expect(run.signal == nil, "the map died of a signal: \(run.summary)")
-        #expect(run.status == 0, "\(run.summary)")
+        #expect(run.killedByHarness || run.signal == nil, "the map died of a signal: \(run.summary)")
+        #expect(run.killedByHarness || run.status == 0, "\(run.summary)")
         #expect(run.peakKiB > 0 && run.peakKiB < Self.memoryLimitKiB, "peak memory \(run.peakKiB / 1024) MB: \(run.summary)")
 
         Self.expectNoControlBytes(run.stdout, "the \(format) report on stdout")

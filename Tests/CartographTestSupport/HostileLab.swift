@@ -32,7 +32,7 @@ public final class HostileLab: @unchecked Sendable {
         services.map { "\($0.protocol == "udp" ? "U" : "T"):\($0.port)" }.joined(separator: ",")
     }
 
-    public init(lifetime: Int = 900, extra: [String] = []) throws {
+    public init(lifetime: Int = 600, extra: [String] = []) throws {
         try Tools.requirePython()
         process = Process()
         process.executableURL = URL(fileURLWithPath: Tools.python)
@@ -45,16 +45,7 @@ public final class HostileLab: @unchecked Sendable {
         try process.run()
 
         // The first line is the lab's JSON; a lab that dies or hangs instead fails the test in 60 s.
-        let fd = out.fileHandleForReading.fileDescriptor
-        var line = [UInt8]()
-        let deadline = Date().addingTimeInterval(60)
-        while !line.contains(UInt8(ascii: "\n")) && Date() < deadline {
-            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&entry, 1, 200) > 0 else { continue }
-            var byte: UInt8 = 0
-            guard read(fd, &byte, 1) == 1 else { break }
-            line.append(byte)
-        }
+        let line = firstLine(of: out.fileHandleForReading.fileDescriptor, within: 60)
         struct Started: Decodable { let services: [Service] }
         guard let started = try? JSONDecoder().decode(Started.self, from: Data(line)) else {
             kill(process.processIdentifier, SIGKILL)
@@ -79,4 +70,19 @@ public final class HostileLab: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
+}
+
+/// The first line a child writes to the pipe `fd`, read a byte at a time so that nothing after
+/// it is consumed; whatever came when `seconds` ran out or the pipe closed.
+public func firstLine(of fd: Int32, within seconds: Double) -> [UInt8] {
+    var line = [UInt8]()
+    let deadline = Date().addingTimeInterval(seconds)
+    while !line.contains(UInt8(ascii: "\n")) && Date() < deadline {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&entry, 1, 200) > 0 else { continue }
+        var byte: UInt8 = 0
+        guard read(fd, &byte, 1) == 1 else { break }
+        line.append(byte)
+    }
+    return line
 }

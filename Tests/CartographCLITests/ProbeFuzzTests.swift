@@ -31,39 +31,39 @@ struct ProbeFuzzTests {
     static let oddValues = ["nil", "-1", "0", "1.5", "2^63", "-2^63", "math.huge", "-math.huge", "0/0", "\"x\"",
                             "\"\"", "{}", "function() end", "true", "string.rep('9', 400)", "70000", "1e308"]
 
-    /// Bodies for `run(host, port, args)`; `V` is replaced by an odd value, `ENDLESS` by the
+    /// Bodies for `run(host, port, args)`; `ODD` is replaced by an odd value, `ENDLESS` by the
     /// port of a server that never stops sending.
     static let fragments: [String] = [
         // socket calls with odd arguments
-        "local s = socket.connect(host, V)",
-        "local s = socket.connect(V, port)",
-        "local s = socket.connect(host, port, V)",
-        "local s = socket.connect(host, port, { timeout = V, protocol = V, tls = V, sni = V })",
+        "local s = socket.connect(host, ODD)",
+        "local s = socket.connect(ODD, port)",
+        "local s = socket.connect(host, port, ODD)",
+        "local s = socket.connect(host, port, { timeout = ODD, protocol = ODD, tls = ODD, sni = ODD })",
         "local s = socket.connect('127.0.0.2', port)",
-        "local s = socket.connect({ address = V }, { number = V })",
-        "local s = socket.connect(host, port); if s then s:send(V); s:send(string.rep('x', 4 * 1024 * 1024)) end",
-        "local s = socket.connect(host, port); if s then s:receive(V); s:receive_bytes(V, V) end",
+        "local s = socket.connect({ address = ODD }, { number = ODD })",
+        "local s = socket.connect(host, port); if s then s:send(ODD); s:send(string.rep('x', 4 * 1024 * 1024)) end",
+        "local s = socket.connect(host, port); if s then s:receive(ODD); s:receive_bytes(ODD, ODD) end",
         "local s = socket.connect(host, port); if s then s:receive_bytes(2^31, 500) end",
-        "local s = socket.connect(host, port); if s then s:receive_until(V, 300) end",
+        "local s = socket.connect(host, port); if s then s:receive_until(ODD, 300) end",
         "local s = socket.connect(host, port); if s then s:receive_until('(', 300) end",
         "local s = socket.connect(host, port); if s then s:receive_until(string.rep('a*', 40) .. 'b', 300) end",
-        "local s = socket.connect(host, port); if s then s:receive_line(V); s:close(); s:close(); s:send('after close') end",
-        "local s = socket.connect(host, port); if s then s:starttls(V); s:certificate() end",
+        "local s = socket.connect(host, port); if s then s:receive_line(ODD); s:close(); s:close(); s:send('after close') end",
+        "local s = socket.connect(host, port); if s then s:starttls(ODD); s:certificate() end",
         "local s = socket.connect(host, ENDLESS); if s then while true do s:receive(1) end end",
         "local s = socket.connect(host, ENDLESS); if s then s:receive_until('never', 60000) end",
         "local s = socket.connect(host, ENDLESS); if s then local t = {} while true do t[#t + 1] = s:receive() end end",
         "local all = {} for i = 1, 100000 do all[i] = socket.connect(host, port) end",
         "local s = socket.connect(host, port, { protocol = 'udp' }); if s then s:send(string.rep('u', 70000)); s:receive(200) end",
-        "socket.connect = nil; socket.x = V",
+        "socket.connect = nil; socket.x = ODD",
         // patterns and regexes that backtrack inside one C call
         "local t = string.rep('a', 30000); t:find(string.rep('a?', 3000) .. string.rep('a', 3000))",
         "local t = string.rep('-', 200000); t:match('(.-)-(.-)-(.-)-(.-)-(.-)x')",
         "local t = '<title>' .. string.rep(' ', 300000); t:match('<title>%s*(.-)%s*</title>')",
         "regex.match(string.rep('a', 40), '(a*)*b')",
         "regex.match(string.rep('a', 5000), '((a|aa)+)+b')",
-        "regex.match(string.rep('ab', 20000), '(a|b|ab)*c', V)",
-        "regex.match(V, V)",
-        "regex.find(V, '(')",
+        "regex.match(string.rep('ab', 20000), '(a|b|ab)*c', ODD)",
+        "regex.match(ODD, ODD)",
+        "regex.find(ODD, '(')",
         "regex.match('x', 'a{1000}{1000}{1000}')",
         "regex.find(string.rep('x', 1000000), '(x+x+)+y')",
         "string.gsub(string.rep('a', 100000), 'a', function() return string.rep('b', 1000) end)",
@@ -77,7 +77,7 @@ struct ProbeFuzzTests {
         "table.unpack({}, 1, 1e7)",
         "string.format('%99d', 1); string.format(string.rep('%s', 100000), 1)",
         "string.pack(string.rep('i16', 100000), 1)",
-        "utf8.char(V); utf8.len(V); utf8.codepoint(string.rep('\\xff', 1000), 1, -1)",
+        "utf8.char(ODD); utf8.len(ODD); utf8.codepoint(string.rep('\\xff', 1000), 1, -1)",
         // CPU, recursion and protected loops
         "while true do end",
         "local function f(n) return f(n + 1) + 1 end f(1)",
@@ -95,25 +95,25 @@ struct ProbeFuzzTests {
         "load('while true do end')()",
         "local d = ('').dump; d(function() end)",
         "string.dump(function() end)",
-        "require('os'); require('../../../etc/passwd'); require(V)",
+        "require('os'); require('../../../etc/passwd'); require(ODD)",
         "getmetatable('').__index.upper = function() return 'pwned' end",
         "local s = socket.connect(host, port); if s then getmetatable(s).__index.receive = function() return 'pwned' end end",
         "rawset(_G, 'socket', nil); _ENV = nil",
         "debug.sethook(); os.exit(1); io.open('/etc/passwd')",
-        "collectgarbage('stop'); collectgarbage('generational'); collectgarbage(V)",
-        "sleep(V); sleep(-1); sleep(1e12)",
+        "collectgarbage('stop'); collectgarbage('generational'); collectgarbage(ODD)",
+        "sleep(ODD); sleep(-1); sleep(1e12)",
         // logs
         "for i = 1, 1e7 do log(string.rep('l', 1000)) end",
         "log('\\27]0;pwned\\7\\27[2J\\rline one\\nline two\\0\\x9b')",
         "log(setmetatable({}, { __tostring = function() return string.rep('t', 1e6) end }))",
-        "log(V, V, V)",
+        "log(ODD, ODD, ODD)",
         // errors
         "error(setmetatable({}, { __tostring = function() return 'multi\\nline\\27[2J error' end }))",
         "error(setmetatable({}, { __tostring = function() while true do end end }))",
         "error(setmetatable({}, { __tostring = function() return {} end }))",
         "error({})",
         "error(nil)",
-        "error(V, V)",
+        "error(ODD, ODD)",
         "error(string.rep('e', 1e6))",
         "error('\\27]0;title\\7 escape in an error')",
     ]
@@ -126,7 +126,7 @@ struct ProbeFuzzTests {
         "return { name = '\\27[2Jevil\\nname', product = '=cmd|calc', extra = '<script>alert(1)</script>]]>' }",
         "return { name = 'x', cpe = { 1, {}, true }, os = 7, hostnames = { '\\27]0;h\\7' } }",
         "return setmetatable({}, { __index = function() error('boom') end })",
-        "return { name = 'x', certain = V }",
+        "return { name = 'x', certain = ODD }",
         "return coroutine",
     ]
 
@@ -166,7 +166,7 @@ struct ProbeFuzzTests {
                 var out = text.replacingOccurrences(of: "NAME", with: name)
                     .replacingOccurrences(of: "PORT", with: String(port))
                     .replacingOccurrences(of: "ENDLESS", with: String(endless))
-                while let range = out.range(of: "V") { out.replaceSubrange(range, with: rng.pick(oddValues)) }
+                while let range = out.range(of: "ODD") { out.replaceSubrange(range, with: rng.pick(oddValues)) }
                 return out
             }
             let body = (0...(Int(rng.next() % 3))).map { _ in "    " + fill(rng.pick(fragments)) }.joined(separator: "\n")
@@ -306,8 +306,8 @@ struct ProbeFuzzTests {
                                              "--engine", "connect", "--probe-dir", dir.path, "--probes", "all",
                                              "--profile", profile.path, "--db", db, "--format", "json"], limit: 300)
         #expect(!run.killedByHarness, "the map did not end within the harness limit: \(run.summary)")
-        #expect(run.signal == nil, "\(run.summary)")
-        #expect(run.status == 0, "\(run.summary)")
+        #expect(run.killedByHarness || run.signal == nil, "\(run.summary)")
+        #expect(run.killedByHarness || run.status == 0, "\(run.summary)")
         #expect(ControlBytes.count(in: run.stdout) == 0 && ControlBytes.count(in: run.stderr) == 0,
                 "raw control bytes: \(ControlBytes.describe(run.stdout)) \(ControlBytes.describe(run.stderr))")
         let object = try? JSONSerialization.jsonObject(with: run.stdout) as? [String: Any]

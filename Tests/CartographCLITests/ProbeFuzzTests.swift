@@ -221,11 +221,12 @@ struct ProbeFuzzTests {
         try Self.writeCases(cases, into: dir)
 
         // Two at a time: the machine's cores are shared with the rest of the suite.
-        let results = ResultBox(count: cases.count)
+        let results = ResultBox()
         DispatchQueue.concurrentPerform(iterations: 2) { lane in
             for item in cases where item.index % 2 == lane {
                 let file = dir.appendingPathComponent("\(item.name).lua").path
-                let run = Result { try Cartograph.runBounded(["probes", "test", file, "127.0.0.1:\(banner.port)", "--timeout", "2000"], limit: 60) }
+                // Judged at once: only the problems are kept, not what the run printed.
+                let run = Result { Self.problems(try Cartograph.runBounded(["probes", "test", file, "127.0.0.1:\(banner.port)", "--timeout", "2000"], limit: 60), file: file) }
                 results.set(item.index, run)
             }
         }
@@ -233,9 +234,9 @@ struct ProbeFuzzTests {
         var failures = 0
         for item in cases {
             let file = dir.appendingPathComponent("\(item.name).lua").path
-            let run: BoundedResult
+            let problems: [String]
             switch results.get(item.index) {
-            case .success(let value): run = value
+            case .success(let value): problems = value
             case .failure(let error):
                 Issue.record("case \(item.index): \(error)")
                 continue
@@ -243,7 +244,6 @@ struct ProbeFuzzTests {
                 Issue.record("case \(item.index) did not run")
                 continue
             }
-            let problems = Self.problems(run, file: file)
             if !problems.isEmpty {
                 failures += 1
                 // One issue per failing case, with its source, so each can be replayed by hand.
@@ -328,12 +328,11 @@ struct ProbeFuzzTests {
     }
 }
 
-/// Results of the concurrent runs, by case index.
+/// The problems of each concurrent run, by case index.
 private final class ResultBox: @unchecked Sendable {
     // Guarded by `lock`.
     private let lock = NSLock()
-    private var results: [Int: Result<BoundedResult, any Error>] = [:]
-    init(count: Int) {}
-    func set(_ index: Int, _ result: Result<BoundedResult, any Error>) { lock.withLock { results[index] = result } }
-    func get(_ index: Int) -> Result<BoundedResult, any Error>? { lock.withLock { results[index] } }
+    private var results: [Int: Result<[String], any Error>] = [:]
+    func set(_ index: Int, _ result: Result<[String], any Error>) { lock.withLock { results[index] = result } }
+    func get(_ index: Int) -> Result<[String], any Error>? { lock.withLock { results[index] } }
 }

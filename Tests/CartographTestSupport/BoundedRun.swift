@@ -14,6 +14,7 @@ public struct BoundedResult: Sendable {
     public let killedByHarness: Bool
     /// Peak resident memory of the process, KiB (getrusage of the harness's one child).
     public let peakKiB: Int
+    /// What it printed (the first 16 MB of each).
     public let stdout: Data
     public let stderr: Data
 
@@ -85,8 +86,14 @@ extension Cartograph {
         struct Report: Decodable { let status: Int32?; let signal: Int32?; let killed: Bool; let maxrss: Int }
         let report = try JSONDecoder().decode(Report.self, from: data)
         return BoundedResult(status: report.status, signal: report.signal, killedByHarness: report.killed,
-                             peakKiB: report.maxrss, stdout: (try? Data(contentsOf: out)) ?? Data(),
-                             stderr: (try? Data(contentsOf: err)) ?? Data())
+                             peakKiB: report.maxrss, stdout: Self.head(of: out), stderr: Self.head(of: err))
+    }
+
+    /// The first 16 MB of a file: a run that floods its output must not flood the test process.
+    static func head(of url: URL, limit: Int = 16 << 20) -> Data {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return Data() }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: limit)) ?? Data()
     }
 }
 

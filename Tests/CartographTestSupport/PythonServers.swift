@@ -74,16 +74,7 @@ public final class PythonServer {
         try process.run()
 
         // The first line is the port; a server that dies or hangs instead fails the test in 20 s.
-        let fd = out.fileHandleForReading.fileDescriptor
-        var line = [UInt8]()
-        let deadline = Date().addingTimeInterval(20)
-        while !line.contains(UInt8(ascii: "\n")) && Date() < deadline {
-            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&entry, 1, 200) > 0 else { continue }
-            var byte: UInt8 = 0
-            guard read(fd, &byte, 1) == 1 else { break }
-            line.append(byte)
-        }
+        let line = firstLine(of: out.fileHandleForReading.fileDescriptor, within: 20)
         let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let port = UInt16(text) else {
             kill(process.processIdentifier, SIGKILL)

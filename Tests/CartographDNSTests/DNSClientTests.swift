@@ -2,7 +2,6 @@ import CartographCore
 import CartographDNS
 import CartographTestSupport
 import Foundation
-import Glibc
 import Testing
 
 /// The UDP client against servers on loopback: one that answers every query (with no records)
@@ -18,30 +17,6 @@ struct DNSClientTests {
         return reply
     }
 
-    /// A UDP socket on `address`:`port` that reads nothing and answers nothing; counts what came.
-    final class SilentServer {
-        let fd: Int32
-        init(address: String, port: UInt16) throws {
-            fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            var sin = sockaddr_in()
-            sin.sin_family = sa_family_t(AF_INET)
-            sin.sin_port = port.bigEndian
-            inet_pton(AF_INET, address, &sin.sin_addr)
-            let bound = withUnsafePointer(to: &sin) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            try #require(bound == 0, "bind \(address):\(port)")
-        }
-        /// The datagrams that arrived, read without waiting.
-        func received() -> Int {
-            var count = 0
-            var buffer = [UInt8](repeating: 0, count: 2048)
-            while recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT)) >= 0 { count += 1 }
-            return count
-        }
-        deinit { close(fd) }
-    }
-
     static func questions(_ count: Int) -> [DNSQuestion] {
         (0..<count).map { DNSQuestion("host\($0).example.test", .a) }
     }
@@ -50,7 +25,7 @@ struct DNSClientTests {
     func silentServerDropped() throws {
         let answering = try UDPLoopbackServer(handler: Self.emptyAnswer)
         defer { answering.stop() }
-        let silent = try SilentServer(address: "127.0.0.2", port: answering.port)
+        let silent = try SilentUDP(address: "127.0.0.2", port: answering.port)
         let client = DNSClient(servers: [IPAddress("127.0.0.2")!, IPAddress("127.0.0.1")!], port: answering.port,
                                timeoutMs: 300, concurrency: 4)
         let answers = client.resolve(Self.questions(40), cancel: CancellationFlag())
@@ -58,17 +33,17 @@ struct DNSClientTests {
         #expect(client.unresponsive == [IPAddress("127.0.0.2")!])
         #expect(client.abandoned == 0)
         // Without dropping it, half of the 40 first attempts would have gone to it.
-        #expect(silent.received() <= DNSClient.deadAfter + 4, "the silent server was asked only until it was dropped")
+        #expect(silent.received <= DNSClient.deadAfter + 4, "the silent server was asked only until it was dropped")
     }
 
     @Test("with no server answering, lookups are given up once every server is dropped, not asked to the end")
     func noServerLeft() throws {
-        let silent = try SilentServer(address: "127.0.0.3", port: 5353)
+        let silent = try SilentUDP(address: "127.0.0.3", port: 5353)
         let client = DNSClient(servers: [IPAddress("127.0.0.3")!], port: 5353, timeoutMs: 200, concurrency: 4)
         let answers = client.resolve(Self.questions(40), cancel: CancellationFlag())
         #expect(answers.isEmpty)
         #expect(client.unresponsive == [IPAddress("127.0.0.3")!])
         #expect(client.abandoned >= 30, "\(client.abandoned) given up")
-        #expect(silent.received() <= DNSClient.deadAfter + 4, "40 questions × 3 attempts would be 120 datagrams")
+        #expect(silent.received <= DNSClient.deadAfter + 4, "40 questions × 3 attempts would be 120 datagrams")
     }
 }

@@ -44,16 +44,22 @@ let package = Package(
         .target(name: "CartographStore", dependencies: ["CartographCore", .product(name: "GRDB", package: "GRDB.swift")]),
         // Map-complete notifications: e-mail over SMTP and signed webhooks, TLS through CTLSShims.
         .target(name: "CartographNotify", dependencies: ["CartographCore", "CartographIO", "CTLSShims", "COpenSSL"]),
-        // The core scheduler: runs each map's stages in order and assembles its result.
+        // The core scheduler: a pipeline of overlapping stages that assembles each map's result.
         .target(
             name: "CartographEngine",
             dependencies: ["CartographCore", "CartographDNS", "CartographNet", "CartographProbes"]
+        ),
+        // One invocation's maps, run and kept (store rows, checkpoints, stamps, trend,
+        // notifications): the command line hosts it, and so will a scanner agent.
+        .target(
+            name: "CartographSession",
+            dependencies: ["CartographCore", "CartographEngine", "CartographReport", "CartographStore", "CartographNotify"]
         ),
         .executableTarget(
             name: "cartograph",
             dependencies: [
                 "CartographCore", "CartographEngine", "CartographNet", "CartographProbes", "CartographReport",
-                "CartographStore", "CartographNotify",
+                "CartographStore", "CartographNotify", "CartographSession",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -62,6 +68,7 @@ let package = Package(
         .testTarget(name: "CartographStoreTests", dependencies: ["CartographCore", "CartographStore"]),
         .testTarget(name: "CartographDNSTests", dependencies: ["CartographCore", "CartographDNS", "CartographTestSupport"]),
         .testTarget(name: "CartographNetTests", dependencies: ["CartographCore", "CartographNet"]),
+        .testTarget(name: "CartographEngineTests", dependencies: ["CartographCore", "CartographEngine", "CartographNet", "CartographProbes"]),
         .testTarget(
             name: "CartographNotifyTests",
             dependencies: ["CartographNotify", "CartographCore", "CartographTestSupport"],

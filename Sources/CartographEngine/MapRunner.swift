@@ -3,6 +3,7 @@ import CartographDNS
 import CartographNet
 import CartographProbes
 import Foundation
+import Synchronization
 
 /// Everything a map run needs besides its spec: the profile, the probes, and the engines.
 public struct MapContext {
@@ -39,9 +40,13 @@ public struct MapContext {
     }
 }
 
-/// The core scheduler: runs one map's stages in order (names, live host sweep, port discovery,
-/// reverse lookups, identification) and assembles the result. Each stage hands the next a
-/// plain value; a cancelled run stops sending and keeps what it found, marked interrupted.
+/// The core scheduler: a pipeline of stages that overlap. A domain's forward lookups come first
+/// (they decide the map's addresses); then the sweep runs, and each host it finds enters the
+/// port scan, the reverse lookups and the trace at once, while each open port the scan finds
+/// enters identification at once. Stages talk through bounded queues (`StageQueue`) and report
+/// what they find as events (`MapEvent`), which this thread folds into the map (`MapState`) and
+/// routes on. The map ends when the last stage settles, then its hosts are classified.
+/// A cancelled map stops every stage and keeps what was found, marked interrupted.
 public struct MapRunner {
     public let context: MapContext
 
@@ -65,140 +70,31 @@ public struct MapRunner {
     }
 
     public func run(_ spec: MapSpec) throws -> MapResult {
-        let profile = context.profile
-        let cancel = context.cancel
-        let progress = context.progress
+        let profile = context.profile, cancel = context.cancel, progress = context.progress
         progress.startMap(spec.target)
-        let started = Date()
-        var warnings = context.probes.errors.map(\.description)
-        var addresses = spec.addresses
-        var names: [IPAddress: [Hostname]] = [:]
-        // Addresses DNS found (they are listed even when they do not answer), excluded ones DNS
-        // named, and addresses whose PTR records were already asked for.
-        var dnsFound = Set<IPAddress>()
-        var excludedNamed = Set<IPAddress>()
-        var reversed = Set<IPAddress>()
-
-        // The map as it stands: the final result, and the checkpoints the store writes while the
-        // map runs so that a map cut short keeps what it found.
-        var live: [IPAddress: [String]] = [:]
-        var ttls: [IPAddress: Int] = [:]
-        var order: [IPAddress] = []
-        var ports: [IPAddress: [PortObservation]] = [:]
-        var identified: [PortKey: PortIdentification] = [:]
-        // Traceroute: routers and the destinations they forwarded towards; hosts' distances.
-        var routes: [IPAddress: Set<IPAddress>] = [:]
-        var distances: [IPAddress: Int] = [:]
-        func assemble(_ status: MapResult.Status) -> MapResult {
-            let results: [HostResult] = Set(order).union(dnsFound).union(routes.keys).sorted().map { address in
-                let observations = ports[address] ?? []
-                // DNS methods that found the address count as discovery methods too, and so does
-                // the traceroute that found a router.
-                var methods = Set(live[address] ?? [])
-                if dnsFound.contains(address) { methods.formUnion((names[address] ?? []).map(\.source)) }
-                if routes[address] != nil { methods.insert("traceroute") }
-                var host = HostResult(address: address.description, hostnames: names[address] ?? [],
-                                      discovery: methods.sorted(by: Self.discoveryOrder))
-                if spec.domain != nil { host.inNetblock = spec.netblocks.contains { $0.contains(address) } }
-                host.ttl = ttls[address]
-                host.hops = distances[address].map { $0 - 1 } ?? ttls[address].map(Self.hopsFromTTL)
-                host.forwards = routes[address].map { $0.sorted().map(\.description) }
-                host.closedPorts = observations.filter { $0.state == .closed }.count
-                host.filteredPorts = observations.filter { $0.state == .filtered || $0.state == .openFiltered }.count
-                host.services = observations.filter { $0.state == .open }
-                    .sorted { ($0.proto, $0.port) < ($1.proto, $1.port) }
-                    .map { observation in
-                        var service = ServiceResult(port: observation.port, protocol: observation.proto,
-                                                    method: context.scanEngine.method)
-                        let key = PortKey(address: address, port: observation.port, proto: observation.proto)
-                        if let identification = identified[key] {
-                            if let match = identification.match, let method = identification.method {
-                                service.name = match.name
-                                service.product = match.product
-                                service.version = match.version
-                                service.extraInfo = match.extraInfo
-                                service.cpe = match.cpe.isEmpty ? nil : match.cpe
-                                service.method = method
-                                service.certain = match.certain
-                                service.deviceType = match.deviceType
-                                service.os = match.osHints.isEmpty ? nil : match.osHints
-                                service.tls = identification.tls ? true : nil
-                                for name in match.hostnames where !host.hostnames.contains(where: { $0.name == name }) {
-                                    host.hostnames.append(Hostname(name: name, source: method))
-                                }
-                            }
-                            if !identification.errors.isEmpty { service.probeErrors = identification.errors }
-                        }
-                        return service
-                    }
-                return host
-            }
-
-            let excludedHosts = excludedNamed.sorted().map { address in
-                var host = HostResult(address: address.description, hostnames: names[address] ?? [],
-                                      discovery: Set((names[address] ?? []).map(\.source)).sorted(by: Self.discoveryOrder))
-                host.excluded = true
-                if spec.domain != nil { host.inNetblock = spec.netblocks.contains { $0.contains(address) } }
-                return host
-            }
-
-            var result = MapResult(
-                target: spec.target, profile: profile.name,
-                status: status,
-                startedAt: started, finishedAt: Date(),
-                addressesScanned: String(addresses.count), excludedAddresses: String(spec.excludedCount),
-                hosts: (results + excludedHosts).sorted { IPAddress($0.address)! < IPAddress($1.address)! }, warnings: warnings)
-            result.assetGroup = spec.group
-            return result
-        }
-        var lastCheckpoint = Date()
-        /// Hands the map so far to the store; `force` at stage ends, else at most every 2 s.
-        func checkpoint(force: Bool = true) {
-            guard let save = context.checkpoint, force || Date().timeIntervalSince(lastCheckpoint) >= 2 else { return }
-            lastCheckpoint = Date()
-            save(assemble(.running))
-        }
+        var state = MapState(spec: spec, profile: profile.name, scanMethod: context.scanEngine.method,
+                             excluded: context.excluded, sweeping: profile.hostDiscovery.enabled,
+                             rawUDP: context.scanEngine.scansUDP)
+        state.warnings = context.probes.errors.map(\.description)
+        // What stages find after a Ctrl-C still counts, so this queue is never cancelled.
+        let events = StageQueue<MapEvent>(capacity: .max, cancel: CancellationFlag())
+        let emit: @Sendable (MapEvent) -> Void = { events.put($0) }
+        func drain() { while events.count > 0, let batch = events.take() { for event in batch { state.apply(event) } } }
 
         let dnsServers = profile.dns.servers.isEmpty ? DNSClient.systemServers() : profile.dns.servers
         let dns = DNSClient(servers: dnsServers, concurrency: 64, rate: 500)
-
-        // Names: a domain map starts from the domain's addresses, its name servers' and its mail
-        // exchangers'.
         if let domain = spec.domain {
             progress.begin(.names, total: 0)
             context.note("looking up \(domain) (A, AAAA, NS, MX) at \(dnsServers.map(\.description).joined(separator: ", "))")
-            var found = DomainLookup.run(domain, client: dns, profile: profile.dns, words: context.guessWords,
-                                         cancel: cancel, warnings: &warnings)
-            if found.isEmpty, case .success(let local)? = SystemResolver.addresses(of: domain, cancel: cancel) {
-                // /etc/hosts and the like, which DNS does not see.
-                found = local.map { ($0, Hostname(name: domain, source: "dns-a")) }
-            }
-            if found.isEmpty && spec.netblocks.isEmpty && !cancel.isCancelled {
+            let inbox = StageQueue<String>(capacity: 1, cancel: cancel)
+            inbox.put(domain)
+            inbox.close()
+            try NamesStage(client: dns, settings: profile.dns, words: context.guessWords, cancel: cancel)
+                .run(inbox, meter: progress.meter(for: .names), emit: emit)
+            progress.end(.names)
+            drain()
+            if state.dnsFound.isEmpty && state.excludedNamed.isEmpty && spec.netblocks.isEmpty && !cancel.isCancelled {
                 throw MapError(message: "\(domain) has no addresses in DNS (asked \(dnsServers.map(\.description).joined(separator: ", ")))")
-            }
-            for (address, hostname) in found {
-                if !(names[address] ?? []).contains(hostname) { names[address, default: []].append(hostname) }
-                // DNS may name an excluded host: it is listed as such, and gets no packet.
-                if context.excluded.contains(address) {
-                    excludedNamed.insert(address)
-                    continue
-                }
-                addresses.insert(AddressRange(address))
-                dnsFound.insert(address)
-            }
-
-            // PTR lookups over the domain's netblocks: names for addresses that may not answer.
-            let blocks = AddressSet(spec.netblocks).subtracting(context.excluded)
-            if profile.dns.reverseLookups && !blocks.isEmpty && blocks.count <= 65536 && !cancel.isCancelled {
-                let targets = Array(blocks)
-                context.note("reverse lookups of \(targets.count) netblock address(es)")
-                for (address, name) in ReverseLookup.run(targets, client: dns, cancel: cancel) {
-                    if !(names[address] ?? []).contains(where: { $0.name == name }) {
-                        names[address, default: []].append(Hostname(name: name, source: "dns-ptr"))
-                    }
-                    dnsFound.insert(address)
-                }
-                reversed.formUnion(targets)
             }
         }
 
@@ -211,307 +107,203 @@ public struct MapRunner {
         case .none: AddressSet()
         }
         func inScope(_ address: IPAddress) -> Bool { scopeSet?.contains(address) ?? true }
-        if scope == .none { addresses = AddressSet() }   // DNS only: no packet to any host
+        if scope == .none { state.addresses = AddressSet() }   // DNS only: no packet to any host
+        checkpoint(state, force: true)
 
-        checkpoint()
-
-        // Live host sweep.
+        // The stages this profile runs, each on its own thread behind its inbox.
+        var running = Set<ProgressMeter.Stage>()
+        func start<Stage: MapStage>(_ stage: Stage, capacity: Int = 4096) -> StageQueue<Stage.Work> {
+            let inbox = StageQueue<Stage.Work>(capacity: capacity, cancel: cancel)
+            progress.begin(stage.kind, total: 0)
+            running.insert(stage.kind)
+            stage.start(inbox, meter: progress.meter(for: stage.kind), emit: emit)
+            return inbox
+        }
         let sweeping = profile.hostDiscovery.enabled
-        if sweeping {
-            context.note("sweeping \(addresses.count) address(es) of \(spec.target)")
-            progress.begin(.sweep, total: 0)
-            try context.sweepEngine.sweep(addresses, profile: profile, cancel: cancel, progress: progress) { address, method, ttl in
-                if live[address] == nil {
-                    order.append(address)
-                    progress.found(hosts: order.count)
-                }
-                if !(live[address] ?? []).contains(method) { live[address, default: []].append(method) }
-                if let ttl, ttls[address] == nil { ttls[address] = Int(ttl) }
-                checkpoint(force: false)
-            }
-            warnings += context.sweepEngine.coverageWarnings()
-            checkpoint()
-        }
-
-        // Port discovery. Without a sweep, every address is scanned and a host counts as live
-        // when any port answered.
         let selection = PortSelection(tcp: profile.informationGathering.tcpPorts, udp: profile.informationGathering.udpPorts)
-        if profile.informationGathering.portScan && !selection.isEmpty && !cancel.isCancelled {
-            let engine = context.scanEngine
-            // Units of scan work per host: the raw engine probes UDP ports itself.
-            let perHost = selection.tcp.count + (engine.scansUDP ? selection.udp.count : 0)
-            var openPorts = 0
-            let observe: (PortObservation) -> Void = { observation in
-                if observation.state == .open {
-                    openPorts += 1
-                    progress.found(openPorts: openPorts)
-                }
-                if observation.state == .open || observation.state == .closed, live[observation.address] == nil, !sweeping {
-                    order.append(observation.address)
-                    live[observation.address] = ["\(engine.method):\(observation.port)"]
-                    progress.found(hosts: order.count)
-                }
-                ports[observation.address, default: []].append(observation)
-                checkpoint(force: false)
+        let scanning = profile.informationGathering.portScan && !selection.isEmpty
+        let sweep = sweeping ? start(SweepStage(engine: context.sweepEngine, profile: profile, cancel: cancel), capacity: 1) : nil
+        let scan = scanning ? start(ScanStage(engine: context.scanEngine, ports: selection, profile: profile, cancel: cancel)) : nil
+        let identification = identificationStage(selection: selection, warnings: &state.warnings)
+        let identify = identification.map { start(IdentifyStage(identifier: $0.identifier, cancel: cancel)) }
+        let reverse = profile.dns.enabled && profile.dns.reverseLookups ? start(ReverseStage(client: dns, cancel: cancel), capacity: 65536) : nil
+        let roundTrips = RoundTrips(engines: Handover(value: (context.sweepEngine, context.scanEngine)))
+        let tracing = profile.hostDiscovery.traceroute && scope != .none
+        let trace = tracing ? start(TraceStage(cancel: cancel, slowest: { roundTrips.slowest })) : nil
+        if sweeping { context.note("sweeping \(state.addresses.count) address(es) of \(spec.target)") }
+        if scanning { context.note("scanning \(selection.tcp.count) port(s) on each live host as it is found") }
+
+        // What enters the pipeline: the target, and the hosts DNS already found.
+        var reversed = Set<IPAddress>()
+        if spec.domain != nil, profile.dns.reverseLookups, let reverse {
+            // PTR records over the domain's netblocks: names for addresses that may not answer.
+            let blocks = AddressSet(spec.netblocks).subtracting(context.excluded)
+            if !blocks.isEmpty && blocks.count <= 65536 {
+                for address in blocks where reverse.put(ReverseStage.Work(address: address, lists: true)) { reversed.insert(address) }
             }
-            if sweeping {
-                let hosts = order.sorted().filter(inScope)
-                context.note("scanning \(selection.tcp.count) port(s) on \(hosts.count) live host(s)")
-                progress.begin(.scan, total: hosts.count * perHost)
-                try engine.scan(hosts: hosts, ports: selection, profile: profile, cancel: cancel, progress: progress, observe: observe)
-            } else {
-                context.note("scanning \(selection.tcp.count) port(s) on \(addresses.count) address(es), every one assumed live")
-                let scanned = scopeSet.map { addresses.subtracting(addresses.subtracting($0)) } ?? addresses
-                progress.begin(.scan, total: ProgressMeter.units(scanned.count, times: perHost))
-                try engine.scan(hosts: scanned, ports: selection, profile: profile, cancel: cancel, progress: progress, observe: observe)
-            }
-        } else if !sweeping {
+        }
+        sweep?.put(state.addresses)
+        sweep?.close()
+        if !sweeping, let scan {
+            let scanned = scopeSet.map { state.addresses.subtracting(state.addresses.subtracting($0)) } ?? state.addresses
+            scan.put(scanned)
+            scan.close()
+        }
+        if !sweeping && !scanning {
             // No sweep and no scan: every address is taken as live, as the profile says.
-            for address in addresses.prefix(1 << 20) where live[address] == nil {
-                order.append(address)
-                live[address] = ["assumed"]
-            }
+            for address in state.addresses.prefix(1 << 20) { state.apply(.live(address, method: "assumed", ttl: nil)) }
         }
 
-        warnings += context.scanEngine.coverageWarnings()
-        checkpoint()
-        let hosts = Set(order).union(dnsFound).sorted()
-
-        // Reverse lookups of the hosts not looked up yet.
-        let unnamed = hosts.filter { !reversed.contains($0) }
-        if profile.dns.enabled && profile.dns.reverseLookups && !unnamed.isEmpty && !cancel.isCancelled {
-            context.note("looking up names of \(unnamed.count) host(s)")
-            progress.begin(.names, total: unnamed.count)
-            for (address, name) in ReverseLookup.run(unnamed, client: dns, cancel: cancel)
-            where !(names[address] ?? []).contains(where: { $0.name == name }) {
-                names[address, default: []].append(Hostname(name: name, source: "dns-ptr"))
+        /// A host the map will list: it is named, traced and its UDP ports tried as it comes.
+        func hostFound(_ address: IPAddress, live: Bool) {
+            progress.found(hosts: state.order.count)
+            if reversed.insert(address).inserted { reverse?.put(ReverseStage.Work(address: address, lists: false)) }
+            guard inScope(address) else { return }
+            if live && sweeping { scan?.put(AddressSet([AddressRange(address)])) }
+            if live { trace?.put(TraceStage.Work(address: address, expected: state.ttls[address].map { Self.hopsFromTTL($0) + 1 })) }
+            for port in identification?.udpPorts ?? [] {
+                identify?.put(PortJob(address: address, port: port, proto: .udp, hostname: state.names[address]?.first?.name))
             }
         }
+        /// No host can be found any more: the stages fed by hosts get no more work.
+        func hostsSettled() {
+            for inbox in [reverse.map { $0.close }, trace.map { $0.close }, identify.map { $0.close }] { inbox?() }
+        }
+        for address in state.dnsFound.sorted() where !state.addresses.isEmpty || scope == .none { hostFound(address, live: false) }
+        for address in state.order { hostFound(address, live: true) }
+        if !scanning && !sweeping { hostsSettled() }
 
-        if !unnamed.isEmpty { checkpoint() }
-
-        // Identification.
-        if profile.probes.enabled && !cancel.isCancelled {
-            let (selected, unknown) = context.probes.select(include: profile.probes.include, exclude: profile.probes.exclude)
-            if !unknown.isEmpty {
-                warnings.append("no probe or category named \(unknown.map { "\"\($0)\"" }.joined(separator: ", "))")
-            }
-            var jobs = hosts.filter(inScope).flatMap { address in
-                (ports[address] ?? []).filter { $0.state == .open }.map {
-                    PortJob(address: address, port: $0.port, proto: $0.proto, hostname: names[address]?.first?.name)
-                }
-            }
-            let rawUDP = context.scanEngine.scansUDP
-            if rawUDP {
-                // Silent UDP ports a probe has a payload for get that payload: an answer makes
-                // them open.
-                let payloadPorts = Set(selected.filter { $0.proto == .udp }.flatMap(\.ports))
-                for address in hosts where inScope(address) {
-                    jobs += (ports[address] ?? []).filter { $0.proto == .udp && $0.state == .openFiltered && payloadPorts.contains($0.port) }
-                        .map { PortJob(address: address, port: $0.port, proto: .udp, hostname: names[address]?.first?.name) }
-                }
-            } else if profile.informationGathering.portScan && scope != .none {
-                // UDP without raw packets: a port is open when a probe's protocol payload gets
-                // an answer, so only ports some probe has a payload for are tried.
-                let udpScanned = udpCandidates(selection: selection, probes: selected, warnings: &warnings)
-                for address in hosts where inScope(address) {
-                    jobs += udpScanned.map { PortJob(address: address, port: $0, proto: .udp, hostname: names[address]?.first?.name) }
-                }
-            }
-            if !selected.isEmpty && !jobs.isEmpty {
-                context.note("identifying \(jobs.count) open port(s) with \(selected.count) probe(s)")
-                progress.begin(.identification, total: jobs.count)
-                var settings = ProbeSettings()
-                settings.probeTimeoutMs = profile.performance.probeTimeoutMs
-                settings.args = profile.probes.args
-                settings.intensity = profile.probes.intensity
-                settings.concurrency = max(1, min(profile.performance.concurrency, 1024))
-                let identifier = ServiceIdentifier(library: context.probes, probes: selected, settings: settings)
-                for result in try identifier.identify(jobs, cancel: cancel, progress: progress) {
-                    identified[PortKey(address: result.address, port: result.port, proto: result.proto)] = result
-                    guard result.proto == .udp else { continue }
-                    var observations = ports[result.address] ?? []
-                    let state: PortState = result.match == nil ? (rawUDP ? .openFiltered : .filtered) : .open
-                    if let index = observations.firstIndex(where: { $0.proto == .udp && $0.port == result.port }) {
-                        if state == .open { observations[index].state = .open }
-                    } else {
-                        observations.append(PortObservation(address: result.address, port: result.port, proto: .udp, state: state))
+        var failure: String?
+        while !running.isEmpty, let batch = events.take() {
+            for event in batch {
+                let newHost = state.apply(event)
+                if let newHost { hostFound(newHost, live: true) }
+                switch event {
+                case .port(let observation):
+                    if observation.state == .open { progress.found(openPorts: state.openPorts) }
+                    if let rtt = observation.rttNanoseconds { roundTrips.observe(rtt) }
+                    guard inScope(observation.address), let identification else { break }
+                    // Open ports are identified; silent UDP ports a probe has a payload for get
+                    // that payload, and an answer makes them open.
+                    if observation.state == .open
+                        || (observation.proto == .udp && observation.state == .openFiltered && identification.payloadPorts.contains(observation.port)) {
+                        identify?.put(PortJob(address: observation.address, port: observation.port, proto: observation.proto,
+                                              hostname: state.names[observation.address]?.first?.name))
                     }
-                    ports[result.address] = observations
-                }
-            }
-        } else if !selection.udp.isEmpty && profile.informationGathering.portScan && !context.scanEngine.scansUDP {
-            warnings.append("\(selection.udp.count) UDP port(s) were not scanned: without raw packets, UDP ports are found by probe payloads, and identification is off")
-        }
-
-        // Path: a short traceroute towards one live host per /24 or /64, whose path the block's
-        // other hosts share; its hops are routers.
-        if profile.hostDiscovery.traceroute && scope != .none && !order.isEmpty && !cancel.isCancelled {
-            let destinations = order.sorted().filter(inScope)
-            context.note("tracing the path to \(destinations.count) host(s)")
-            progress.begin(.trace, total: destinations.count)
-            // The first answer is awaited for a few of the slowest round trips the scan measured.
-            let slowest = (ports.values.joined().compactMap(\.rttNanoseconds)
-                + [context.sweepEngine.slowestRoundTrip, context.scanEngine.slowestRoundTrip].compactMap { $0 }).max()
-            let timeoutMs = slowest.map { min(1500, max(100, Int(4 * $0 / 1_000_000) + 50)) } ?? 1500
-            let expected = ttls.mapValues { Self.hopsFromTTL($0) + 1 }
-            let paths = Traceroute.trace(destinations, expected: expected, timeoutMs: timeoutMs, cancel: cancel)
-            progress.advance(destinations.count)
-            let unsent = paths.reduce(0) { $0 + $1.unsent }
-            if unsent > 0 { warnings.append("traceroute: \(unsent) probe(s) could not be sent (no socket); routers may be missing") }
-            // A host's own answer gives its distance; a router known only as a hop is as far as
-            // the nearest hop it was seen at.
-            for path in paths {
-                if let distance = path.distance { distances[path.destination] = distance }
-            }
-            let reached = Set(paths.filter { $0.distance != nil }.map(\.destination))
-            for path in paths {
-                for hop in path.hops where !context.excluded.contains(hop.router) && hop.router != path.destination {
-                    routes[hop.router, default: []].insert(path.destination)
-                    if !reached.contains(hop.router) {
-                        distances[hop.router] = min(distances[hop.router] ?? hop.distance, hop.distance)
+                case .finished(let kind, let stageFailure):
+                    running.remove(kind)
+                    progress.end(kind)
+                    if let stageFailure, failure == nil {
+                        failure = stageFailure
+                        for close in [sweep?.close, scan?.close, reverse?.close, trace?.close, identify?.close] { close?() }
                     }
+                    if kind == .sweep { scan?.close() }
+                    if kind == .scan || (kind == .sweep && !scanning) { hostsSettled() }
+                    checkpoint(state, force: true)
+                default:
+                    break
                 }
             }
+            checkpoint(state, force: false)
         }
+        if let failure { throw MapError(message: failure) }
 
         if !dns.unresponsive.isEmpty {
             let list = dns.unresponsive.map(\.description).joined(separator: ", ")
-            warnings.append("DNS: \(list) never answered and \(dns.unresponsive.count == 1 ? "was" : "were") dropped after its first timeouts"
+            state.warnings.append("DNS: \(list) never answered and \(dns.unresponsive.count == 1 ? "was" : "were") dropped after its first timeouts"
                 + (dns.abandoned > 0 ? "; \(dns.abandoned) lookup(s) were given up with no server left" : ""))
         }
-        var result = assemble(cancel.isCancelled ? .interrupted : .complete)
         if let classifier = context.classifier, !cancel.isCancelled {
-            let indices = result.hosts.indices.filter { result.hosts[$0].excluded != true }
-            context.note("classifying \(indices.count) host(s)")
-            progress.begin(.classification, total: indices.count)
-            // Off our link yet with no router in between: an interface of a neighbouring router.
-            let neighbours = Set(indices.map { result.hosts[$0] }.filter { host in
-                guard host.hops == 0, let address = IPAddress(host.address), !address.isLoopback else { return false }
-                return !LocalLinks.isAttached(address)
-            }.map(\.address))
-            let classes = classifier.classify(indices.map { result.hosts[$0] }, neighbours: neighbours, warnings: &warnings)
-            progress.advance(indices.count)
-            for (index, found) in zip(indices, classes) {
-                guard let found else { continue }
-                result.hosts[index].deviceType = found.deviceType.rawValue
-                result.hosts[index].deviceTypeConfidence = found.deviceTypeConfidence
-                result.hosts[index].deviceTypeEvidence = found.deviceTypeEvidence
-                result.hosts[index].os = found.os
-                result.hosts[index].osConfidence = found.os == nil ? nil : found.osConfidence
-                result.hosts[index].osEvidence = found.os == nil ? nil : found.osEvidence
-            }
-            result.warnings = warnings
+            let hosts = state.assemble(.running).hosts.filter { $0.excluded != true }
+            context.note("classifying \(hosts.count) host(s)")
+            progress.begin(.classification, total: 0)
+            let inbox = StageQueue<HostResult>(capacity: max(1, hosts.count), cancel: cancel)
+            for host in hosts { inbox.put(host) }
+            inbox.close()
+            try ClassifyStage(classifier: classifier).run(inbox, meter: progress.meter(for: .classification), emit: emit)
+            progress.end(.classification)
+            drain()
         }
-        return result
+        return state.assemble(cancel.isCancelled ? .interrupted : .complete)
+    }
+
+    /// Hands the map so far to the store; `force` at stage ends, else at most every 2 s.
+    private func checkpoint(_ state: MapState, force: Bool) {
+        guard let save = context.checkpoint else { return }
+        let now = Date()
+        guard force || now.timeIntervalSince(lastCheckpoint.value) >= 2 else { return }
+        lastCheckpoint.value = now
+        save(state.assemble(.running))
+    }
+
+    private let lastCheckpoint = Box(Date.distantPast)
+
+    /// What identification needs from the plan: the identifier with the selected probes, and
+    /// the UDP ports each host gets a probe payload on.
+    struct Identification {
+        let identifier: ServiceIdentifier
+        /// UDP ports a selected probe has a payload for.
+        let payloadPorts: Set<UInt16>
+        /// Without raw packets: the UDP ports every host is tried on (a port is open when a
+        /// probe's payload gets an answer).
+        let udpPorts: [UInt16]
+    }
+
+    func identificationStage(selection: PortSelection, warnings: inout [String]) -> Identification? {
+        let profile = context.profile
+        guard profile.probes.enabled && !context.cancel.isCancelled else {
+            if !selection.udp.isEmpty && profile.informationGathering.portScan && !context.scanEngine.scansUDP {
+                warnings.append("\(selection.udp.count) UDP port(s) were not scanned: without raw packets, UDP ports are found by probe payloads, and identification is off")
+            }
+            return nil
+        }
+        let (selected, unknown) = context.probes.select(include: profile.probes.include, exclude: profile.probes.exclude)
+        if !unknown.isEmpty {
+            warnings.append("no probe or category named \(unknown.map { "\"\($0)\"" }.joined(separator: ", "))")
+        }
+        guard !selected.isEmpty else { return nil }
+        var udpPorts: [UInt16] = []
+        if !context.scanEngine.scansUDP && profile.informationGathering.portScan && profile.informationGathering.scope != .none {
+            udpPorts = udpCandidates(selection: selection, probes: selected, warnings: &warnings)
+        }
+        context.note("identifying each open port as it is found, with \(selected.count) probe(s)")
+        var settings = ProbeSettings()
+        settings.probeTimeoutMs = profile.performance.probeTimeoutMs
+        settings.args = profile.probes.args
+        settings.intensity = profile.probes.intensity
+        settings.concurrency = max(1, min(profile.performance.concurrency, 1024))
+        return Identification(identifier: ServiceIdentifier(library: context.probes, probes: selected, settings: settings),
+                              payloadPorts: Set(selected.filter { $0.proto == .udp }.flatMap(\.ports)), udpPorts: udpPorts)
     }
 }
 
-/// PTR lookups of many addresses at once; returns the names found.
-enum ReverseLookup {
-    static func run(_ addresses: [IPAddress], client: DNSClient, cancel: CancellationFlag) -> [(IPAddress, String)] {
-        let questions = addresses.map { DNSQuestion(DNSMessage.reverseName($0), .ptr) }
-        let responses = client.resolve(questions, cancel: cancel)
-        var found: [(IPAddress, String)] = []
-        for (address, question) in zip(addresses, questions) {
-            for record in responses[question]?.answers ?? [] {
-                if case .name(let name) = record.data { found.append((address, name)) }
-            }
+/// The slowest round trip the map measured so far: the engines' own, and the ports' answers.
+/// The trace stage reads it from its thread while this one writes it.
+final class RoundTrips: Sendable {
+    private let engines: Handover<(any HostSweepEngine, any PortScanEngine)>
+    private let ports = Atomic<UInt64>(0)
+
+    init(engines: Handover<(any HostSweepEngine, any PortScanEngine)>) { self.engines = engines }
+
+    func observe(_ rtt: UInt64) {
+        var current = ports.load(ordering: .relaxed)
+        while rtt > current {
+            let (exchanged, original) = ports.compareExchange(expected: current, desired: rtt, ordering: .relaxed)
+            if exchanged { break }
+            current = original
         }
-        return found
+    }
+
+    var slowest: UInt64? {
+        let port = ports.load(ordering: .relaxed)
+        return ([port > 0 ? port : nil, engines.value.0.slowestRoundTrip, engines.value.1.slowestRoundTrip].compactMap { $0 }).max()
     }
 }
 
-/// Forward lookups of a domain: its A and AAAA records (`dns-a`), and the addresses of its name
-/// servers (`dns-ns`) and mail exchangers (`dns-mx`), named after those hosts.
-enum DomainLookup {
-    static func run(_ domain: String, client: DNSClient, profile: Profile.DNSSettings, words: [String],
-                    cancel: CancellationFlag, warnings: inout [String]) -> [(IPAddress, Hostname)] {
-        var found: [(IPAddress, Hostname)] = []
-        func add(_ response: DNSResponse?, name: String, source: String) {
-            for record in response?.answers ?? [] {
-                if case .address(let address) = record.data,
-                   !found.contains(where: { $0.0 == address && $0.1.name == name }) {
-                    found.append((address, Hostname(name: name, source: source)))
-                }
-            }
-        }
-        let first = client.resolve([DNSQuestion(domain, .a), DNSQuestion(domain, .aaaa), DNSQuestion(domain, .ns),
-                                    DNSQuestion(domain, .mx)], cancel: cancel)
-        add(first[DNSQuestion(domain, .a)], name: domain, source: "dns-a")
-        add(first[DNSQuestion(domain, .aaaa)], name: domain, source: "dns-a")
-        var servers: [(String, String)] = []
-        for record in first[DNSQuestion(domain, .ns)]?.answers ?? [] {
-            if case .name(let host) = record.data { servers.append((host, "dns-ns")) }
-        }
-        for record in first[DNSQuestion(domain, .mx)]?.answers ?? [] {
-            if case .mx(_, let host) = record.data, !host.isEmpty { servers.append((host, "dns-mx")) }
-        }
-        let second = client.resolve(servers.flatMap { [DNSQuestion($0.0, .a), DNSQuestion($0.0, .aaaa)] }, cancel: cancel)
-        for (host, source) in servers {
-            add(second[DNSQuestion(host, .a)], name: host, source: source)
-            add(second[DNSQuestion(host, .aaaa)], name: host, source: source)
-        }
-
-        // Zone transfer from every authoritative server; a refusal is noted, not an error.
-        if profile.zoneTransfer {
-            let nameServers = servers.filter { $0.1 == "dns-ns" }.map(\.0)
-            var asked = Set<IPAddress>()
-            for host in nameServers {
-                for record in (second[DNSQuestion(host, .a)]?.answers ?? []) + (second[DNSQuestion(host, .aaaa)]?.answers ?? []) {
-                    guard case .address(let server) = record.data, asked.insert(server).inserted else { continue }
-                    switch client.transfer(zone: domain, from: server, cancel: cancel) {
-                    case .records(let records):
-                        for record in records {
-                            if case .address(let address) = record.data,
-                               !found.contains(where: { $0.0 == address && $0.1.name == record.name }) {
-                                found.append((address, Hostname(name: record.name, source: "dns-axfr")))
-                            }
-                        }
-                    case .refused(let rcode):
-                        warnings.append("zone transfer of \(domain) from \(host) (\(server)) refused (rcode \(rcode))")
-                    case .failed(let reason):
-                        warnings.append("zone transfer of \(domain) from \(host) (\(server)) failed: \(reason)")
-                    }
-                }
-            }
-        }
-
-        // Name guessing from the word list.
-        if profile.guessNames && !words.isEmpty {
-            let names = words.map { "\($0).\(domain)" }
-            let guesses = client.resolve(names.flatMap { [DNSQuestion($0, .a), DNSQuestion($0, .aaaa)] }, cancel: cancel)
-            for name in names {
-                for question in [DNSQuestion(name, .a), DNSQuestion(name, .aaaa)] {
-                    for record in guesses[question]?.answers ?? [] {
-                        if case .address(let address) = record.data, !found.contains(where: { $0.0 == address && $0.1.name == name }) {
-                            found.append((address, Hostname(name: name, source: "dns-guess")))
-                        }
-                    }
-                }
-            }
-        }
-        return found
-    }
-}
-
-struct PortKey: Hashable {
-    let address: IPAddress
-    let port: UInt16
-    let proto: TransportProtocol
-}
-
-/// The UDP ports of `selection` that a selected UDP probe declares (it has a payload for them).
-/// The others are left out, with a warning.
-func udpCandidates(selection: PortSelection, probes: [ProbeDefinition], warnings: inout [String]) -> [UInt16] {
-    guard !selection.udp.isEmpty else { return [] }
-    let payloadPorts = Set(probes.filter { $0.proto == .udp }.flatMap(\.ports))
-    let candidates = selection.udp.filter(payloadPorts.contains)
-    let skipped = selection.udp.count - candidates.count
-    if skipped > 0 {
-        warnings.append("\(skipped) UDP port(s) were not scanned: without raw packets, only ports a UDP probe has a payload for can be tried")
-    }
-    return candidates
+/// A mutable value a non-mutating method updates (the time of the last checkpoint).
+final class Box<Value> {
+    var value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// A map that cannot run at all (its domain does not resolve and it has no netblocks).

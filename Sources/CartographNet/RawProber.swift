@@ -2,6 +2,7 @@ import CartographCore
 import CartographIO
 import CIOShims
 import Glibc
+import Synchronization
 
 /// One kind of raw probe sent to every address of a run.
 public enum RawProbeKind: Hashable, Sendable {
@@ -464,20 +465,24 @@ public final class RawCoverage: @unchecked Sendable {
 }
 
 /// Round-trip times seen by the raw runs of one map, shared between its sweep and its port scan
-/// so the scan's cool-down is sized from the start (a RST echoes no timestamp to measure).
-/// Used by one thread at a time: the stages of a map run one after another.
-public final class RawTiming: @unchecked Sendable {
-    private(set) var maxRTT: UInt64 = 0
-    private(set) var samples = 0
+/// so the scan's cool-down is sized from the start (a RST echoes no timestamp to measure). The
+/// sweep and the scan run at once, so a mutex guards the values.
+public final class RawTiming: Sendable {
+    private let state = Mutex((maxRTT: UInt64(0), samples: 0))
 
     public init() {}
 
+    var maxRTT: UInt64 { state.withLock { $0.maxRTT } }
+    var samples: Int { state.withLock { $0.samples } }
+
     /// The slowest round trip seen, or nil before the first.
-    var slowest: UInt64? { samples > 0 ? maxRTT : nil }
+    var slowest: UInt64? { state.withLock { $0.samples > 0 ? $0.maxRTT : nil } }
 
     func observe(_ rtt: UInt64) {
-        maxRTT = max(maxRTT, rtt)
-        samples += 1
+        state.withLock {
+            $0.maxRTT = max($0.maxRTT, rtt)
+            $0.samples += 1
+        }
     }
 }
 

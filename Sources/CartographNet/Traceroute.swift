@@ -9,6 +9,12 @@ public struct Hop: Sendable, Equatable {
     public var distance: Int
     public var router: IPAddress
     public var destination: IPAddress
+
+    public init(distance: Int, router: IPAddress, destination: IPAddress) {
+        self.distance = distance
+        self.router = router
+        self.destination = destination
+    }
 }
 
 /// What a trace towards one host found: the routers on the way, and how many hops away the
@@ -20,6 +26,20 @@ public struct TracedPath: Sendable, Equatable {
     /// Probes that could not be sent (no socket: out of descriptors, say), so the path may
     /// miss hops.
     public var unsent = 0
+
+    public init(destination: IPAddress, hops: [Hop] = [], distance: Int? = nil, unsent: Int = 0) {
+        self.destination = destination
+        self.hops = hops
+        self.distance = distance
+        self.unsent = unsent
+    }
+
+    /// This path given to another host of its block that is as far away: the same routers, no
+    /// packet sent.
+    public func shared(with host: IPAddress) -> TracedPath {
+        TracedPath(destination: host, hops: hops.map { Hop(distance: $0.distance, router: $0.router, destination: host) },
+                   distance: distance)
+    }
 }
 
 /// A short traceroute without privileges: UDP datagrams to high ports with hop limits 1...N,
@@ -77,14 +97,12 @@ public enum Traceroute {
         return destinations.map { destination in
             if let path = found[destination] { return path }
             guard let known = followers[destination].flatMap({ found[$0] }) else { return TracedPath(destination: destination) }
-            return TracedPath(destination: destination,
-                              hops: known.hops.map { Hop(distance: $0.distance, router: $0.router, destination: destination) },
-                              distance: known.distance, unsent: 0)
+            return known.shared(with: destination)
         }
     }
 
     /// The /24 or /64 that `address` belongs to, as an address of its own family.
-    static func block(of address: IPAddress) -> IPAddress {
+    public static func block(of address: IPAddress) -> IPAddress {
         IPAddress(family: address.family, value: address.family == .v4 ? address.value >> 8 : address.value >> 64)
     }
 

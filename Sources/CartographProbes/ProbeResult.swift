@@ -31,6 +31,14 @@ public struct PortIdentification: Sendable, Equatable {
     public var trace: [String] = []
     /// Whether the port completed a TLS handshake during identification.
     public var tls = false
+
+    /// A port's result before (or without) any probe: no match, only `errors`.
+    public init(address: IPAddress, port: UInt16, proto: TransportProtocol, errors: [String] = []) {
+        self.address = address
+        self.port = port
+        self.proto = proto
+        self.errors = errors
+    }
 }
 
 /// A port to identify.

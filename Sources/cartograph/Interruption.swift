@@ -1,4 +1,5 @@
 import CartographCore
+import CartographSession
 import CartographStore
 import Foundation
 

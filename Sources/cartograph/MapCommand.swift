@@ -5,6 +5,7 @@ import CartographNet
 import CartographProbes
 import CartographReport
 import CartographNotify
+import CartographSession
 import CartographStore
 import Foundation
 
@@ -170,111 +171,27 @@ struct MapCommand: ParsableCommand {
                 printError("note: \(rawOnly.joined(separator: ", ")) need\(rawOnly.count == 1 ? "s" : "") raw packets; the connect engine sweeps with TCP connects to the discovery ports")
             }
         }
-        var maps: [MapResult] = []
-        var completions: [MapCompletion] = []
-        var failed = false
-        var unsaved = false
-        for spec in plan {
-            if interruption.isCancelled { break }
-            // The map's row exists from the start, so a map cut short is still in the store.
-            var skeleton = MapResult(target: spec.target, profile: profile.name, status: .running, startedAt: Date(),
-                                     finishedAt: Date(), addressesScanned: String(spec.addresses.count),
-                                     excludedAddresses: String(spec.excludedCount), hosts: [], warnings: [])
-            skeleton.assetGroup = spec.group
-            skeleton.title = title ?? spec.target
-            skeleton.network = network.name
-            skeleton.scanner = Identity.scanner
-            skeleton.launchedBy = Identity.user
-            skeleton.launchedAt = launchedAt
-            let approved = inventory.approvedHosts(domain: spec.domain)
-            func stamp(_ map: MapResult) -> MapResult {
-                var map = map
-                map.title = skeleton.title
-                map.network = skeleton.network
-                map.scanner = skeleton.scanner
-                map.launchedBy = skeleton.launchedBy
-                map.launchedAt = skeleton.launchedAt
-                if let approved {
-                    // Routers a traceroute found on the way are not the map's hosts to approve.
-                    for index in map.hosts.indices
-                    where map.hosts[index].excluded != true && !map.hosts[index].isOnTheWay {
-                        let address = IPAddress(map.hosts[index].address)
-                        map.hosts[index].rogue = address.map { !approved.contains($0) }
-                    }
-                }
-                return map
-            }
-            var id: Int64?
-            if let store {
-                do { id = try store.begin(skeleton, settings: profile, network: network) } catch {
-                    printError("warning: \(error.description); this map is not saved")
-                }
-            }
-            if id == nil { unsaved = true }
-            let writer = id.flatMap { id in store.map { CheckpointWriter(store: $0, id: id) } }
-            var runContext = context
-            watchdog.began(skeleton, writer: writer)
-            runContext.checkpoint = { partial in
-                let stamped = stamp(partial)
-                watchdog.checkpoint(stamped)
-                writer?.submit(stamped)
-            }
-            var result: MapResult
-            display.start()
-            defer { display.stop() }
-            do {
-                result = stamp(try MapRunner(context: runContext).run(spec))
-            } catch {
-                display.message("map \(spec.target) failed: \(error)")
-                failed = true
-                // What the last checkpoint had found stays: the map failed, its findings did not.
-                result = writer?.finish().newest ?? skeleton
-                result.status = .failed
-                result.finishedAt = Date()
-                result.warnings.append("failed: \(error)")
-            }
-            if let checkpointFailure = writer?.finish().failure {
-                display.message("warning: \(checkpointFailure); checkpoints were not all saved")
-            }
-            if let id, let store {
-                do { result = try store.save(result, id: id) } catch {
-                    display.message("warning: \(error.description); this map is not saved")
-                    unsaved = true
-                }
-            }
-            display.stop()
-            var completion = MapCompletion(map: result)
-            completion.error = result.status == .failed ? result.warnings.last : nil
-            completion.trend = store.flatMap { trend(of: result, in: $0) }
-            completion.report = output.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-                ?? id.flatMap { id in store.map { "map \(id) in \($0.path) (cartograph maps show \(id))" } }
+        var hooks = MapSession.Hooks()
+        hooks.began = { skeleton, writer in watchdog.began(skeleton, writer: writer) }
+        hooks.checkpoint = { watchdog.checkpoint($0) }
+        hooks.running = { $0 ? display.start() : display.stop() }
+        hooks.message = { display.message($0) }
+        hooks.ended = { completion, result in
             display.summary(completion, coverageUnconfirmed: result.warnings.contains { $0.hasPrefix("coverage not confirmed") })
-            completions.append(completion)
-            maps.append(result)
             watchdog.ended(result)
         }
+        let launch = MapSession.Launch(title: title, network: network, scanner: Identity.scanner, launchedBy: Identity.user,
+                                       launchedAt: launchedAt)
+        let session = MapSession(store: store, launch: launch, inventory: inventory, reportPath: output, hooks: hooks)
+        let outcome = session.run(plan, context: context)
         // The watchdog may have written the report of an interrupted run already; it ends the process.
         guard watchdog.claimReport() else { while true { pause() } }
-        try emit(try format.render(MapReport(maps: maps)), to: output)
+        try emit(try format.render(MapReport(maps: outcome.maps)), to: output)
         watchdog.reported()
-        // After the report is written and every map is stored: a notification that fails is
-        // logged and retried, and can never cost a map.
-        if let notifier {
-            for completion in completions { _ = notifier.notify(completion) }
-        }
+        session.notify(outcome, with: notifier)
         if interruption.isCancelled { throw CLIError("interrupted; the report and the store hold what was found", code: .interrupted) }
-        if failed { throw CLIError("one or more maps failed", code: .failure) }
-        if unsaved { throw CLIError("the store \(self.store.path) could not keep every map; the report has them", code: .failure) }
-    }
-
-    /// The map against the previous one of its target in its network, when the store has one.
-    func trend(of map: MapResult, in store: MapStore) -> MapCompletion.Trend? {
-        guard let id = map.id, let previousID = try? store.previous(of: id), let previous = try? store.map(id: previousID) else {
-            return nil
-        }
-        let diff = MapDiff(old: previous, new: map, oldSettings: try? store.settings(id: previousID),
-                           newSettings: try? store.settings(id: id))
-        return MapCompletion.Trend(diff: diff, old: previous, new: map)
+        if outcome.failed { throw CLIError("one or more maps failed", code: .failure) }
+        if outcome.unsaved { throw CLIError("the store \(self.store.path) could not keep every map; the report has them", code: .failure) }
     }
 
     /// The network to map in: any name when the inventory declares none, else one it declares

@@ -37,8 +37,30 @@ struct ProgressMeterTests {
         #expect(meter.snapshot().done == 1000, "done never passes the total")
         #expect(meter.snapshot().etaSeconds == 0)
 
+        meter.end(.sweep)
         meter.begin(.scan, total: 10)
         let scan = meter.snapshot()
         #expect(scan.stage == .scan && scan.done == 0 && scan.total == 10 && scan.hostsFound == 3)
+    }
+
+    @Test("overlapping stages keep their own counts; the snapshot shows the oldest one running and lists them all")
+    func overlapping() {
+        let clock = Clock()
+        let meter = ProgressMeter(clock: { clock.now.load(ordering: .relaxed) })
+        meter.startMap("none:[10.0.0.0/24]")
+        meter.begin(.sweep, total: 0)
+        meter.begin(.scan, total: 0)
+        let sweep = meter.meter(for: .sweep), scan = meter.meter(for: .scan)
+        sweep.addWork(256)
+        scan.addWork(1000)
+        sweep.advance(100)
+        scan.advance(10)
+        var snapshot = meter.snapshot()
+        #expect(snapshot.stage == .sweep && snapshot.done == 100 && snapshot.total == 256)
+        #expect(snapshot.running == [.sweep, .scan])
+        meter.end(.sweep)
+        snapshot = meter.snapshot()
+        #expect(snapshot.stage == .scan && snapshot.done == 10 && snapshot.total == 1000, "the scan kept its own counts")
+        #expect(snapshot.running == nil, "one stage running is not listed")
     }
 }

@@ -36,7 +36,9 @@ struct LabInterruptTests {
         #expect(map?["status"] as? String == "interrupted", "report: \(String(describing: map))")
         #expect(try Self.stored(db)?["status"] as? String == "interrupted")
         if stage == "scan" {
-            #expect((map?["hosts"] as? [[String: Any]])?.first?["address"] as? String == Lab.h3, "the swept host is kept")
+            // The trace runs beside the scan, so the router on the way may be listed too.
+            let hosts = (map?["hosts"] as? [[String: Any]] ?? []).compactMap { $0["address"] as? String }
+            #expect(hosts.contains(Lab.h3), "the swept host is kept: \(hosts)")
         }
     }
 }

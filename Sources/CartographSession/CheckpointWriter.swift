@@ -6,7 +6,7 @@ import Foundation
 /// store locked by another process never stalls the engine's packet loop. Only the newest
 /// checkpoint matters: one submitted while another is being written replaces any still waiting.
 /// Also keeps the newest checkpoint, so a map that fails keeps what it had found.
-final class CheckpointWriter: @unchecked Sendable {
+public final class CheckpointWriter: @unchecked Sendable {
     // Guarded by `lock`; the store is used only from `queue`.
     private let lock = NSLock()
     private var pending: MapResult?
@@ -17,13 +17,13 @@ final class CheckpointWriter: @unchecked Sendable {
     private let store: MapStore
     private let id: Int64
 
-    init(store: MapStore, id: Int64) {
+    public init(store: MapStore, id: Int64) {
         self.store = store
         self.id = id
     }
 
     /// The map so far; written soon, on the writer's queue.
-    func submit(_ map: MapResult) {
+    public func submit(_ map: MapResult) {
         let schedule = lock.withLock { () -> Bool in
             guard !sealed else { return false }
             let idle = pending == nil
@@ -45,7 +45,7 @@ final class CheckpointWriter: @unchecked Sendable {
 
     /// Takes no more checkpoints and writes `final` after the write in progress, waiting for it
     /// at most `waitMs` (a store held by another writer must not hold an interrupted map).
-    func seal(with final: MapResult, waitMs: Int) {
+    public func seal(with final: MapResult, waitMs: Int) {
         lock.withLock {
             sealed = true
             pending = nil
@@ -59,7 +59,7 @@ final class CheckpointWriter: @unchecked Sendable {
     }
 
     /// Waits for the write in progress; returns the newest checkpoint and the first failure.
-    func finish() -> (newest: MapResult?, failure: String?) {
+    public func finish() -> (newest: MapResult?, failure: String?) {
         queue.sync {}
         return lock.withLock { (newest, failure) }
     }

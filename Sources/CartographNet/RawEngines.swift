@@ -40,7 +40,8 @@ public struct RawSweepEngine: HostSweepEngine {
         let probes = Self.probes(for: profile)
         progress.addWork(ProgressMeter.units(addresses.count, times: probes.count))
         // Every method is recorded, so hosts are not dropped after their first answer.
-        try prober.run(addresses, probes: probes, stopOnAnswer: false) { address, probe, outcome, ttl in
+        // A live host's other probes are not retried: the sweep proves it live, the scan follows.
+        try prober.run(addresses, probes: probes, stopOnAnswer: false, liveEnds: true) { address, probe, outcome, ttl in
             guard outcome != .unreachable else { return }
             found(address, probe.method, ttl)
         }

@@ -88,10 +88,13 @@ final class RawProber {
     }
 
     /// Probes every address with every probe. `report` gets each first answer; with
-    /// `stopOnAnswer`, a host that answered any probe gets no more (the sweep).
+    /// `stopOnAnswer`, a host that answered any probe gets no more. With `liveEnds` (the sweep,
+    /// which records every method that finds a host), a host that answered any probe is live:
+    /// its other probes are not retried, and once every address has answered, the wait for
+    /// late answers ends after two of the slowest round trips instead of the whole cool-down.
     /// Returns the keys that were answered.
     @discardableResult
-    func run(_ addresses: AddressSet, probes: [RawProbeKind], stopOnAnswer: Bool,
+    func run(_ addresses: AddressSet, probes: [RawProbeKind], stopOnAnswer: Bool, liveEnds: Bool = false,
              report: (IPAddress, RawProbeKind, RawOutcome, UInt8) -> Void) throws(RawError) -> Set<Key> {
         var answered = Set<Key>()
         var inapplicable = Set<Key>()
@@ -160,7 +163,8 @@ final class RawProber {
 
         let passes = 1 + performance.retries
         func settled() -> Bool { answered.count + inapplicable.count >= Int(clamping: total) }
-        for pass in 0..<passes where !settled() {
+        func allLive() -> Bool { liveEnds && UInt128(respondents.count) >= addresses.count }
+        for pass in 0..<passes where !settled() && !allLive() {
             currentPass = pass
             var index: UInt64 = 0
             var passStart: UInt64 = 0
@@ -175,6 +179,7 @@ final class RawProber {
                     if pass > 0 && (answered.contains(Key(address: address, probe: probe))
                                     || inapplicable.contains(Key(address: address, probe: probe))) { continue }
                     if stopOnAnswer && liveHosts.contains(address) { continue }
+                    if pass > 0 && liveEnds && respondents.contains(address) { continue }
                     if try queue(address, probe) { queued += 1 }
                 }
                 sent += sender.flush()
@@ -193,8 +198,15 @@ final class RawProber {
                 }
             }
             if cancel.isCancelled { break }
-            // Late replies: wait out the cool-down, or less once every probe has its answer.
-            try wait(until: MonotonicClock.now() + cooldown(), handle) { settled() }
+            // Late replies: wait out the cool-down, or less once every probe has its answer
+            // (with `liveEnds`: once every address has answered and two round trips passed).
+            let passEnd = MonotonicClock.now(), deadline = passEnd + cooldown()
+            if liveEnds {
+                try wait(until: min(deadline, passEnd + max(.ms(10), 2 * timing.maxRTT)), handle) { settled() }
+                try wait(until: deadline, handle) { settled() || allLive() }
+            } else {
+                try wait(until: deadline, handle) { settled() }
+            }
         }
         coverage.sendErrors = sender.errors
         coverage.backoffs = control.backoffs

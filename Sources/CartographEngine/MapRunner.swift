@@ -70,7 +70,7 @@ public struct MapRunner {
         let progress = context.progress
         progress.startMap(spec.target)
         let started = Date()
-        var warnings = context.probes.errors.map(\.description)
+        var warnings = context.probes.mapWarnings
         var addresses = spec.addresses
         var names: [IPAddress: [Hostname]] = [:]
         // Addresses DNS found (they are listed even when they do not answer), excluded ones DNS

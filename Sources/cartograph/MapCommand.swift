@@ -179,7 +179,7 @@ struct MapCommand: ParsableCommand {
             // The map's row exists from the start, so a map cut short is still in the store.
             var skeleton = MapResult(target: spec.target, profile: profile.name, status: .running, startedAt: Date(),
                                      finishedAt: Date(), addressesScanned: String(spec.addresses.count),
-                                     excludedAddresses: String(spec.excludedCount), hosts: [], warnings: [])
+                                     excludedAddresses: String(spec.excludedCount), hosts: [], warnings: library.mapWarnings)
             skeleton.assetGroup = spec.group
             skeleton.title = title ?? spec.target
             skeleton.network = network.name

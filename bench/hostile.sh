@@ -25,11 +25,17 @@ import json, os, re, resource, signal, subprocess, sys, time
 binary, out, limit, skip = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
 db = os.path.join(out, "maps.sqlite")
 
-def control_bytes(data):
-    """Raw C0 (but tab, newline), DEL, raw C1 and UTF-8 encoded C1 bytes."""
-    count, i = 0, 0
+def control_bytes(data, csv=False):
+    """Raw C0 (but tab, newline), DEL, raw C1 and UTF-8 encoded C1 bytes. In CSV (csv=True) the
+    CR of a CRLF outside quotes ends a record and is not counted; any other CR is."""
+    count, i, quoted = 0, 0, False
     while i < len(data):
         b = data[i]
+        if csv and b == 0x22:
+            quoted = not quoted   # a doubled quote toggles twice
+        if csv and not quoted and b == 0x0D and data[i + 1:i + 2] == b"\n":
+            i += 1
+            continue
         if (b < 0x20 and b not in (0x09, 0x0A)) or b == 0x7F:
             count += 1
         elif b == 0xC2 and i + 1 < len(data) and 0x80 <= data[i + 1] <= 0x9F:
@@ -107,7 +113,7 @@ try:
     except (ValueError, KeyError, IndexError):
         missed = [c["name"] for c in controls]
 
-    counts = {name: control_bytes(data) for name, data in outputs.items()}
+    counts = {name: control_bytes(data, csv=name == "csv") for name, data in outputs.items()}
     ending = "killed after %d s" % limit if killed else "exit %d" % child.returncode
     print("hostile: %d hostile + %d controls; map %s in %.1f s, peak RSS %.0f MB; controls identified %d/%d%s; "
           "raw control bytes %d (%s)" % (len(services) - len(controls), len(controls), ending, elapsed, peak_mb,

@@ -254,6 +254,13 @@ void cg_lua_traceback(lua_State *L, lua_State *co, const char *msg) { luaL_trace
 
 int cg_lua_where(lua_State *co, char *buffer, size_t size) { return cg_where(co, buffer, size); }
 
+int cg_lua_linedefined(lua_State *L, int index) {
+    lua_Debug ar;
+    lua_pushvalue(L, index);   // lua_getinfo ">" pops it
+    if (!lua_getinfo(L, ">S", &ar)) return 0;
+    return ar.linedefined > 0 ? ar.linedefined : 0;
+}
+
 // The probes' regex API: PCRE2 with bounded work. Patterns are compiled with automatic
 // callouts, and the callout counts every step of the whole match (over all start positions,
 // which PCRE2's own match limit counts one by one), so a catastrophic pattern such as (a+)+$ on

@@ -138,7 +138,8 @@ void cg_worker_limit(uint64_t address_space, uint64_t descriptors, uint64_t cpu_
 static int instrumented(lua_State *L) {
     cg_slot *s = lua_touserdata(L, lua_upvalueindex(2));
     lua_Debug ar;
-    if (s && lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+    int placed = s && lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0;
+    if (placed) {
         begin_write(s);
         snprintf(s->where, sizeof s->where, "%s:%d", ar.short_src, ar.currentline);
         end_write(s);
@@ -148,24 +149,43 @@ static int instrumented(lua_State *L) {
     lua_insert(L, 1);
     int status = lua_pcall(L, n, LUA_MULTRET, 0);
     if (status != LUA_OK) {
-        // The original's message names no place (its caller is this C function): add the probe's.
+        // The original's message names no place (its caller is this C function): add the probe's,
+        // unless it has one already (an error raised in a gsub callback, say).
         if (status == LUA_ERRRUN && lua_type(L, -1) == LUA_TSTRING && lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
-            lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, lua_tostring(L, -1));
-            lua_remove(L, -2);
+            const char *message = lua_tostring(L, -1);
+            if (strncmp(message, ar.short_src, strlen(ar.short_src)) != 0) {
+                lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, message);
+                lua_remove(L, -2);
+            }
         }
         return lua_error(L);
+    }
+    // Returned: the place is no longer where the step is, so a later overrun is not blamed on it.
+    if (placed) {
+        begin_write(s);
+        s->where[0] = 0;
+        end_write(s);
     }
     return lua_gettop(L);
 }
 
-void cg_slot_instrument_strings(lua_State *L, cg_slot *slot) {
-    static const char *names[] = {"find", "match", "gmatch", "gsub", NULL};
-    if (lua_getglobal(L, "string") != LUA_TTABLE) { lua_pop(L, 1); return; }
-    for (int i = 0; names[i]; i++) {
-        if (lua_getfield(L, -1, names[i]) != LUA_TFUNCTION) { lua_pop(L, 1); continue; }
-        lua_pushlightuserdata(L, slot);
-        lua_pushcclosure(L, instrumented, 2);
-        lua_setfield(L, -2, names[i]);
+void cg_slot_instrument_libraries(lua_State *L, cg_slot *slot) {
+    static const char *libraries[] = {"string", "table", "utf8", NULL};
+    for (int i = 0; libraries[i]; i++) {
+        if (lua_getglobal(L, libraries[i]) != LUA_TTABLE) { lua_pop(L, 1); continue; }
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            // Keys stay on the stack for lua_next; replacing the value of an existing key is allowed.
+            if (lua_type(L, -2) == LUA_TSTRING && lua_iscfunction(L, -1)) {
+                lua_pushlightuserdata(L, slot);
+                lua_pushcclosure(L, instrumented, 2);
+                lua_pushvalue(L, -2);
+                lua_insert(L, -2);
+                lua_rawset(L, -4);
+            } else {
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
     }
-    lua_pop(L, 1);
 }

@@ -75,7 +75,7 @@ public struct MapRunner {
         var state = MapState(spec: spec, profile: profile.name, scanMethod: context.scanEngine.method,
                              excluded: context.excluded, sweeping: profile.hostDiscovery.enabled,
                              rawUDP: context.scanEngine.scansUDP)
-        state.warnings = context.probes.errors.map(\.description)
+        state.warnings = context.probes.mapWarnings
         // What stages find after a Ctrl-C still counts, so this queue is never cancelled.
         let events = StageQueue<MapEvent>(capacity: .max, cancel: CancellationFlag())
         let emit: @Sendable (MapEvent) -> Void = { events.put($0) }

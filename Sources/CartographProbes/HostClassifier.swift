@@ -39,7 +39,7 @@ public struct LuaHostClassifier: HostClassifying, Sendable {
         let lua: LuaState
         do {
             lua = try LuaState(memoryLimit: 64 << 20)
-            if let slot { cg_slot_instrument_strings(lua.main.L, slot) }
+            if let slot { cg_slot_instrument_libraries(lua.main.L, slot) }
             let refs = try Prelude.install(in: lua.main, libraries: libraries)
             // The probes' sandbox: no load, no finalizers, the same limits that stay enforced.
             try ProbeCompiler.load(lua.main, path: file, text: text, makeEnvRef: refs.makeEnv)

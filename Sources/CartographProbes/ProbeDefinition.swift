@@ -37,6 +37,9 @@ public struct ProbeLibrary: Sendable {
     public private(set) var notices: [String] = []
     /// Probe directories and files any user may write: what runs in a map is then anyone's choice.
     public private(set) var warnings: [String] = []
+    /// What every map run with this library carries in its report's warnings (and so in the
+    /// store), once: the writable directories and files, then the files that failed to load.
+    public var mapWarnings: [String] { warnings + errors.map(\.description) }
     var sources: [String: (file: String, text: String)] = [:]
     /// Shared libraries from `lib/` beside the probes, by name, for `require`.
     public private(set) var libraries: [String: (file: String, text: String)] = [:]

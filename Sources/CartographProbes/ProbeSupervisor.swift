@@ -223,7 +223,8 @@ public final class ProbeSupervisor: @unchecked Sendable {
                 if state.strikes >= 2 {
                     jobs[ticket] = nil
                     var result = PortIdentification(address: state.job.address, port: state.job.port, proto: state.job.proto)
-                    result.errors = state.carried + ["not identified: it stopped two worker processes in a row"]
+                    let last = Self.stepName(what: what, place: place).map { ", the last time in \($0)" } ?? ""
+                    result.errors = state.carried + ["not identified: it stopped two worker processes in a row\(last)"]
                     givenUp.append((ticket, result))
                     delivering += 1
                 } else {
@@ -248,10 +249,17 @@ public final class ProbeSupervisor: @unchecked Sendable {
 
     /// `what` is the slot's text: "NAME<tab>FILE" for a probe, else a passive step's name.
     static func blame(what: String, place: String, reason: String) -> String {
-        guard !what.isEmpty else { return "probe worker stopped: \(reason)" }
+        guard let step = stepName(what: what, place: place) else { return "probe worker stopped: \(reason)" }
+        return "\(step) stopped: \(reason)"
+    }
+
+    /// "probe NAME (FILE:LINE)" for a probe (the line where it was inside a library call, if
+    /// the slot has it), a passive step's name, or nil when no step was running.
+    static func stepName(what: String, place: String) -> String? {
+        guard !what.isEmpty else { return nil }
         let parts = what.split(separator: "\t", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { return "\(what) stopped: \(reason)" }
-        return "probe \(parts[0]) (\(place.isEmpty ? parts[1] : place)) stopped: \(reason)"
+        guard parts.count == 2 else { return what }
+        return "probe \(parts[0]) (\(place.isEmpty ? parts[1] : place))"
     }
 
     // MARK: - Monitor thread

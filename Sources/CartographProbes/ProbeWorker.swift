@@ -35,6 +35,9 @@ final class ProbeWorker {
     private let refs: Prelude.References
     private let probesRef: Int32
     private var files: [String: String] = [:]
+    /// The line of each probe's `run` function: where "run returned …" errors point, since the
+    /// `return` statement's own line is gone once the coroutine has ended.
+    private var runLines: [String: Int32] = [:]
     private var invocations: [Int: Invocation] = [:]
     private var nextToken = 1
     private var onFinish: ((Invocation, Outcome) -> Void)?
@@ -47,7 +50,7 @@ final class ProbeWorker {
         lua = try LuaState(memoryLimit: settings.memoryLimit)
         reactor = try Reactor(capacity: 256)
         let stack = lua.main
-        if let slot { cg_slot_instrument_strings(stack.L, slot) }
+        if let slot { cg_slot_instrument_libraries(stack.L, slot) }
         refs = try Prelude.install(in: stack, libraries: library.libraries)
         cg_lua_newtable(stack.L)
         for probe in probes {
@@ -58,6 +61,8 @@ final class ProbeWorker {
             } catch {
                 throw ProbeLoadError(file: source.file, message: error.message)
             }
+            if stack.rawField(-1, "run") == LUA_TFUNCTION { runLines[probe.name] = cg_lua_linedefined(stack.L, -1) }
+            stack.pop()
             stack.setField(-2, probe.name)
             files[probe.name] = source.file
         }
@@ -141,6 +146,13 @@ final class ProbeWorker {
                     return
                 }
                 if pipeline.tentative == nil { pipeline.tentative = (match, name) }
+            case (.banner, .failed):
+                // The banner read ran out of time (its worker busy with a hostile probe, say):
+                // no banner came, which is what the next steps need to know. Not a probe error.
+                pipeline.bannerRead = true
+                pipeline.banner = nil
+            case (.tlsDetect, .failed):
+                pipeline.tls = false
             case (_, .failed(let reason)):
                 results[jobIndex]?.errors.append(reason)
             default:
@@ -179,7 +191,7 @@ final class ProbeWorker {
             }
         }
         for invocation in Array(invocations.values) {
-            end(invocation, .failed("\(invocation.file): stopped: the map was interrupted"))
+            end(invocation, .failed("\(location(invocation)): stopped: the map was interrupted"))
         }
         for id in Array(results.keys) { complete(id) }
     }
@@ -234,7 +246,10 @@ final class ProbeWorker {
             lua_rawgeti(co, thread.registryIndex(), lua_Integer(step == .banner ? refs.passiveBanner : refs.detectTLS))
             pushHost(thread, job)
             pushPort(thread, job, pipeline: Pipeline())
-            thread.push(step == .banner ? settings.bannerWaitMs : settings.tlsDetectMs)
+            // The step's own wait ends well inside its time limit, so a silent service is
+            // silence, not a step stopped at its limit (a profile may set probe_timeout_ms low).
+            let wait = step == .banner ? settings.bannerWaitMs : settings.tlsDetectMs
+            thread.push(min(wait, settings.probeTimeoutMs * 3 / 4))
         }
         let token = nextToken
         nextToken += 1
@@ -314,19 +329,42 @@ final class ProbeWorker {
                 end(invocation, outcome(of: invocation, thread: thread, results: results))
                 return
             default:
-                var reason = thread.string(at: -1) ?? "error object is a \(thread.typeName(at: -1))"
+                var reason: String
                 if let killed = cg_run_killed(invocation.run) {
                     // Whatever the probe's handlers made of the error, the first kill is the reason.
                     reason = String(cString: killed)
                 } else if status == LUA_ERRMEM || cg_run_out_of_memory(invocation.run) != 0 {
                     reason = "\(location(invocation)): memory limit of \(settings.memoryLimit >> 20) MiB exceeded"
-                } else if !reason.hasPrefix(invocation.file) {
-                    reason = "\(invocation.file): \(reason)"
+                } else {
+                    reason = errorReason(invocation, thread.string(at: -1) ?? "error object is a \(thread.typeName(at: -1))")
                 }
                 end(invocation, .failed(reason))
                 return
             }
         }
+    }
+
+    /// A Lua error as one line that starts at the probe's file:line. The coroutine's stack is
+    /// still there after a failed resume, so the place is its innermost frame in a probe or
+    /// library file. A place in the shared prelude (a probe's bad argument to `socket.connect`,
+    /// `rawset`, …) means nothing to a probe's author: it is replaced by the probe's own. A
+    /// message with no place (`error({})`, `error("x", 0)`) gets the probe's.
+    private func errorReason(_ invocation: Invocation, _ message: String) -> String {
+        var message = message
+        if message.hasPrefix(Prelude.chunkName.dropFirst() + ":"), let place = Self.placeEnd(message) {
+            message = String(message[place...])
+        }
+        if Self.placeEnd(message) == nil { message = "\(location(invocation)): \(message)" }
+        return message.hasPrefix(invocation.file) ? message : "\(invocation.file): \(message)"
+    }
+
+    /// Where the text after a leading "chunk:line: " begins, or nil without one.
+    static func placeEnd(_ message: String) -> String.Index? {
+        guard let colon = message.range(of: ": ") else { return nil }
+        let head = message[..<colon.lowerBound]
+        guard let lineColon = head.lastIndex(of: ":"), lineColon > head.startIndex else { return nil }
+        let line = head[head.index(after: lineColon)...]
+        return !line.isEmpty && line.allSatisfy(\.isASCII) && line.allSatisfy(\.isNumber) ? colon.upperBound : nil
     }
 
     private func timeoutReason(_ invocation: Invocation) -> String {
@@ -353,11 +391,13 @@ final class ProbeWorker {
         }
         guard results > 0, lua_type(co, -results) != LUA_TNIL else { return .noMatch }
         let index = lua_absindex(co, -results)
+        var place = invocation.file
+        if case .probe(let name) = invocation.step, let line = runLines[name], line > 0 { place += ":\(line)" }
         guard lua_type(co, index) == LUA_TTABLE else {
-            return .failed("\(invocation.file): run returned a \(thread.typeName(at: index)), expected a table or nil")
+            return .failed("\(place): run returned a \(thread.typeName(at: index)), expected a table or nil")
         }
         guard let name = thread.stringField(index, "name"), !name.isEmpty else {
-            return .failed("\(invocation.file): run returned a table without a \"name\"")
+            return .failed("\(place): run returned a table without a \"name\"")
         }
         var match = ProbeMatch(name: name)
         match.product = thread.stringField(index, "product")

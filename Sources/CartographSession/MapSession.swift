@@ -92,7 +92,10 @@ public final class MapSession {
     }
 
     private func runOne(_ spec: MapSpec, context: MapContext, outcome: inout Outcome) -> (MapCompletion, MapResult) {
-        let skeleton = self.skeleton(of: spec, profile: context.profile.name)
+        var skeleton = self.skeleton(of: spec, profile: context.profile.name)
+        // The probe library's warnings (writable directories, files that failed to load) are in
+        // the map's row from the start.
+        skeleton.warnings = context.probes.mapWarnings
         let approved = inventory.approvedHosts(domain: spec.domain)
         var id: Int64?
         if let store {

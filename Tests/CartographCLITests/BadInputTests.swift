@@ -214,5 +214,25 @@ struct SilentInputTests {
         let map = try Cartograph.run(["map", "127.0.0.1", "--probe-dir", probes.path, "--dry-run"])
         #expect(map.status == 0)
         #expect(map.stderr.split(separator: "\n").map(String.init).prefix(2) == [directoryLine, fileLine], "\(map.stderr)")
+
+        // A real map carries both warnings in its report and in the store, once each.
+        let server = try LoopbackServer { connection in
+            connection.write("220 (vsFTPd 3.0.3)\r\n")
+            connection.idle()
+        }
+        defer { server.stop() }
+        let db = Cartograph.freshStore("worldwritable")
+        let mapped = try Cartograph.run(["map", "127.0.0.1", "-p", String(server.port), "-n", "--engine", "connect",
+                                         "--probe-dir", probes.path, "--db", db, "--format", "json"])
+        #expect(mapped.status == 0, "\(mapped.stderr)")
+        let stored = try Cartograph.run(["maps", "report", "--db", db, "--format", "json"])
+        let expected = [directoryLine, fileLine].map { String($0.dropFirst("cartograph: warning: ".count)) }
+        for (what, json) in [("the map's report", mapped.stdout), ("the stored map", stored.stdout)] {
+            let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+            let warnings = (object?["maps"] as? [[String: Any]])?.first?["warnings"] as? [String] ?? []
+            for line in expected {
+                #expect(warnings.filter { $0 == line }.count == 1, "\(what): \(line) in \(warnings)")
+            }
+        }
     }
 }

@@ -49,9 +49,12 @@ struct HostileLabTests {
     }
 
     /// Fails with where the first raw control bytes are, naming what carried them.
-    static func expectNoControlBytes(_ data: Data, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        let count = ControlBytes.count(in: data)
-        #expect(count == 0, "\(count) raw control bytes in \(what): \(ControlBytes.describe(data))", sourceLocation: sourceLocation)
+    /// `csv`: the data is CSV, whose CRLF record ends are its own and not counted.
+    static func expectNoControlBytes(_ data: Data, _ what: String, csv: Bool = false,
+                                     sourceLocation: SourceLocation = #_sourceLocation) {
+        let count = ControlBytes.count(in: data, csv: csv)
+        #expect(count == 0, "\(count) raw control bytes in \(what): \(ControlBytes.describe(data, csv: csv))",
+                sourceLocation: sourceLocation)
     }
 
     /// The services of the latest map in `db`, by port, from `maps report --format json`.
@@ -67,6 +70,79 @@ struct HostileLabTests {
             }
         }
         return byPort
+    }
+
+    @Test("a map of the hostile lab ends, identifies every control, stays under 200 MB and writes clean output",
+          arguments: ["json", "text", "csv", "xml", "html"])
+    func mapInEveryFormat(format: String) throws {
+        let lab = try HostileLab()
+        #expect(lab.hostile.count >= 20 && lab.controls.count >= 4, "\(lab.services.map(\.name))")
+        let db = Cartograph.freshStore("hostile\(format)")
+        let run = try Cartograph.runBounded(Self.mapArguments(lab, db: db, probeDir: try Self.udpProbeDirectory(lab))
+                                            + ["--format", format], limit: Self.limit)
+        #expect(!run.killedByHarness, "the map did not end within the harness limit of \(Int(Self.limit)) s: \(run.summary)")
+        #expect(run.killedByHarness || run.signal == nil, "the map died of a signal: \(run.summary)")
+        #expect(run.killedByHarness || run.status == 0, "\(run.summary)")
+        #expect(run.peakKiB > 0 && run.peakKiB < Self.memoryLimitKiB, "peak memory \(run.peakKiB / 1024) MB: \(run.summary)")
+
+        Self.expectNoControlBytes(run.stdout, "the \(format) report on stdout", csv: format == "csv")
+        Self.expectNoControlBytes(run.stderr, "stderr of the \(format) map")
+        try Self.checkWellFormed(format: format, run.stdout)
+
+        // Every control identified with its right name, whatever the report's format.
+        let services = try Self.storedServices(db: db)
+        for control in lab.controls {
+            let service = services[Int(control.port)]
+            #expect(service?["name"] as? String == control.expect,
+                    "control \(control.name) (\(control.what)) on \(control.port): expected \(control.expect ?? "?"), got \(service.map { "\($0)" } ?? "no service")")
+        }
+
+        // What the store lists back carries no raw control byte either.
+        let reports = ["text", "csv", "json", "xml", "html"].map { ["maps", "report", "--format", $0] }
+        for listing in [["maps", "list"], ["maps", "show"], ["hosts"], ["hosts", "--format", "json"],
+                        ["maps", "list", "--format", "json"]] + reports {
+            let shown = try Cartograph.runBounded(listing + ["--db", db], limit: 60)
+            #expect(shown.status == 0, "\(listing.joined(separator: " ")): \(shown.summary)")
+            Self.expectNoControlBytes(shown.stdout, "`\(listing.joined(separator: " "))` stdout", csv: listing.contains("csv"))
+            Self.expectNoControlBytes(shown.stderr, "`\(listing.joined(separator: " "))` stderr")
+        }
+    }
+
+    /// JSON parses, CSV has one column count, XML is valid against nmap.dtd, HTML carries no live injection.
+    static func checkWellFormed(format: String, _ data: Data) throws {
+        let text = String(decoding: data, as: UTF8.self)
+        switch format {
+        case "json":
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            #expect(object?["maps"] != nil, "the JSON report does not parse: \(text.prefix(300).debugDescription)")
+        case "csv":
+            let rows = CSV.parse(text)
+            let header = try #require(rows.first, "an empty CSV report")
+            #expect(header.count > 3, "\(header)")
+            #expect(rows.count > 1, "no data rows")
+            for (index, row) in rows.enumerated() where row.count != header.count {
+                Issue.record("CSV row \(index + 1) has \(row.count) fields, the header \(header.count): \(row)")
+            }
+            // A field from a service never starts as a formula.
+            for row in rows.dropFirst() {
+                for field in row where field.hasPrefix("=") || field.hasPrefix("+") || field.hasPrefix("@") {
+                    Issue.record("CSV field starts a formula: \(field.debugDescription)")
+                }
+            }
+        case "xml":
+            let file = Cartograph.scratch.appendingPathComponent("hostile-\(UUID().uuidString.prefix(8)).xml")
+            try data.write(to: file)
+            let dtd = "/usr/share/nmap/nmap.dtd"
+            let lint = try Cartograph.runExternal("/usr/bin/xmllint", ["--noout", "--dtdvalid", dtd, file.path])
+            #expect(lint.status == 0, "xmllint --dtdvalid \(dtd): \(lint.stderr.prefix(1500))")
+            #expect(!text.contains("<script>alert(1)"), "markup from a service went into the XML raw")
+        case "html":
+            #expect(text.contains("<html") || text.contains("<!DOCTYPE"), "\(text.prefix(200))")
+            #expect(!text.contains("<script>alert(1)"), "markup from a service went into the HTML raw")
+            #expect(!text.contains("<!-- \u{1B}"), "a comment opened by a service went into the HTML raw")
+        default:
+            #expect(text.contains("127.0.0.1"), "the text report names no host: \(text.prefix(300).debugDescription)")
+        }
     }
 
     @Test("Ctrl-C during a map of the hostile lab: exit 130, the report written, the map stored as interrupted")

@@ -112,6 +112,23 @@ struct ProbeRuntimeTests {
         #expect(refused.contains { message.contains($0) }, "\(message)")
     }
 
+    /// `probe(_:run:)` puts `run = function` on line 7 and the body on line 8.
+    @Test("a probe's error starts at its own file:line: raised in the shared prelude, without a place, or a bad return", arguments: [
+        ("    rawset(nil, 'k', 1)", "probes/place.lua:8: bad argument #1 to 'rawset'"),
+        ("    socket.connect(host, port, 5)", "probes/place.lua:8: attempt to index a number value"),
+        ("    error({})", "probes/place.lua:8: error object is a table"),
+        ("    error('no place given', 0)", "probes/place.lua:8: no place given"),
+        ("    return 42", "probes/place.lua:7: run returned a number, expected a table or nil"),
+        ("    return {}", "probes/place.lua:7: run returned a table without a \"name\""),
+    ])
+    func errorPlace(body: String, expected: String) throws {
+        let server = try Self.helloServer()
+        let (_, result) = try identify([("probes/place.lua", probe("place", run: body))], port: server.port)
+        let message = result.errors.first ?? "(none)"
+        #expect(message.hasPrefix(expected), "\(message)")
+        #expect(!message.contains("prelude"), "\(message)")
+    }
+
     @Test("runaway probes are stopped alone, with the reason and file:line, and the good probe still wins")
     func limits() throws {
         let server = try Self.helloServer()

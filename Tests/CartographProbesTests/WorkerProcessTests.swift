@@ -92,7 +92,8 @@ struct WorkerProcessTests {
         #expect(stuck.match == nil)
         #expect(stuck.errors.contains { $0.hasPrefix("probe bait (probes/bait.lua:9) stopped:") }, "\(stuck.errors)")
         #expect(stuck.errors.contains { $0.hasPrefix("probe bait2 (probes/bait2.lua:9) stopped:") }, "\(stuck.errors)")
-        #expect(stuck.errors.last == "not identified: it stopped two worker processes in a row")
+        #expect(stuck.errors.last == "not identified: it stopped two worker processes in a row, the last time in probe bait2 (probes/bait2.lua:9)",
+                "\(stuck.errors)")
         #expect(results[1].match?.product == "acme-d", "\(results[1])")
     }
 

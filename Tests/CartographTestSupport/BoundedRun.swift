@@ -99,14 +99,24 @@ extension Cartograph {
 
 /// Bytes that must never reach a terminal or a file raw: C0 controls but tab and newline, DEL,
 /// raw C1 bytes (0x80-0x9F outside UTF-8 sequences) and UTF-8 encoded C1 characters (U+0080-U+009F).
+///
+/// `csv: true` reads the data as RFC 4180 CSV, whose records end in CRLF: the CR of a CRLF
+/// outside a quoted field ends a record and is not counted; a CR anywhere else still is.
 public enum ControlBytes {
     /// Offsets of the raw control bytes in `data`, at most `limit` of them.
-    public static func offsets(in data: Data, limit: Int = 20) -> [Int] {
+    public static func offsets(in data: Data, csv: Bool = false, limit: Int = 20) -> [Int] {
         var found: [Int] = []
         let bytes = [UInt8](data)
         var i = 0
+        var quoted = false
         while i < bytes.count && found.count < limit {
             let b = bytes[i]
+            // A doubled quote inside a quoted field toggles twice: the state stays right.
+            if csv && b == UInt8(ascii: "\"") { quoted.toggle() }
+            if csv && !quoted && b == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A {
+                i += 1
+                continue
+            }
             if b < 0x20 && b != 0x0A && b != 0x09 || b == 0x7F {
                 found.append(i)
             } else if b == 0xC2, i + 1 < bytes.count, (0x80...0x9F).contains(bytes[i + 1]) {
@@ -128,12 +138,12 @@ public enum ControlBytes {
     }
 
     /// The count of raw control bytes in `data`.
-    public static func count(in data: Data) -> Int { offsets(in: data, limit: .max).count }
+    public static func count(in data: Data, csv: Bool = false) -> Int { offsets(in: data, csv: csv, limit: .max).count }
 
     /// The first few offending bytes with some context, for a failure message.
-    public static func describe(_ data: Data) -> String {
+    public static func describe(_ data: Data, csv: Bool = false) -> String {
         let bytes = [UInt8](data)
-        return offsets(in: data, limit: 3).map { offset in
+        return offsets(in: data, csv: csv, limit: 3).map { offset in
             let slice = bytes[max(0, offset - 30)..<min(bytes.count, offset + 10)]
             return "at \(offset): \(String(decoding: slice, as: UTF8.self).debugDescription)"
         }.joined(separator: "; ")

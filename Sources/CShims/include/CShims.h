@@ -75,4 +75,7 @@ void cg_lua_push_regex(lua_State *L);
 /// names starting with '@'), skipping the prelude; returns 0 when there is none.
 int cg_lua_where(lua_State *co, char *buffer, size_t size);
 
+/// The line where the Lua function at `index` begins; 0 for a C function.
+int cg_lua_linedefined(lua_State *L, int index);
+
 #endif

@@ -40,9 +40,10 @@ pid_t cg_spawn_worker(const char *path, int in_fd, int out_fd, int slot_fd);
 /// Child, first thing: rlimits, and death with the parent.
 void cg_worker_limit(uint64_t address_space, uint64_t descriptors, uint64_t cpu_seconds);
 
-/// Wraps string.find/match/gmatch/gsub of `L`'s global string table so that each call first
-/// writes its caller's file:line into the slot: a pattern that backtracks inside that call can
-/// then be named by the parent. Call before the sandbox copies the string table.
-void cg_slot_instrument_strings(lua_State *L, cg_slot *slot);
+/// Wraps every C function of `L`'s global string, table and utf8 tables so that each call
+/// writes its caller's file:line into the slot while it runs: a pattern that backtracks, or a
+/// string.rep or table.concat that builds hundreds of megabytes, inside that one call can then
+/// be named by the parent. Call before the sandbox copies those tables.
+void cg_slot_instrument_libraries(lua_State *L, cg_slot *slot);
 
 #endif

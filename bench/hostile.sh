@@ -11,13 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [[ -z ${BIN:-} ]]; then
-    swift build -c release >/dev/null
-    BIN=$(swift build -c release --show-bin-path)/cartograph
-fi
-out=$(mktemp -d)
-trap 'rm -rf "${out}"' EXIT
-export XDG_DATA_HOME="${out}/data"
+source bench/loopback.sh
 
 /usr/bin/python3 - "${BIN}" "${out}" "${LIMIT:-300}" "${SKIP:-}" <<'EOF'
 import json, os, re, resource, signal, subprocess, sys, time

@@ -315,12 +315,17 @@ struct ProbeFuzzTests {
         let services = hosts.flatMap { $0["services"] as? [[String: Any]] ?? [] }
         let ftp = services.first { $0["port"] as? Int == Int(control.port) }
         #expect(ftp?["name"] as? String == "ftp", "the control port beside the hostile probes: \(ftp.map { "\($0)" } ?? "missing")")
-        // Every probe error on the fuzzed ports names its file and line, in one line.
+        // Every probe error on the fuzzed ports is one line naming its file and line. The shipped
+        // probes run there too (`--probes all`), and on a loaded machine they and the passive
+        // steps (which have no file) may time out: theirs count as well, with their own names.
         let errors = services.filter { $0["port"] as? Int != Int(control.port) }.flatMap { $0["probe_errors"] as? [Any] ?? [] }
-        #expect(!errors.isEmpty, "the hostile probes left no probe_errors")
+        #expect(errors.contains { "\($0)".range(of: #"fuzz[0-9]+\.lua:[0-9]+"#, options: .regularExpression) != nil },
+                "the hostile probes left no probe_errors with their file:line: \(errors.prefix(5))")
         for error in errors {
             let text = "\(error)"
-            if text.contains("\n") || text.range(of: #"fuzz[0-9]+\.lua:[0-9]+"#, options: .regularExpression) == nil {
+            let located = text.range(of: #"\.lua:[0-9]+"#, options: .regularExpression) != nil
+            let passive = text.hasPrefix("passive banner read: ") || text.hasPrefix("TLS detection: ")
+            if text.contains("\n") || !(located || passive) {
                 Issue.record("a probe error that is not one line with file:line: \(text.prefix(200).debugDescription)")
             }
         }

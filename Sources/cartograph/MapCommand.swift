@@ -104,6 +104,14 @@ struct MapCommand: ParsableCommand {
 
     func run() throws {
         let launchedAt = Date()
+        // The report's path is checked before anything is sent: never the store, always writable.
+        // Then Ctrl-C is handled from here on, so one that comes while the probes load or the
+        // store opens still ends the process with a report (of no map yet) and exit 130.
+        if let output, !dryRun { try store.checkReport(output) }
+        let watchdog = InterruptWatchdog(flag: interruption) { [format, output] maps throws(CLIError) in
+            try emit(try format.render(MapReport(maps: maps)), to: output)
+        }
+        if !dryRun { watchdog.install() }
         var profile = try ProfileLoading.load(self.profile)
         try applyOverrides(to: &profile)
         let (withoutDNS, droppedPort53) = profile.withoutDNSPort()
@@ -140,8 +148,6 @@ struct MapCommand: ParsableCommand {
             return
         }
 
-        // The report's path is checked before anything is sent: never the store, always writable.
-        if let output { try store.checkReport(output) }
         if droppedPort53 { printError("note: DNS traffic is disabled, so port 53 is left out of the sweep and the scan") }
 
         // A store that cannot be opened costs the history, not the map: the report still comes.
@@ -149,10 +155,6 @@ struct MapCommand: ParsableCommand {
         do { store = try self.store.open() } catch {
             printError("warning: \(error.message); maps will not be saved")
         }
-        let watchdog = InterruptWatchdog(flag: interruption) { [format, output] maps throws(CLIError) in
-            try emit(try format.render(MapReport(maps: maps)), to: output)
-        }
-        watchdog.install()
         let meter = ProgressMeter()
         let display = ProgressDisplay(meter: meter, mode: progress)
         var context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: interruption,

@@ -68,6 +68,7 @@ let package = Package(
         .testTarget(name: "CartographStoreTests", dependencies: ["CartographCore", "CartographStore"]),
         .testTarget(name: "CartographDNSTests", dependencies: ["CartographCore", "CartographDNS", "CartographTestSupport"]),
         .testTarget(name: "CartographNetTests", dependencies: ["CartographCore", "CartographNet"]),
+        .testTarget(name: "CartographSessionTests", dependencies: ["CartographCore", "CartographEngine", "CartographProbes", "CartographSession", "CartographStore"]),
         .testTarget(name: "CartographEngineTests", dependencies: ["CartographCore", "CartographEngine", "CartographNet", "CartographProbes"]),
         .testTarget(
             name: "CartographNotifyTests",

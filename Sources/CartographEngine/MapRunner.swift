@@ -193,6 +193,7 @@ public struct MapRunner {
                 case .finished(let kind, let stageFailure):
                     running.remove(kind)
                     progress.end(kind)
+                    context.note(String(format: "%@ settled after %.2f s", kind.rawValue, Date().timeIntervalSince(state.started)))
                     if let stageFailure, failure == nil {
                         failure = stageFailure
                         for close in [sweep?.close, scan?.close, reverse?.close, trace?.close, identify?.close] { close?() }

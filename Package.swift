@@ -47,7 +47,7 @@ let package = Package(
         // The core scheduler: a pipeline of overlapping stages that assembles each map's result.
         .target(
             name: "CartographEngine",
-            dependencies: ["CartographCore", "CartographDNS", "CartographNet", "CartographProbes"]
+            dependencies: ["CartographCore", "CartographDNS", "CartographIO", "CartographNet", "CartographProbes"]
         ),
         // One invocation's maps, run and kept (store rows, checkpoints, stamps, trend,
         // notifications): the command line hosts it, and so will a scanner agent.

@@ -1,4 +1,5 @@
 import CartographCore
+import CartographIO
 import CartographDNS
 import CartographNet
 import CartographProbes
@@ -129,7 +130,9 @@ public struct MapRunner {
         let reverse = profile.dns.enabled && profile.dns.reverseLookups ? start(ReverseStage(client: dns, cancel: cancel), capacity: 65536) : nil
         let roundTrips = RoundTrips(engines: Handover(value: (context.sweepEngine, context.scanEngine)))
         let tracing = profile.hostDiscovery.traceroute && scope != .none
-        let trace = tracing ? start(TraceStage(cancel: cancel, slowest: { roundTrips.slowest })) : nil
+        let othersSettled = Moment()
+        let trace = tracing ? start(TraceStage(cancel: cancel, slowest: { roundTrips.slowest },
+                                               othersSettled: { othersSettled.value })) : nil
         if sweeping { context.note("sweeping \(state.addresses.count) address(es) of \(spec.target)") }
         if scanning { context.note("scanning \(selection.tcp.count) port(s) on each live host as it is found") }
 
@@ -199,6 +202,8 @@ public struct MapRunner {
                         for close in [sweep?.close, scan?.close, reverse?.close, trace?.close, identify?.close] { close?() }
                     }
                     if kind == .sweep { scan?.close() }
+                    // Only the trace is left: it gets a short grace, not the map's end.
+                    if running == [.trace] { othersSettled.mark() }
                     if kind == .scan || (kind == .sweep && !scanning) { hostsSettled() }
                     checkpoint(state, force: true)
                 default:
@@ -298,6 +303,16 @@ final class RoundTrips: Sendable {
     var slowest: UInt64? {
         let port = ports.load(ordering: .relaxed)
         return ([port > 0 ? port : nil, engines.value.0.slowestRoundTrip, engines.value.1.slowestRoundTrip].compactMap { $0 }).max()
+    }
+}
+
+/// A moment one thread marks and others read (monotonic nanoseconds), nil until marked.
+final class Moment: Sendable {
+    private let time = Atomic<UInt64>(0)
+    func mark() { time.store(MonotonicClock.now(), ordering: .relaxed) }
+    var value: UInt64? {
+        let time = time.load(ordering: .relaxed)
+        return time == 0 ? nil : time
     }
 }
 

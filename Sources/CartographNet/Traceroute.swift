@@ -63,8 +63,15 @@ public enum Traceroute {
     /// unreachable" answers is asked once, not eight times), and the rest only if that limit
     /// fell short. `timeoutMs` is the wait for a first answer; the caller derives it from the
     /// round trips it measured.
+    ///
+    /// `cutoff` gives a monotonic time (nanoseconds) past which no wait goes on, once the caller
+    /// knows one: the map's other work has settled and the trace must not hold its end. The one
+    /// exception is the paced retry when no router at all has answered yet (and `routersKnown`
+    /// says no earlier trace of the map found one) although the TTLs say there is one: that
+    /// second is the only way to see the path of a router that answers once a second.
     public static func trace(_ destinations: [IPAddress], expected: [IPAddress: Int] = [:], maxHops: Int = 8,
-                             timeoutMs: Int = 1500, attempts: Int = 2, cancel: CancellationFlag) -> [TracedPath] {
+                             timeoutMs: Int = 1500, attempts: Int = 2, cancel: CancellationFlag,
+                             cutoff: () -> UInt64? = { nil }, routersKnown: Bool = false) -> [TracedPath] {
         var representative: [IPAddress: IPAddress] = [:]   // block → the host traced for it
         var traced: [IPAddress] = []
         var followers: [IPAddress: IPAddress] = [:]          // host → the traced host it may share a path with
@@ -83,7 +90,7 @@ public enum Traceroute {
                 let batch = Array(list[start..<min(start + 64, list.count)])
                 let paths = cancel.isCancelled ? batch.map { TracedPath(destination: $0) }
                     : traceBatch(batch, expected: expected, maxHops: maxHops, timeoutMs: timeoutMs, attempts: attempts,
-                                 cancel: cancel)
+                                 cancel: cancel, cutoff: cutoff, routersKnown: routersKnown || found.values.contains { !$0.hops.isEmpty })
                 for path in paths { found[path.destination] = path }
             }
         }
@@ -107,7 +114,8 @@ public enum Traceroute {
     }
 
     static func traceBatch(_ destinations: [IPAddress], expected: [IPAddress: Int] = [:], maxHops: Int, timeoutMs: Int,
-                           attempts: Int, cancel: CancellationFlag) -> [TracedPath] {
+                           attempts: Int, cancel: CancellationFlag, cutoff: () -> UInt64? = { nil },
+                           routersKnown: Bool = false) -> [TracedPath] {
         var paths = destinations.map { TracedPath(destination: $0) }
         guard maxHops > 0 else { return paths }
         var slowest: UInt64 = 0   // the slowest answer's round trip, over every attempt
@@ -117,7 +125,8 @@ public enum Traceroute {
         // The attempts, then one more for the routers that stayed silent below a host that was
         // reached (or whose reply TTL puts it behind one): they are there but rate-limit their answers (Linux: one a second per source
         // after a small burst), so one of them is asked again once a second has passed.
-        for attempt in 0...attempts where !cancel.isCancelled {
+        func pastCutoff(_ time: UInt64) -> Bool { cutoff().map { time >= $0 } ?? false }
+        for attempt in 0...attempts where !cancel.isCancelled && (attempt == attempts || !pastCutoff(MonotonicClock.now())) {
             var only: Set<Int>?   // index * 256 + ttl: the only probes of the paced attempt
             if attempt == attempts {
                 var gaps: [Int: Int] = [:]   // hop distance → one path missing it
@@ -129,8 +138,11 @@ public enum Traceroute {
                 guard !gaps.isEmpty, let firstSentAt else { break }
                 only = Set(gaps.map { $0.value * 256 + $0.key })
                 let due = firstSentAt + 1_100_000_000
-                while !cancel.isCancelled, MonotonicClock.now() < due { usleep(20_000) }
-                if cancel.isCancelled { break }
+                // Past the cutoff, one more router is not worth the map's end, unless no router
+                // has answered at all.
+                let blind = !routersKnown && !paths.contains { !$0.hops.isEmpty }
+                while !cancel.isCancelled, blind || !pastCutoff(due), MonotonicClock.now() < due { usleep(20_000) }
+                if cancel.isCancelled || (!blind && pastCutoff(due)) { break }
             } else if attempt > 0 {
                 // A router answering at a host's expected limit: the host is farther than its TTL said.
                 for index in paths.indices where paths[index].distance == nil
@@ -177,7 +189,7 @@ public enum Traceroute {
             while !pending.isEmpty && !cancel.isCancelled {
                 let now = MonotonicClock.now()
                 let quietEnd = lastAnswer.map { $0 + max(3 * slowest, 20_000_000) } ?? deadline
-                let end = min(deadline, quietEnd)
+                let end = min(deadline, quietEnd, only == nil ? (cutoff() ?? .max) : .max)
                 guard now < end else { break }
                 var polls = pending.map { pollfd(fd: sockets[$0].fd, events: Int16(POLLERR), revents: 0) }
                 let order = Array(pending)

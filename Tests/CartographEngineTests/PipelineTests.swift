@@ -105,13 +105,16 @@ struct PipelineTests {
     func traceShares() throws {
         let calls = Mutex<[([IPAddress], Int)]>([])
         let router = Self.address("198.51.100.1")
-        let stage = TraceStage(cancel: CancellationFlag(), slowest: { 20_000_000 }) { destinations, expected, timeout, _ in
+        let cutoffs = Mutex<[UInt64?]>([])
+        let stage = TraceStage(cancel: CancellationFlag(), slowest: { 20_000_000 }, othersSettled: { 5_000_000_000 },
+                               tracer: { destinations, expected, timeout, _, cutoff, _ in
             calls.withLock { $0.append((destinations, timeout)) }
+            cutoffs.withLock { $0.append(cutoff()) }
             return destinations.map { destination in
                 TracedPath(destination: destination, hops: [Hop(distance: 1, router: router, destination: destination)],
                            distance: expected[destination] ?? 2)
             }
-        }
+        })
         let inbox = StageQueue<TraceStage.Work>(capacity: 16, cancel: CancellationFlag())
         let events = Events()
         stage.start(inbox, meter: ProgressMeter().meter(for: .trace)) { events.emit($0) }
@@ -125,6 +128,8 @@ struct PipelineTests {
         let traced = calls.withLock { $0 }
         #expect(traced.map(\.0).joined().map(\.description).sorted() == ["192.0.2.10", "192.0.2.30", "203.0.113.5"],
                 "only one host of 192.0.2.0/24 at distance 2 is traced: \(traced)")
+        #expect(cutoffs.withLock { $0 }.allSatisfy { $0 == 5_000_000_000 + TraceStage.grace },
+                "once the rest of the map has settled, the trace gets its grace and no more")
         #expect(traced.allSatisfy { $0.1 == 130 }, "the wait is four of the slowest round trips (20 ms) plus 50 ms: \(traced)")
         let shared = events.all.compactMap { event -> TracedPath? in
             if case .path(let path) = event, path.destination == Self.address("192.0.2.20") { return path }

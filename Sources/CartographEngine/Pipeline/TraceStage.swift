@@ -17,19 +17,29 @@ public struct TraceStage: MapStage {
     }
 
     /// Traces destinations with the hop limits expected to reach them, waiting `timeoutMs` for a
-    /// first answer: `Traceroute.trace` on the network, a script in tests.
+    /// first answer and never past the cutoff: `Traceroute.trace` on the network, a script in tests.
+    /// `routersKnown`: an earlier trace of this map found a router (see `Traceroute.trace`).
     public typealias Tracer = @Sendable (_ destinations: [IPAddress], _ expected: [IPAddress: Int], _ timeoutMs: Int,
-                                         _ cancel: CancellationFlag) -> [TracedPath]
+                                         _ cancel: CancellationFlag, _ cutoff: @escaping () -> UInt64?,
+                                         _ routersKnown: Bool) -> [TracedPath]
+
+    /// How long the trace may go on once the rest of the map has settled: a router that answers
+    /// once a second is not worth holding the map's end for.
+    public static let grace: UInt64 = 300_000_000
 
     let cancel: CancellationFlag
     /// The slowest round trip measured so far (nanoseconds), from which the wait is sized.
     let slowest: @Sendable () -> UInt64?
+    /// When the rest of the map settled (monotonic nanoseconds), once it has.
+    let othersSettled: @Sendable () -> UInt64?
     let tracer: Tracer
 
     public init(cancel: CancellationFlag, slowest: @escaping @Sendable () -> UInt64?,
-                tracer: @escaping Tracer = { Traceroute.trace($0, expected: $1, timeoutMs: $2, cancel: $3) }) {
+                othersSettled: @escaping @Sendable () -> UInt64? = { nil },
+                tracer: @escaping Tracer = { Traceroute.trace($0, expected: $1, timeoutMs: $2, cancel: $3, cutoff: $4, routersKnown: $5) }) {
         self.cancel = cancel
         self.slowest = slowest
+        self.othersSettled = othersSettled
         self.tracer = tracer
     }
 
@@ -56,7 +66,9 @@ public struct TraceStage: MapStage {
                 expected[work.address] = work.expected
             }
             guard !direct.isEmpty else { continue }
-            for path in tracer(direct, expected, Self.timeout(slowest: slowest()), cancel) {
+            let routersKnown = known.values.contains { !$0.hops.isEmpty }
+            for path in tracer(direct, expected, Self.timeout(slowest: slowest()), cancel, { othersSettled().map { $0 + Self.grace } },
+                               routersKnown) {
                 if path.distance != nil, known[Traceroute.block(of: path.destination)] == nil {
                     known[Traceroute.block(of: path.destination)] = path
                 }

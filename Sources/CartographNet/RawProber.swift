@@ -57,7 +57,8 @@ final class RawProber {
     private var hostUnreachables = 0
 
     /// Default packet rate when the profile sets none: fast, yet far below what a veth or a LAN
-    /// port drops.
+    /// port drops. A rate of 0 is no limit at all: as fast as the path takes packets, with
+    /// congestion control still backing off on loss.
     static let defaultRate = 100_000
 
     /// Advanced once per (address, probe) on the first pass.
@@ -87,10 +88,13 @@ final class RawProber {
     }
 
     /// Probes every address with every probe. `report` gets each first answer; with
-    /// `stopOnAnswer`, a host that answered any probe gets no more (the sweep).
+    /// `stopOnAnswer`, a host that answered any probe gets no more. With `retryOnlyAfterLoss` (the
+    /// sweep, whose probe kinds already stand in for one another), the retries are sent only when
+    /// the first pass saw a sign of loss (a packet that could not leave, a back-off, a router
+    /// saying it could not resolve an address), so a silent address costs one packet per probe.
     /// Returns the keys that were answered.
     @discardableResult
-    func run(_ addresses: AddressSet, probes: [RawProbeKind], stopOnAnswer: Bool,
+    func run(_ addresses: AddressSet, probes: [RawProbeKind], stopOnAnswer: Bool, retryOnlyAfterLoss: Bool = false,
              report: (IPAddress, RawProbeKind, RawOutcome, UInt8) -> Void) throws(RawError) -> Set<Key> {
         var answered = Set<Key>()
         var inapplicable = Set<Key>()
@@ -104,10 +108,14 @@ final class RawProber {
         }
         let total = UInt64(addresses.count) * probeCount
         let order = Permutation(count: total, seed: UInt64.random(in: .min ... .max))
-        var rate = performance.rate > 0 ? performance.rate : Self.defaultRate
-        if performance.packetDelayMs > 0 { rate = min(rate, max(1, 1000 / performance.packetDelayMs)) }
+        // 0 stays 0 (no target) unless a packet delay asks for a rate.
+        var rate = performance.rate ?? Self.defaultRate
+        if performance.packetDelayMs > 0 {
+            let delayed = max(1, 1000 / performance.packetDelayMs)
+            rate = rate > 0 ? min(rate, delayed) : delayed
+        }
         var control = CongestionControl(target: rate, now: MonotonicClock.now())
-        let batchSize = max(1, min(64, rate / 1000))
+        let batchSize = rate > 0 ? max(1, min(64, rate / 1000)) : 64
 
         let arp = ARPSender()
         var probeIndex: [RawProbeKind: Int] = [:]
@@ -160,6 +168,7 @@ final class RawProber {
         let passes = 1 + performance.retries
         func settled() -> Bool { answered.count + inapplicable.count >= Int(clamping: total) }
         for pass in 0..<passes where !settled() {
+            if pass > 0 && retryOnlyAfterLoss && sender.errors.isEmpty && control.backoffs == 0 && hostUnreachables == 0 { break }
             currentPass = pass
             var index: UInt64 = 0
             var passStart: UInt64 = 0
@@ -216,7 +225,9 @@ final class RawProber {
         let started = MonotonicClock.now()
         // Let the neighbour entries the fast passes left (unresolved for about 3 s) expire first.
         try wait(until: started + 3_000_000_000, handle)
-        let packetGap = max(UInt64(1_000_000_000 / max(1000, Int(control.rate) / 8)), 1)
+        // An eighth of the rate the fast passes ended at (of the fastest measured, without a limit).
+        let endRate = control.rate.isFinite ? control.rate : max(control.peak, 8000)
+        let packetGap = max(UInt64(1e9 / max(1000, endRate / 8)), 1)
         let addressGap = UInt64(1_000_000_000 / Self.recoveryAddressRate)
         for _ in 0..<2 where !cancel.isCancelled && !settled() {
             roundFinds = 0

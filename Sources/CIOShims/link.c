@@ -91,6 +91,11 @@ int cg_link_socket(int index, int send_buffer) {
     return fd;
 }
 
+int cg_ignore_outgoing(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_PACKET, 23 /* PACKET_IGNORE_OUTGOING, Linux 4.20 */, &on, sizeof on);
+}
+
 int cg_interface_has_v4(const char *ifname, uint32_t address) {
     struct ifaddrs *list = NULL;
     if (getifaddrs(&list) != 0) return 0;

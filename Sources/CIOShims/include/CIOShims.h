@@ -55,6 +55,10 @@ int cg_neighbour_v4(uint32_t address, const char *ifname, uint8_t *mac);
 /// The index of an Ethernet interface and its MAC address (6 bytes); 0 for any other kind.
 int cg_ether_interface(const char *ifname, uint8_t *mac);
 
+/// Makes a capturing AF_PACKET socket skip the frames this host sends (PACKET_IGNORE_OUTGOING);
+/// 0, or -1 with errno set (kernels before 4.20).
+int cg_ignore_outgoing(int fd);
+
 /// Whether interface `ifname` holds the IPv4 address `address` (host byte order).
 int cg_interface_has_v4(const char *ifname, uint32_t address);
 

@@ -70,6 +70,11 @@ final class RawProber {
     /// neighbours (gc_thresh3) and an unresolved one holds its entry about 3 s, so a directly
     /// attached segment swept faster than this loses hosts to neighbour-table overflow.
     static let recoveryAddressRate = 250
+    /// Entries a default Linux neighbour table holds (gc_thresh3), and how long after a sweep's
+    /// first packets a router that could not resolve them has said so: it gives up after 3
+    /// solicitations a second apart, and its "host unreachable" needs a little longer to come.
+    static let neighbourTableSize = 1024
+    static let neighbourResolution: UInt64 = 3_500_000_000
     /// Longest the re-sends of one run may take; what is left unsent is named in the warning.
     static let recoveryBudget: UInt64 = 60_000_000_000
 
@@ -166,10 +171,22 @@ final class RawProber {
         }
 
         let passes = 1 + performance.retries
+        var firstPassStart: UInt64 = 0
         func settled() -> Bool { answered.count + inapplicable.count >= Int(clamping: total) }
         for pass in 0..<passes where !settled() {
-            if pass > 0 && retryOnlyAfterLoss && sender.errors.isEmpty && control.backoffs == 0 && hostUnreachables == 0 { break }
+            if pass > 0 && retryOnlyAfterLoss {
+                // A router resolves the addresses of its own segments one by one and says "host
+                // unreachable" only once resolution fails (Linux: 3 s); while its neighbour table
+                // is full it drops the rest without a word. So before a first pass that left more
+                // addresses silent than a table holds is called clean, that window is waited out.
+                let silent = Int(clamping: addresses.count) - respondents.count
+                if silent >= Self.neighbourTableSize {
+                    try wait(until: firstPassStart + Self.neighbourResolution, handle) { settled() }
+                }
+                if sender.errors.isEmpty && control.backoffs == 0 && hostUnreachables == 0 { break }
+            }
             currentPass = pass
+            if pass == 0 { firstPassStart = MonotonicClock.now() }
             var index: UInt64 = 0
             var passStart: UInt64 = 0
             var due = MonotonicClock.now()

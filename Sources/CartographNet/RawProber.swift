@@ -74,7 +74,7 @@ final class RawProber {
     /// first packets a router that could not resolve them has said so: it gives up after 3
     /// solicitations a second apart, and its "host unreachable" needs a little longer to come.
     static let neighbourTableSize = 1024
-    static let neighbourResolution: UInt64 = 3_500_000_000
+    static let neighbourResolution: UInt64 = 3_250_000_000
     /// Longest the re-sends of one run may take; what is left unsent is named in the warning.
     static let recoveryBudget: UInt64 = 60_000_000_000
 

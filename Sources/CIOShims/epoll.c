@@ -45,8 +45,10 @@ int cg_send_batch(int fd, const uint8_t *buffer, const uint32_t *offsets, const 
         vectors[i].iov_len = lengths[i];
         messages[i].msg_hdr.msg_iov = &vectors[i];
         messages[i].msg_hdr.msg_iovlen = 1;
-        messages[i].msg_hdr.msg_name = (void *)(addrs + (size_t)i * addrsize);
-        messages[i].msg_hdr.msg_namelen = addrlens[i];
+        if (addrs) {
+            messages[i].msg_hdr.msg_name = (void *)(addrs + (size_t)i * addrsize);
+            messages[i].msg_hdr.msg_namelen = addrlens[i];
+        }
     }
     return sendmmsg(fd, messages, (unsigned)count, 0);
 }
@@ -76,19 +78,11 @@ int cg_attached_interface(uint32_t destination, char *name, int *index, uint32_t
         uint32_t address = ntohl(((struct sockaddr_in *)entry->ifa_addr)->sin_addr.s_addr);
         uint32_t mask = ntohl(((struct sockaddr_in *)entry->ifa_netmask)->sin_addr.s_addr);
         if ((address & mask) != (destination & mask)) continue;
-        struct ifreq request;
-        memset(&request, 0, sizeof request);
-        snprintf(request.ifr_name, sizeof request.ifr_name, "%s", entry->ifa_name);
-        int fd = socket(AF_INET, SOCK_DGRAM, 0);
-        if (fd < 0) break;
-        int ok = ioctl(fd, SIOCGIFHWADDR, &request) == 0 && request.ifr_hwaddr.sa_family == 1;  // ARPHRD_ETHER
-        close(fd);
-        if (!ok) continue;
-        memcpy(mac, request.ifr_hwaddr.sa_data, 6);
+        *index = cg_ether_interface(entry->ifa_name, mac);
+        if (*index == 0) continue;
         snprintf(name, 16, "%s", entry->ifa_name);
-        *index = (int)if_nametoindex(entry->ifa_name);
         *source = address;
-        found = *index > 0;
+        found = 1;
     }
     freeifaddrs(list);
     return found;

@@ -153,9 +153,8 @@ extension Profile {
                 for (key, value) in args.sorted(by: { $0.key < $1.key }) { lines.append("      \(key): \"\(value)\"") }
             }
         }
+        lines += ["performance:"] + (performance.rate.map { ["  rate: \($0)"] } ?? [])
         lines += [
-            "performance:",
-            "  rate: \(performance.rate)",
             "  parallel_hosts: \(performance.parallelHosts)",
             "  concurrency: \(performance.concurrency)",
             "  initial_rtt_timeout_ms: \(performance.initialRTTTimeoutMs)",

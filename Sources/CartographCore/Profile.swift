@@ -139,8 +139,10 @@ public struct Profile: Hashable, Sendable, Codable {
     }
 
     public struct Performance: Hashable, Sendable, Codable {
-        /// Connection attempts (or packets) per second; 0 means no limit beyond concurrency.
-        public var rate = 0
+        /// Packets (raw engine) or connection attempts (connect engine) per second. 0: no limit,
+        /// as fast as the path takes packets (the raw engine still backs off on loss), and only
+        /// `concurrency` for connects. Nil (unset): 100,000 packets a second, no limit for connects.
+        public var rate: Int?
         /// Hosts whose ports are scanned at once.
         public var parallelHosts = 64
         /// Connections in flight at once, across all hosts.

@@ -270,7 +270,7 @@ struct RateLimiter {
 
     init(performance: Profile.Performance) {
         var interval: UInt64 = 0
-        if performance.rate > 0 { interval = 1_000_000_000 / UInt64(performance.rate) }
+        if let rate = performance.rate, rate > 0 { interval = 1_000_000_000 / UInt64(rate) }
         interval = max(interval, .ms(performance.packetDelayMs))
         self.interval = interval
     }

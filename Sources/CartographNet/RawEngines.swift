@@ -40,8 +40,9 @@ public struct RawSweepEngine: HostSweepEngine {
         let probes = Self.probes(for: profile)
         progress.addWork(ProgressMeter.units(addresses.count, times: probes.count))
         // Every method is recorded, so hosts are not dropped after their first answer.
-        // A live host's other probes are not retried: the sweep proves it live, the scan follows.
-        try prober.run(addresses, probes: probes, stopOnAnswer: false, liveEnds: true) { address, probe, outcome, ttl in
+        // A live host's other probes are not retried (the sweep proves it live, the scan follows),
+        // and the retries go out only after a sign of loss.
+        try prober.run(addresses, probes: probes, stopOnAnswer: false, liveEnds: true, retryOnlyAfterLoss: true) { address, probe, outcome, ttl in
             guard outcome != .unreachable else { return }
             found(address, probe.method, ttl)
         }
@@ -77,7 +78,8 @@ public struct SynScanEngine: PortScanEngine {
             // Hosts limit ICMP port unreachables (Linux: about one a second per peer after a
             // burst), so silence on UDP is cheap to misread: go slower and try once more.
             if proto == .udp {
-                performance.rate = min(performance.rate > 0 ? performance.rate : RawProber.defaultRate, 2_000)
+                let asked = performance.rate ?? RawProber.defaultRate
+                performance.rate = asked > 0 ? min(asked, 2_000) : 2_000
                 performance.retries = max(performance.retries, 2)
             }
             let prober = try RawProber(performance: performance, cancel: cancel, timing: timing)

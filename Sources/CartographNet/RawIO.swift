@@ -15,9 +15,21 @@ public struct RawError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Raw IP sockets (IPv4 and IPv6, header included) sending batches with one sendmmsg(2) call.
+/// Sends raw packets by the fastest path that reaches each destination, in batches of one
+/// sendmmsg(2) call per path.
+///
+/// IPv4 destinations routed through a gateway on an Ethernet interface go out as whole frames
+/// through an AF_PACKET socket bound to that interface, addressed to the gateway's MAC address
+/// from the kernel's neighbour table (the link path): one route and one neighbour lookup per
+/// /24 instead of the kernel's IP output path (route, neighbour, netfilter) for every packet,
+/// which is where a raw IP socket spends its time (bench/path-limit.sh measures both). Everything
+/// else goes through raw IP sockets, header included (the IP path): IPv6, destinations on an
+/// attached segment (each needs its own neighbour resolution, which the kernel does), gateways
+/// not resolved yet (the kernel resolves them; the link path is tried again shortly), loopback,
+/// and any route the link path cannot vouch for. `CARTOGRAPH_SEND_PATH=ip` forces the IP path
+/// (frames bypass the scanner's own netfilter OUTPUT rules; the IP path does not).
 final class RawSender {
-    /// Packets waiting for one family's socket.
+    /// Packets waiting for one socket. Without addresses, the socket's own is used.
     struct Queue {
         var buffer: [UInt8] = []
         var offsets: [UInt32] = []
@@ -26,18 +38,51 @@ final class RawSender {
         var addressLengths: [UInt32] = []
     }
 
+    /// One interface and gateway of the link path: the bound socket and the frame header.
+    final class Link {
+        let fd: Int32
+        let header: [UInt8]
+        var queue = Queue()
+
+        init(fd: Int32, header: [UInt8]) {
+            self.fd = fd
+            self.header = header
+        }
+
+        deinit { close(fd) }
+    }
+
+    /// How the destinations of one /24 (or one address, where routes split its /24) are sent.
+    enum Route {
+        case link(Link)
+        case ip
+        /// The gateway had no neighbour entry at `since`: the IP path resolves it meanwhile.
+        case unresolved(since: UInt64)
+        /// Routes longer than /24 split this /24: each address is looked up alone.
+        case split
+    }
+
     private var sockets: [IPAddress.Family: Int32] = [:]
     private var queues: [IPAddress.Family: Queue] = [.v4: Queue(), .v6: Queue()]
+    /// Keyed by /24 (the address shifted right by 8), or by address (plus 2^32) where split.
+    private var routes: [UInt64: Route] = [:]
+    /// By interface index and next hop's MAC address.
+    private var links: [[UInt8]: Link] = [:]
+    private let linkPathAllowed: Bool
     private static let addressSize = MemoryLayout<sockaddr_storage>.size
+    private static let sendBuffer: Int32 = 4 << 20
+    /// How long an unresolved gateway keeps its /24 on the IP path before it is looked up again.
+    private static let unresolvedRetry: UInt64 = 200_000_000
 
     init() throws(RawError) {
+        linkPathAllowed = getenv("CARTOGRAPH_SEND_PATH").map { String(cString: $0) } != "ip"
         for family in [IPAddress.Family.v4, .v6] {
             let fd = socket(family == .v4 ? AF_INET : AF_INET6, Int32(SOCK_RAW.rawValue), Int32(IPPROTO_RAW))
             if fd < 0 {
                 if family == .v6 { continue }   // a host without IPv6 can still scan IPv4
                 throw RawError(message: "cannot open a raw socket: \(String(cString: strerror(errno)))")
             }
-            var size: Int32 = 4 << 20
+            var size = Self.sendBuffer
             setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
             sockets[family] = fd
         }
@@ -45,10 +90,64 @@ final class RawSender {
 
     deinit { for fd in sockets.values { close(fd) } }
 
-    /// Queues one packet for `destination`.
+    /// Queues one IP packet (as PacketEncoder builds it) for `destination`.
     func add(_ packet: [UInt8], to destination: IPAddress) {
+        if case .v4(let value) = destination, let link = link(for: value, source: packet[12..<16]) {
+            link.queue.append(frame: link.header, packet)
+            return
+        }
         var (storage, length) = Sockets.socketAddress(destination, port: 0)
         queues[destination.family, default: Queue()].append(packet, &storage, UInt32(length), size: Self.addressSize)
+    }
+
+    /// The link-path socket for an IPv4 destination, or nil for the IP path.
+    private func link(for destination: UInt32, source: ArraySlice<UInt8>) -> Link? {
+        guard linkPathAllowed else { return nil }
+        var key = UInt64(destination >> 8)
+        if case .split? = routes[key] { key = UInt64(destination) | 1 << 32 }
+        switch routes[key] {
+        case .link(let link)?: return link
+        case .ip?: return nil
+        case .unresolved(let since)? where MonotonicClock.now() - since < Self.unresolvedRetry: return nil
+        case .unresolved?, .split?, nil: break
+        }
+        let (route, split) = lookUp(destination, source: source)
+        if split && key < 1 << 32 {
+            routes[key] = .split
+            key = UInt64(destination) | 1 << 32
+        }
+        routes[key] = route
+        if case .link(let link) = route { return link }
+        return nil
+    }
+
+    /// Reads the route and the gateway's MAC address from the kernel's tables; also whether
+    /// routes longer than /24 split the destination's /24.
+    private func lookUp(_ destination: UInt32, source: ArraySlice<UInt8>) -> (Route, split: Bool) {
+        var name = [CChar](repeating: 0, count: 16)
+        var gateway: UInt32 = 0
+        var split: Int32 = 0
+        let found = cg_route_v4(destination, &name, &gateway, &split) != 0
+        return (found && gateway != 0 ? linkRoute(name, gateway: gateway, source: source) : .ip, split != 0)
+    }
+
+    private func linkRoute(_ name: [CChar], gateway: UInt32, source: ArraySlice<UInt8>) -> Route {
+        var ours = [UInt8](repeating: 0, count: 6)
+        let index = cg_ether_interface(name, &ours)
+        guard index > 0 else { return .ip }
+        // The main table is all /proc/net/route shows: a source address that is not on the
+        // route's interface means policy routing chose another way, which only the kernel knows.
+        let sourceValue = source.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard cg_interface_has_v4(name, sourceValue) != 0 else { return .ip }
+        var mac = [UInt8](repeating: 0, count: 6)
+        guard cg_neighbour_v4(gateway, name, &mac) != 0 else { return .unresolved(since: MonotonicClock.now()) }
+        let linkKey = withUnsafeBytes(of: index) { Array($0) } + mac
+        if let known = links[linkKey] { return .link(known) }
+        let fd = cg_link_socket(index, Self.sendBuffer)
+        guard fd >= 0 else { return .ip }   // no AF_PACKET here (a container without it): the IP path works
+        let link = Link(fd: fd, header: mac + ours + [0x08, 0x00])
+        links[linkKey] = link
+        return .link(link)
     }
 
     /// Send errors by errno since the run began: each is a packet that never left.
@@ -61,23 +160,43 @@ final class RawSender {
     @discardableResult
     func flush() -> Int {
         var total = 0
+        for link in links.values where !link.queue.lengths.isEmpty {
+            total += link.queue.send(link.fd, size: 0) { errors[$0, default: 0] += $1 }
+            link.queue.removeAll()
+        }
         for family in [IPAddress.Family.v4, .v6] {
-            guard var queue = queues[family], !queue.lengths.isEmpty else { continue }
+            guard let queue = queues[family], !queue.lengths.isEmpty else { continue }
             if let fd = sockets[family] { total += queue.send(fd, size: Self.addressSize) { errors[$0, default: 0] += $1 } }
-            queue = Queue()
-            queues[family] = queue
+            queues[family]?.removeAll()
         }
         return total
     }
 }
 
 extension RawSender.Queue {
+    /// Empties the queue, keeping its storage for the next batch.
+    mutating func removeAll() {
+        buffer.removeAll(keepingCapacity: true)
+        offsets.removeAll(keepingCapacity: true)
+        lengths.removeAll(keepingCapacity: true)
+        addresses.removeAll(keepingCapacity: true)
+        addressLengths.removeAll(keepingCapacity: true)
+    }
+
     mutating func append(_ packet: [UInt8], _ storage: inout sockaddr_storage, _ length: UInt32, size: Int) {
         offsets.append(UInt32(buffer.count))
         lengths.append(UInt32(packet.count))
         buffer += packet
         withUnsafeBytes(of: &storage) { addresses += $0.prefix(size) }
         addressLengths.append(length)
+    }
+
+    /// Queues an Ethernet frame: `header` then the IP packet.
+    mutating func append(frame header: [UInt8], _ packet: [UInt8]) {
+        offsets.append(UInt32(buffer.count))
+        lengths.append(UInt32(header.count + packet.count))
+        buffer += header
+        buffer += packet
     }
 
     func send(_ fd: Int32, size: Int, failed: (Int32, Int) -> Void) -> Int {
@@ -90,7 +209,8 @@ extension RawSender.Queue {
                         addresses.withUnsafeBufferPointer { addrs in
                             addressLengths.withUnsafeBufferPointer { alens in
                                 cg_send_batch(fd, data.baseAddress, offs.baseAddress! + next, lens.baseAddress! + next,
-                                              addrs.baseAddress! + next * size, UInt32(size), alens.baseAddress! + next, count)
+                                              addrs.isEmpty ? nil : addrs.baseAddress! + next * size, UInt32(size),
+                                              alens.isEmpty ? nil : alens.baseAddress! + next, count)
                             }
                         }
                     }
@@ -138,6 +258,10 @@ final class PacketCapture {
         pcap_set_timeout(pcap, 1)
         let status = pcap_activate(pcap)
         guard status >= 0 else { throw RawError(message: "libpcap: cannot capture: \(Self.error(pcap))") }
+        // Our own probes are not wanted: telling the kernel to skip outgoing frames saves a copy
+        // and a filter run per probe sent. Where it cannot (before Linux 4.20), the "inbound"
+        // filter below still drops them.
+        _ = cg_ignore_outgoing(pcap_fileno(pcap))
         guard let type = PacketDecoder.LinkType(rawValue: pcap_datalink(pcap)) else {
             throw RawError(message: "libpcap: unsupported link type \(pcap_datalink(pcap))")
         }

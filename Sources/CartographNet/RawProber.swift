@@ -58,7 +58,8 @@ final class RawProber {
     private var hostUnreachables = 0
 
     /// Default packet rate when the profile sets none: fast, yet far below what a veth or a LAN
-    /// port drops.
+    /// port drops. A rate of 0 is no limit at all: as fast as the path takes packets, with
+    /// congestion control still backing off on loss.
     static let defaultRate = 100_000
 
     /// Advanced once per (address, probe) on the first pass.
@@ -70,6 +71,11 @@ final class RawProber {
     /// neighbours (gc_thresh3) and an unresolved one holds its entry about 3 s, so a directly
     /// attached segment swept faster than this loses hosts to neighbour-table overflow.
     static let recoveryAddressRate = 250
+    /// Entries a default Linux neighbour table holds (gc_thresh3), and how long after a sweep's
+    /// first packets a router that could not resolve them has said so: it gives up after 3
+    /// solicitations a second apart, and its "host unreachable" needs a little longer to come.
+    static let neighbourTableSize = 1024
+    static let neighbourResolution: UInt64 = 3_250_000_000
     /// Longest the re-sends of one run may take; what is left unsent is named in the warning.
     static let recoveryBudget: UInt64 = 60_000_000_000
 
@@ -92,9 +98,14 @@ final class RawProber {
     /// which records every method that finds a host), a host that answered any probe is live:
     /// its other probes are not retried, and once every address has answered, the wait for
     /// late answers ends after two of the slowest round trips instead of the whole cool-down.
+    /// With `retryOnlyAfterLoss` (the sweep, whose probe kinds already stand in for one
+    /// another), the retries are sent only when the first pass saw a sign of loss (a packet that
+    /// could not leave, a back-off, a router saying it could not resolve an address), so a
+    /// silent address costs one packet per probe.
     /// Returns the keys that were answered.
     @discardableResult
     func run(_ addresses: AddressSet, probes: [RawProbeKind], stopOnAnswer: Bool, liveEnds: Bool = false,
+             retryOnlyAfterLoss: Bool = false,
              report: (IPAddress, RawProbeKind, RawOutcome, UInt8) -> Void) throws(RawError) -> Set<Key> {
         var answered = Set<Key>()
         var inapplicable = Set<Key>()
@@ -108,10 +119,14 @@ final class RawProber {
         }
         let total = UInt64(addresses.count) * probeCount
         let order = Permutation(count: total, seed: UInt64.random(in: .min ... .max))
-        var rate = performance.rate > 0 ? performance.rate : Self.defaultRate
-        if performance.packetDelayMs > 0 { rate = min(rate, max(1, 1000 / performance.packetDelayMs)) }
+        // 0 stays 0 (no target) unless a packet delay asks for a rate.
+        var rate = performance.rate ?? Self.defaultRate
+        if performance.packetDelayMs > 0 {
+            let delayed = max(1, 1000 / performance.packetDelayMs)
+            rate = rate > 0 ? min(rate, delayed) : delayed
+        }
         var control = CongestionControl(target: rate, now: MonotonicClock.now())
-        let batchSize = max(1, min(64, rate / 1000))
+        let batchSize = rate > 0 ? max(1, min(64, rate / 1000)) : 64
 
         let arp = ARPSender()
         var probeIndex: [RawProbeKind: Int] = [:]
@@ -162,10 +177,23 @@ final class RawProber {
         }
 
         let passes = 1 + performance.retries
+        var firstPassStart: UInt64 = 0
         func settled() -> Bool { answered.count + inapplicable.count >= Int(clamping: total) }
         func allLive() -> Bool { liveEnds && UInt128(respondents.count) >= addresses.count }
         for pass in 0..<passes where !settled() && !allLive() {
+            if pass > 0 && retryOnlyAfterLoss {
+                // A router resolves the addresses of its own segments one by one and says "host
+                // unreachable" only once resolution fails (Linux: 3 s); while its neighbour table
+                // is full it drops the rest without a word. So before a first pass that left more
+                // addresses silent than a table holds is called clean, that window is waited out.
+                let silent = Int(clamping: addresses.count) - respondents.count
+                if silent >= Self.neighbourTableSize {
+                    try wait(until: firstPassStart + Self.neighbourResolution, handle) { settled() }
+                }
+                if sender.errors.isEmpty && control.backoffs == 0 && hostUnreachables == 0 { break }
+            }
             currentPass = pass
+            if pass == 0 { firstPassStart = MonotonicClock.now() }
             var index: UInt64 = 0
             var passStart: UInt64 = 0
             var due = MonotonicClock.now()
@@ -229,7 +257,9 @@ final class RawProber {
         let started = MonotonicClock.now()
         // Let the neighbour entries the fast passes left (unresolved for about 3 s) expire first.
         try wait(until: started + 3_000_000_000, handle)
-        let packetGap = max(UInt64(1_000_000_000 / max(1000, Int(control.rate) / 8)), 1)
+        // An eighth of the rate the fast passes ended at (of the fastest measured, without a limit).
+        let endRate = control.rate.isFinite ? control.rate : max(control.peak, 8000)
+        let packetGap = max(UInt64(1e9 / max(1000, endRate / 8)), 1)
         let addressGap = UInt64(1_000_000_000 / Self.recoveryAddressRate)
         for _ in 0..<2 where !cancel.isCancelled && !settled() {
             roundFinds = 0

@@ -61,7 +61,7 @@ struct MapCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("DNS servers to ask, comma-separated (default: the profile's, else /etc/resolv.conf's).", valueName: "list"))
     var dnsServers: String?
 
-    @Option(name: .long, help: ArgumentHelp("Connection attempts per second (0: no limit).", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("Packets (raw) or connection attempts per second (0: as fast as the path allows, backing off on loss).", valueName: "n"))
     var rate: Int?
 
     @Option(name: .long, help: ArgumentHelp("Packet engine: syn (raw packets; needs root or CAP_NET_RAW), connect, or auto (syn when it can run).", valueName: "engine"))

@@ -72,6 +72,17 @@ struct ProfileTests {
         #expect(profile.performance.minRTTTimeoutMs == 50)
     }
 
+    @Test("rate: 0 is kept as no limit and shown again; an unset rate stays unset (the engine's default)")
+    func rateZeroAndUnset() throws {
+        let zero = try Profile.parse(yaml: "performance:\n  rate: 0\n", file: "zero.yaml", name: "zero")
+        #expect(zero.performance.rate == 0)
+        #expect(zero.yaml().contains("  rate: 0\n"))
+        #expect(try Profile.parse(yaml: zero.yaml(), file: "shown", name: "zero").performance.rate == 0)
+        let unset = try Profile.parse(yaml: "performance:\n  retries: 2\n", file: "unset.yaml", name: "unset")
+        #expect(unset.performance.rate == nil)
+        #expect(!unset.yaml().contains("rate:"), "an unset rate is not written as a number")
+    }
+
     @Test("mistakes name file, line and key", arguments: [
         ("performance:\n  rtt_timout: 5\n", "p.yaml:2: unknown key \"performance.rtt_timout\""),
         ("performance:\n  min_rtt_timout_ms: 5\n", "(did you mean \"min_rtt_timeout_ms\"?)"),

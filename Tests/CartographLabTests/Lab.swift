@@ -32,8 +32,8 @@ enum Lab {
     }
 
     /// Runs `cartograph ARGS` inside the scanner namespace.
-    static func cartograph(_ arguments: [String], openFiles: Int? = nil) throws -> CommandResult {
-        try Cartograph.run(arguments, namespace: scanner, openFiles: openFiles)
+    static func cartograph(_ arguments: [String], openFiles: Int? = nil, environment: [String: String] = [:]) throws -> CommandResult {
+        try Cartograph.run(arguments, namespace: scanner, environment: environment, openFiles: openFiles)
     }
 
     /// Runs `cartograph ARGS --format json` in the scanner namespace and decodes the report.
@@ -49,7 +49,10 @@ enum Lab {
     }
 
     /// The counter of IP packets a lab namespace has received (`Ip: InReceives`).
-    static func packetsReceived(by namespace: String) throws -> Int {
+    static func packetsReceived(by namespace: String) throws -> Int { try ipCounter("InReceives", of: namespace) }
+
+    /// One counter of a lab namespace's `Ip:` lines in /proc/net/snmp.
+    static func ipCounter(_ name: String, of namespace: String) throws -> Int {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         process.arguments = ["netns", "exec", namespace, "cat", "/proc/net/snmp"]
@@ -61,7 +64,7 @@ enum Lab {
         let lines = text.split(separator: "\n").filter { $0.hasPrefix("Ip:") }
         guard lines.count == 2 else { throw POSIXError(.EIO) }
         let names = lines[0].split(separator: " "), values = lines[1].split(separator: " ")
-        guard let index = names.firstIndex(of: "InReceives"), let value = Int(values[index]) else { throw POSIXError(.EIO) }
+        guard let index = names.firstIndex(where: { $0 == name }), let value = Int(values[index]) else { throw POSIXError(.EIO) }
         return value
     }
 }

@@ -56,3 +56,28 @@ struct CongestionControlTests {
         #expect(control.rate == 1_000)
     }
 }
+
+/// `--rate 0`: no target, yet the same back-off.
+@Suite("Congestion control without a target")
+struct UnlimitedCongestionControlTests {
+    let ms: UInt64 = 1_000_000
+
+    @Test("unlimited until loss, then half the rate measured in the lossy window, then unlimited again")
+    func unlimited() {
+        var control = CongestionControl(target: 0, now: 0)
+        #expect(control.target == nil)
+        #expect(control.interval == 0, "no target: no pause between packets")
+        var now = CongestionControlTests().drive(&control, from: 0, windows: 5, perWindow: 30_000, share: 0.9)
+        #expect(control.rate == .infinity)
+        #expect(control.peak == 300_000, "30,000 packets in a 100 ms window")
+        now = CongestionControlTests().drive(&control, from: now, windows: 2, perWindow: 20_000, share: 0.2)
+        #expect(control.backoffs == 1)
+        #expect(control.rate == 100_000, "half of the 200,000 packets a second the lossy window sent")
+        #expect(control.interval == 10_000)
+        now = CongestionControlTests().drive(&control, from: now, windows: 3, perWindow: 10_000, share: 0.05)
+        #expect(control.rate == 12_500)
+        #expect(control.floor == 300_000.0 / 64)
+        _ = CongestionControlTests().drive(&control, from: now, windows: 20, perWindow: 1_000, share: 0.9)
+        #expect(control.rate == .infinity, "sixteen clean windows bring back the peak, and then no limit")
+    }
+}

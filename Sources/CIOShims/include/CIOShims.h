@@ -26,7 +26,8 @@ int cg_epoll_wait(int epfd, uint64_t *data, uint32_t *events, int capacity, int 
 
 /// Sends `count` datagrams with one sendmmsg(2) call. Datagram i is `lengths[i]` bytes at
 /// `buffer + offsets[i]`, to the address of `addrlens[i]` bytes at `addrs + i * addrsize`.
-/// Returns how many were sent (possibly fewer), or -1 with errno set.
+/// Returns how many were sent (possibly fewer), or -1 with errno set. With `addrs` NULL the
+/// datagrams carry no address: the socket's own (a bound link-layer socket) is used.
 int cg_send_batch(int fd, const uint8_t *buffer, const uint32_t *offsets, const uint32_t *lengths,
                   const uint8_t *addrs, uint32_t addrsize, const uint32_t *addrlens, int count);
 
@@ -40,6 +41,30 @@ int cg_arp_socket(void);
 
 /// Sends an Ethernet frame on interface `index` to the broadcast address; 0 or -1 with errno.
 int cg_send_frame(int fd, int index, const uint8_t *frame, int length);
+
+/// The route of this namespace's main table (/proc/net/route) for an IPv4 destination (host
+/// byte order): its interface name (16 bytes) and gateway (0: directly attached). `split` tells
+/// whether routes longer than /24 fall inside the destination's /24 (then the route found holds
+/// for this address alone). Returns the prefix length plus one, or 0 when no route matches.
+int cg_route_v4(uint32_t destination, char *ifname, uint32_t *gateway, int *split);
+
+/// The MAC address (6 bytes) of a resolved IPv4 neighbour on interface `ifname`, from the
+/// kernel's neighbour table (/proc/net/arp). Returns 0 when it is not there or not resolved.
+int cg_neighbour_v4(uint32_t address, const char *ifname, uint8_t *mac);
+
+/// The index of an Ethernet interface and its MAC address (6 bytes); 0 for any other kind.
+int cg_ether_interface(const char *ifname, uint8_t *mac);
+
+/// Makes a capturing AF_PACKET socket skip the frames this host sends (PACKET_IGNORE_OUTGOING);
+/// 0, or -1 with errno set (kernels before 4.20).
+int cg_ignore_outgoing(int fd);
+
+/// Whether interface `ifname` holds the IPv4 address `address` (host byte order).
+int cg_interface_has_v4(const char *ifname, uint32_t address);
+
+/// An AF_PACKET socket bound to interface `index` that only sends whole Ethernet frames, with
+/// a send buffer of `send_buffer` bytes; -1 with errno set.
+int cg_link_socket(int index, int send_buffer);
 
 /// Whether the process may open raw sockets: CAP_NET_RAW in its effective set (root has it
 /// unless it was dropped).

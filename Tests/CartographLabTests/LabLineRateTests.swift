@@ -51,7 +51,9 @@ struct LabLineRateTests {
         if path == "ip" {
             #expect(byIP >= probes, "with CARTOGRAPH_SEND_PATH=ip the kernel's IP output sent only \(byIP) of \(probes) probes")
         } else {
-            #expect(byIP < probes / 10, """
+            // Half the probes: far above the traceroute's few packets, far below a sweep by IP,
+            // so another test's traffic in cg-scan does not decide the outcome.
+            #expect(byIP < probes / 2, """
                 the kernel's IP output sent \(byIP) packets: the probes did not go by the link path \
                 (or another test sent a sweep's worth of IP packets from cg-scan at the same time)
                 """)

@@ -326,6 +326,7 @@ public struct MapRunner {
                 settings.args = profile.probes.args
                 settings.intensity = profile.probes.intensity
                 settings.concurrency = max(1, min(profile.performance.concurrency, 1024))
+                settings.hostParallelism = profile.performance.hostParallelism
                 let identifier = ServiceIdentifier(library: context.probes, probes: selected, settings: settings)
                 for result in try identifier.identify(jobs, cancel: cancel, progress: progress) {
                     identified[PortKey(address: result.address, port: result.port, proto: result.proto)] = result

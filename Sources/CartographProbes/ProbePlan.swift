@@ -68,6 +68,9 @@ struct Pipeline {
     /// The service said something (data, a close, a handshake answer) on some connection.
     private(set) var heard = false
     private var restOpened = false
+    /// The silent port's time to answer ran out: a greeting the banner read may still get no
+    /// longer holds the port open.
+    private var silenceOver = false
 
     init(plan: ProbePlan) { self.plan = plan }
 
@@ -122,6 +125,9 @@ struct Pipeline {
         return actions + later([])
     }
 
+    /// The port stayed silent for as long as it is given to answer (see `ProbeWorker.capped`).
+    mutating func silenceEnded() { silenceOver = true }
+
     /// The service answered something: runs cut short by its silence get a second try.
     mutating func heardService() -> [Action] {
         guard !heard else { return [] }
@@ -143,6 +149,8 @@ struct Pipeline {
             return (runs[index].match, runs[index].name)
         }
         guard restOpened, tls != .detecting, queue.isEmpty, runs.allSatisfy(\.done) else { return nil }
+        // A silent port waits out its time to answer for a greeting that comes late.
+        if banner == .silent && !silenceOver { return nil }
         let tentative = runs.first { $0.match != nil }
         return (tentative?.match, tentative?.name)
     }

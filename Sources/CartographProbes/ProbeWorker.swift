@@ -137,7 +137,11 @@ final class ProbeWorker {
                 case .ready(let token, _):
                     if token == 0 { wakeArmed = false } else if let invocation = invocations[token] { ready(invocation) }
                 case .timeout(let token):
-                    if let invocation = invocations[token] { timedOut(invocation) }
+                    if token < 0 {
+                        silenceEnded(job: -1 - token)
+                    } else if let invocation = invocations[token] {
+                        timedOut(invocation)
+                    }
                 }
                 settle()
             }
@@ -193,6 +197,7 @@ final class ProbeWorker {
     /// Ends a port: its steps still running are dropped, its result is reported.
     private func complete(_ port: PortRun, _ outcome: (match: ProbeMatch?, method: String?)) {
         ports[port.job.id] = nil
+        reactor.cancel(token: -1 - port.job.id)
         for token in port.tokens.sorted() {
             if let invocation = invocations[token] { end(invocation, .noMatch) }
         }
@@ -234,9 +239,18 @@ final class ProbeWorker {
     /// silent until it says something, and the waits of its running steps are cut accordingly.
     private func markSilent(_ port: PortRun) {
         guard port.silentSince == nil else { return }
-        port.silentSince = MonotonicClock.now()
+        let now = MonotonicClock.now()
+        port.silentSince = now
         if port.silenceMs == 0 { port.silenceMs = settings.silenceMs }
+        // The port's own timer (negative tokens) marks the end of its time to answer.
+        reactor.sleep(until: now + .ms(Self.replySilences * port.silenceMs), token: -1 - port.job.id)
         rearm(port)
+    }
+
+    private func silenceEnded(job id: Int) {
+        guard let port = ports[id] else { return }
+        port.pipeline.silenceEnded()
+        enqueue(port, [])
     }
 
     /// The service said something on one of the port's connections.

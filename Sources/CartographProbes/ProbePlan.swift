@@ -3,7 +3,7 @@
 /// list by rarity. `Pipeline` decides when each runs.
 struct ProbePlan: Sendable, Codable {
     var declared: [String]
-    /// Probes that can speak over TLS (`tls = true`), by rarity.
+    /// Probes that can speak over TLS (`tls = true`): those declaring the port, then the others, by rarity.
     var tlsAware: [String]
     var others: [String]
     /// TCP ports get the passive banner read and TLS detection; UDP ports do not.
@@ -12,11 +12,12 @@ struct ProbePlan: Sendable, Codable {
 
 /// One port's identification as a set of overlapping steps whose results count in a fixed order.
 ///
-/// The declared probes start at once, alongside the passive banner read. Once they are done and
-/// the read has either heard the service or waited its short silence, the other probes follow
-/// in order, `window` at a time (with `port.banner`, or with `port.silent` and TLS detection
-/// beside them); a TLS handshake adds the TLS-aware probes over TLS. A greeting that comes after
-/// the short silence runs the other probes again with it. The result is the first certain match
+/// The declared probes start at once, alongside the passive banner read; TLS detection starts
+/// when the read has waited its short silence. Once the declared probes are done and the read
+/// has either heard the service or gone silent, the other probes follow in order, `window` at a
+/// time (with `port.banner`, or with `port.silent`). A TLS handshake ends the runs in the clear
+/// still waiting (a TLS server has nothing to say to them) and adds the TLS-aware probes over
+/// TLS. A greeting that comes after the short silence runs the other probes again with it. The result is the first certain match
 /// in that order, taken as soon as every run before it is done, else the first tentative one:
 /// the same answer as running the steps one after another, without waiting for each in turn.
 ///
@@ -41,11 +42,12 @@ struct Pipeline {
         var retry = false
     }
 
-    /// A step for the worker to start.
+    /// A step for the worker to start, or a run to end (it is done as far as the answer goes).
     enum Action: Equatable {
         case probe(run: Int, name: String, view: View)
         case banner
         case tlsDetect
+        case drop(run: Int)
     }
 
     enum Banner: Equatable {
@@ -87,7 +89,7 @@ struct Pipeline {
     /// The banner read waited its short silence; it goes on listening.
     mutating func bannerSilent() -> [Action] {
         if banner == .listening { banner = .silent }
-        return openRest()
+        return detectTLS() + openRest()
     }
 
     /// The banner read ended: with what the service said first, or nil.
@@ -95,7 +97,7 @@ struct Pipeline {
         guard let bytes, !bytes.isEmpty else {
             if case .heard = banner { return [] }
             banner = .ended
-            return openRest()
+            return detectTLS() + openRest()
         }
         let late = banner == .silent && restOpened
         banner = .heard(bytes)
@@ -108,9 +110,17 @@ struct Pipeline {
     /// TLS detection ended: a handshake completed, or not.
     mutating func tlsDetected(_ found: Bool) -> [Action] {
         tls = found ? .found : .absent
-        guard found else { return [] }
+        guard found else { return openRest() }
+        heard = true
+        // What still waits in the clear gets nothing from a TLS server: it ends, unanswered.
+        var actions: [Action] = []
+        for index in runs.indices where !runs[index].done && !runs[index].view.tls {
+            runs[index].done = true
+            actions.append(.drop(run: index))
+        }
+        queue.removeAll { !$0.view.tls }
         // Over TLS, declared probes run again: before, they spoke in the clear.
-        return later(plan.tlsAware.map { ($0, View(tls: true)) })
+        return actions + openRest() + later(plan.tlsAware.map { ($0, View(tls: true)) })
     }
 
     /// Probe run `index` ended with `match` (nil: not its service, or it failed); `cut` when a
@@ -201,12 +211,16 @@ struct Pipeline {
             return later(plan.others.map { ($0, View(banner: bytes)) })
         case .silent, .ended, .off:
             restOpened = true
-            var actions: [Action] = []
-            if plan.passive && tls == .untried {
-                tls = .detecting
-                actions.append(.tlsDetect)
-            }
-            return actions + later(plan.others.map { ($0, View(silent: plan.passive)) })
+            // Over TLS only the TLS-aware probes run (tlsDetected queued them).
+            if tls == .found { return [] }
+            return later(plan.others.map { ($0, View(silent: plan.passive)) })
         }
+    }
+
+    /// TLS detection starts once the banner read found the port silent, beside whatever runs.
+    private mutating func detectTLS() -> [Action] {
+        guard plan.passive, tls == .untried else { return [] }
+        tls = .detecting
+        return [.tlsDetect]
     }
 }

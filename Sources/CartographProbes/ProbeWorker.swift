@@ -164,6 +164,10 @@ final class ProbeWorker {
         /// from then on, while the port stays silent, waits for an answer are cut at twice it.
         var silenceMs = 0
         var silentSince: UInt64?
+        /// When TLS detection completed a handshake, and whether anything came through the
+        /// tunnel since: until then, the same cut applies to the runs over TLS.
+        var tlsSince: UInt64?
+        var heardOverTLS = false
 
         init(job: StreamedJob, started: UInt64) {
             self.job = job
@@ -224,6 +228,7 @@ final class ProbeWorker {
             markSilent(port)
             actions = port.pipeline.bannerEnded(nil)
         case (.tlsDetect, .tls(let found)):
+            if found { port.tlsSince = MonotonicClock.now() }
             actions = port.pipeline.tlsDetected(found)
         case (.tlsDetect, _):
             actions = port.pipeline.tlsDetected(false)
@@ -260,6 +265,13 @@ final class ProbeWorker {
         rearm(port)
     }
 
+    /// A run over TLS got data (or a close) through the tunnel.
+    private func heardOverTLS(_ invocation: Invocation) {
+        guard invocation.overTLS, let port = ports[invocation.jobIndex], !port.heardOverTLS else { return }
+        port.heardOverTLS = true
+        rearm(port)
+    }
+
     /// The short silence for a port whose connect took `rtt` nanoseconds: ten round trips, at
     /// least `silenceMs`, at most the full banner wait. While a port stays silent, a request to
     /// it waits `replySilences` of them for an answer.
@@ -274,10 +286,17 @@ final class ProbeWorker {
     /// timeouts (the port's number says what to expect, and how patient to be is theirs to
     /// say), and the banner read keeps listening while the port's other steps run.
     private func capped(_ invocation: Invocation, _ deadline: UInt64) -> UInt64 {
-        guard invocation.step != .banner, let port = ports[invocation.jobIndex], port.pipeline.silent,
-              let since = port.silentSince else { return deadline }
+        guard invocation.step != .banner, let port = ports[invocation.jobIndex] else { return deadline }
+        let silence = Self.replySilences * max(port.silenceMs, settings.silenceMs)
+        if invocation.overTLS {
+            // Inside a tunnel that has carried nothing yet, the same: four silences from the handshake.
+            guard !port.heardOverTLS, let since = port.tlsSince else { return deadline }
+            if case .probe(let name) = invocation.step, port.pipeline.plan.declared.contains(name) { return deadline }
+            return min(deadline, since + .ms(silence))
+        }
+        guard port.pipeline.silent, let since = port.silentSince else { return deadline }
         if let entry = invocation.entry, entry < port.pipeline.plan.declared.count { return deadline }
-        return min(deadline, since + .ms(Self.replySilences * port.silenceMs))
+        return min(deadline, since + .ms(silence))
     }
 
     /// How many short silences a silent port gets to answer a request.
@@ -360,6 +379,11 @@ final class ProbeWorker {
             run = index
         case .banner: step = .banner
         case .tlsDetect: step = .tlsDetect
+        case .drop(let index):
+            for token in port.tokens.sorted() {
+                if let invocation = invocations[token], invocation.entry == index { end(invocation, .noMatch) }
+            }
+            return
         }
         guard let invocation = begin(step: step, job: port.job.job, jobIndex: port.job.id, view: view) else {
             switch step {
@@ -372,6 +396,7 @@ final class ProbeWorker {
             return
         }
         invocation.entry = run
+        invocation.overTLS = view.tls
         if settings.trace {
             invocation.trace.append("[\(invocation.file)] at \((MonotonicClock.now() - port.started) / 1_000_000) ms")
         }
@@ -888,6 +913,7 @@ final class ProbeWorker {
             case Int32(CG_TLS_DONE):
                 invocation.sockets[id]?.received += Int(count)
                 heard(invocation)
+                heardOverTLS(invocation)
                 return recvReply(invocation, Array(buffer[..<Int(count)]), nil, deadline)
             case Int32(CG_TLS_WANT_READ), Int32(CG_TLS_WANT_WRITE):
                 if MonotonicClock.now() >= deadline { return recvReply(invocation, nil, "timeout", deadline) }
@@ -896,9 +922,11 @@ final class ProbeWorker {
                 return .wait
             case Int32(CG_TLS_CLOSED):
                 heard(invocation)
+                heardOverTLS(invocation)
                 return recvReply(invocation, nil, "closed", deadline)
             default:
                 heard(invocation)
+                heardOverTLS(invocation)
                 return recvReply(invocation, nil, String(cString: cg_tls_error(tls)), deadline)
             }
         }
@@ -1160,6 +1188,8 @@ final class Invocation {
     var armed: (fd: Int32, interest: Interest, deadline: UInt64)?
     /// A wait of it was ended by the port's silence before its own timeout.
     var cut = false
+    /// It runs over TLS (after TLS detection): the tunnel's silence applies to it.
+    var overTLS = false
 
     init(token: Int, co: OpaquePointer, ref: Int32, run: OpaquePointer, jobIndex: Int, step: ProbeWorker.Step, file: String,
          address: IPAddress, deadline: UInt64) {

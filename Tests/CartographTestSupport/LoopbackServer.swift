@@ -101,10 +101,12 @@ public final class LoopbackServer: @unchecked Sendable {
             while !read().isEmpty {}
         }
 
-        /// Whether the peer has closed its side (an end of stream is waiting), without reading.
+        /// Whether the peer has closed its side (an end of stream or a reset is waiting), without
+        /// reading.
         public var peerClosed: Bool {
             var byte: UInt8 = 0
-            return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
+            let count = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+            return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
         }
 
         /// Keeps the connection open without answering for `ms` milliseconds, reading what

@@ -292,11 +292,12 @@ final class ProbeWorker {
             // Inside a tunnel that has carried nothing yet, the same: four silences from the handshake.
             guard !port.heardOverTLS, let since = port.tlsSince else { return deadline }
             if case .probe(let name) = invocation.step, port.pipeline.plan.declared.contains(name) { return deadline }
-            return min(deadline, since + .ms(silence))
+            return min(deadline, since + .ms(silence) + invocation.queued)
         }
         guard port.pipeline.silent, let since = port.silentSince else { return deadline }
         if let entry = invocation.entry, entry < port.pipeline.plan.declared.count { return deadline }
-        return min(deadline, since + .ms(silence))
+        // Time spent waiting for a connection to the host is not the port's silence.
+        return min(deadline, since + .ms(silence) + invocation.queued)
     }
 
     /// How many short silences a silent port gets to answer a request.
@@ -327,15 +328,23 @@ final class ProbeWorker {
         openSockets < socketBudget && hostSockets[address, default: 0] < hostCap
     }
 
-    /// Starts the oldest waiting connect whose host has room; false when there is none.
+    /// Starts the oldest waiting connect whose host has room; false when there is none. A host
+    /// that is full while a banner read only lingers for a late greeting gets that connection
+    /// back: the steps that wait matter more than a greeting that may never come.
     private func admitConnect() -> Bool {
         guard let index = waitingConnects.firstIndex(where: { token in
             guard let invocation = invocations[token] else { return true }
             return roomForConnect(to: invocation.address)
-        }) else { return false }
+        }) else {
+            let full = Set(waitingConnects.compactMap { invocations[$0]?.address })
+            guard let lingering = invocations.values.first(where: { $0.lingering && full.contains($0.address) }) else { return false }
+            end(lingering, .passive(nil))
+            return true
+        }
         let token = waitingConnects.remove(at: index)
         guard let invocation = invocations[token], case .admission(let request) = invocation.waiting else { return true }
         invocation.waiting = nil
+        invocation.queued += MonotonicClock.now() - invocation.queuedSince
         reactor.cancel(token: token)
         cg_lua_set_owner(lua.main.L, invocation.run)
         continueWith(invocation, startConnect(invocation, request))
@@ -698,6 +707,7 @@ final class ProbeWorker {
                 // The host has as many connections open as it may: wait for one to close.
                 trace(invocation, "connect \(address):\(port)/\(proto.rawValue): waiting for a free connection to the host")
                 invocation.waiting = .admission(request)
+                invocation.queuedSince = MonotonicClock.now()
                 reactor.sleep(until: invocation.deadline, token: invocation.token)
                 waitingConnects.append(invocation.token)
                 return .wait
@@ -719,6 +729,7 @@ final class ProbeWorker {
             // the pipeline moves on.
             lua_settop(co, 0)
             if invocation.step == .banner, let port = ports[invocation.jobIndex] {
+                invocation.lingering = true
                 trace(invocation, "  -> silent for \(port.silenceMs) ms; still listening")
                 markSilent(port)
                 enqueue(port, port.pipeline.bannerSilent())
@@ -1190,6 +1201,11 @@ final class Invocation {
     var cut = false
     /// It runs over TLS (after TLS detection): the tunnel's silence applies to it.
     var overTLS = false
+    /// A banner read past its short silence, listening only for a late greeting.
+    var lingering = false
+    /// Nanoseconds it waited for room under the host's connection cap, and since when it waits.
+    var queued: UInt64 = 0
+    var queuedSince: UInt64 = 0
 
     init(token: Int, co: OpaquePointer, ref: Int32, run: OpaquePointer, jobIndex: Int, step: ProbeWorker.Step, file: String,
          address: IPAddress, deadline: UInt64) {

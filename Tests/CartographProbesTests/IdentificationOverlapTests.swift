@@ -159,12 +159,16 @@ struct IdentificationOverlapTests {
         }
     }
 
-    @Test("a silent port costs one short silence: every wait for its answer ends at the port's silence, none at a probe's own timeout")
-    func silentPort() throws {
+    @Test("a silent port costs one short silence: every wait for its answer ends at the port's silence, none at a probe's own timeout",
+          arguments: [16, 1])
+    func silentPort(cap: Int) throws {
         let server = try LoopbackServer { $0.idle() }
         let probes = (1...6).map { Self.asker("ask\($0)") }
+        // With one connection to the host, the banner read lingering for a late greeting gives
+        // its connection up to the steps that wait for one.
         let (results, seconds) = try Self.identify(probes, jobs: [PortJob(address: Self.localhost, port: server.port, proto: .tcp)]) {
             $0.trace = true
+            $0.hostParallelism = cap
         }
         let result = try #require(results.first)
         let trace = result.trace.joined(separator: "\n")
@@ -178,6 +182,12 @@ struct IdentificationOverlapTests {
                     "a receive was not cut by the port's silence (took \(seconds) s):\n\(block.joined(separator: "\n"))")
         }
         #expect(trace.contains("tls handshake timeout (the port is silent)"), "TLS detection waited its own timeout:\n\(trace)")
+        if cap == 1 {
+            // The banner read gave its connection up at its silence instead of listening on.
+            let banner = Self.blocks(result.trace).first { $0.first?.hasPrefix("[passive banner read]") == true } ?? []
+            #expect(banner.contains { $0.hasPrefix("  -> silent for ") }, "\(banner)")
+            #expect(banner.filter { $0 == "recv: timeout" }.count == 1, "the banner read listened on:\n\(banner.joined(separator: "\n"))")
+        }
     }
 
     @Test("a greeting that comes after the short silence still names the service")

@@ -332,6 +332,7 @@ final class ProbeWorker {
     /// that is full while a banner read only lingers for a late greeting gets that connection
     /// back: the steps that wait matter more than a greeting that may never come.
     private func admitConnect() -> Bool {
+        guard !waitingConnects.isEmpty else { return false }
         guard let index = waitingConnects.firstIndex(where: { token in
             guard let invocation = invocations[token] else { return true }
             return roomForConnect(to: invocation.address)

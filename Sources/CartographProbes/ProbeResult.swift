@@ -58,7 +58,8 @@ public struct ProbeSettings: Sendable, Codable {
     public var bannerWaitMs = 2000
     /// The shortest silence after which a port counts as silent: the banner read's silence is
     /// ten connect round trips but at least this. While the port stays silent, the waits of
-    /// the probes that do not declare it end four such silences later, not at their own timeouts.
+    /// the probes that do not declare it end four such silences later, and those of the probes
+    /// that declare it at `bannerWaitMs`, not at their own timeouts.
     public var silenceMs = 250
     /// How long TLS detection waits for the handshake: a TLS server answers a ClientHello at
     /// once, while a silent plaintext service would hold it until the timeout (or the port's

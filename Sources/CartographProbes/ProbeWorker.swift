@@ -222,11 +222,11 @@ final class ProbeWorker {
         var actions: [Pipeline.Action]
         switch (invocation.step, outcome) {
         case (.banner, .passive(let bytes)):
-            if bytes == nil { markSilent(port) }
             actions = port.pipeline.bannerEnded(bytes)
+            if bytes == nil { markSilent(port) }
         case (.banner, _):
-            markSilent(port)
             actions = port.pipeline.bannerEnded(nil)
+            markSilent(port)
         case (.tlsDetect, .tls(let found)):
             if found { port.tlsSince = MonotonicClock.now() }
             actions = port.pipeline.tlsDetected(found)
@@ -282,22 +282,28 @@ final class ProbeWorker {
     /// `deadline`, or sooner when the port is silent: a wait for an answer from a port that has
     /// said nothing to anyone ends four short silences after the silence was found, not at the
     /// probe's own timeout; past that, the port's silence is settled and the waits of the runs
-    /// still to come end at once. The probes that declare the port keep their own
-    /// timeouts (the port's number says what to expect, and how patient to be is theirs to
-    /// say), and the banner read keeps listening while the port's other steps run.
+    /// still to come end at once. The probes that declare the port get more patience, the full
+    /// banner wait from the port's start (the port's number says what to expect, and a slow
+    /// greeting there is likelier than a silent service); the banner read itself keeps listening
+    /// while the port's other steps run. Time spent waiting for a connection to the host is not
+    /// the port's silence. A run cut short runs again if the port speaks up after all.
     private func capped(_ invocation: Invocation, _ deadline: UInt64) -> UInt64 {
         guard invocation.step != .banner, let port = ports[invocation.jobIndex] else { return deadline }
-        let silence = Self.replySilences * max(port.silenceMs, settings.silenceMs)
+        let silence = UInt64(Self.replySilences * max(port.silenceMs, settings.silenceMs)) * 1_000_000
+        let patience = UInt64(settings.bannerWaitMs) * 1_000_000
         if invocation.overTLS {
-            // Inside a tunnel that has carried nothing yet, the same: four silences from the handshake.
+            // Inside a tunnel that has carried nothing yet, the same, from the handshake.
             guard !port.heardOverTLS, let since = port.tlsSince else { return deadline }
-            if case .probe(let name) = invocation.step, port.pipeline.plan.declared.contains(name) { return deadline }
-            return min(deadline, since + .ms(silence) + invocation.queued)
+            if case .probe(let name) = invocation.step, port.pipeline.plan.declared.contains(name) {
+                return min(deadline, since + max(silence, patience) + invocation.queued)
+            }
+            return min(deadline, since + silence + invocation.queued)
         }
         guard port.pipeline.silent, let since = port.silentSince else { return deadline }
-        if let entry = invocation.entry, entry < port.pipeline.plan.declared.count { return deadline }
-        // Time spent waiting for a connection to the host is not the port's silence.
-        return min(deadline, since + .ms(silence) + invocation.queued)
+        if let entry = invocation.entry, entry < port.pipeline.plan.declared.count {
+            return min(deadline, max(since + silence, port.started + patience) + invocation.queued)
+        }
+        return min(deadline, since + silence + invocation.queued)
     }
 
     /// How many short silences a silent port gets to answer a request.
@@ -398,8 +404,9 @@ final class ProbeWorker {
         guard let invocation = begin(step: step, job: port.job.job, jobIndex: port.job.id, view: view) else {
             switch step {
             case .banner:
+                let actions = port.pipeline.bannerEnded(nil)
                 markSilent(port)
-                enqueue(port, port.pipeline.bannerEnded(nil))
+                enqueue(port, actions)
             case .tlsDetect: enqueue(port, port.pipeline.tlsDetected(false))
             case .probe: enqueue(port, port.pipeline.finished(run: run ?? -1, match: nil, cut: false))
             }
@@ -732,8 +739,10 @@ final class ProbeWorker {
             if invocation.step == .banner, let port = ports[invocation.jobIndex] {
                 invocation.lingering = true
                 trace(invocation, "  -> silent for \(port.silenceMs) ms; still listening")
+                // The pipeline first, so that the waits armed again see the port silent.
+                let actions = port.pipeline.bannerSilent()
                 markSilent(port)
-                enqueue(port, port.pipeline.bannerSilent())
+                enqueue(port, actions)
             }
             return .resume(0)
 

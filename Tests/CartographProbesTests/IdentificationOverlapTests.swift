@@ -190,6 +190,20 @@ struct IdentificationOverlapTests {
         }
     }
 
+    @Test("on a silent port, a probe that declares it waits the banner read's patience, not its own timeout")
+    func silentDeclaredPort() throws {
+        let server = try LoopbackServer { $0.idle() }
+        let declared = (path: "probes/mine.lua", text: Self.asker("mine").text.replacingOccurrences(of: "ports = { 1 }", with: "ports = { \(server.port) }"))
+        let (results, seconds) = try Self.identify([declared], jobs: [PortJob(address: Self.localhost, port: server.port, proto: .tcp)]) {
+            $0.trace = true
+            $0.bannerWaitMs = 1000
+        }
+        let result = try #require(results.first)
+        let block = Self.blocks(result.trace).first { $0.first?.hasPrefix("[probes/mine.lua]") == true } ?? []
+        #expect(result.errors.isEmpty, "\(result.errors)")
+        #expect(block.contains("  (the port is silent)"), "the declared probe waited its own 5 s (took \(seconds) s):\n\(block.joined(separator: "\n"))")
+    }
+
     @Test("a greeting that comes after the short silence still names the service")
     func lateGreeting() throws {
         let server = try LoopbackServer { connection in

@@ -161,7 +161,7 @@ final class ProbeWorker {
         var result: PortIdentification
         var tokens: Set<Int> = []
         /// The banner read's short silence (from its connect's round trip), and when it ran out:
-        /// from then on, while the port stays silent, waits for an answer are cut at twice it.
+        /// from then on, while the port stays silent, waits for an answer are cut (see `capped`).
         var silenceMs = 0
         var silentSince: UInt64?
         /// When TLS detection completed a handshake, and whether anything came through the
@@ -232,10 +232,12 @@ final class ProbeWorker {
             actions = port.pipeline.tlsDetected(found)
         case (.tlsDetect, _):
             actions = port.pipeline.tlsDetected(false)
+        // A run cut by the port's silence gets a second try when the port speaks; one cut by a
+        // quiet tunnel does not (the handshake already counts as the port speaking).
         case (.probe, .match(let match)):
-            actions = port.pipeline.finished(run: invocation.entry ?? -1, match: match, cut: invocation.cut)
+            actions = port.pipeline.finished(run: invocation.entry ?? -1, match: match, cut: invocation.cut && !invocation.overTLS)
         case (.probe, _):
-            actions = port.pipeline.finished(run: invocation.entry ?? -1, match: nil, cut: invocation.cut)
+            actions = port.pipeline.finished(run: invocation.entry ?? -1, match: nil, cut: invocation.cut && !invocation.overTLS)
         }
         enqueue(port, actions)
     }
@@ -286,7 +288,7 @@ final class ProbeWorker {
     /// banner wait from the port's start (the port's number says what to expect, and a slow
     /// greeting there is likelier than a silent service); the banner read itself keeps listening
     /// while the port's other steps run. Time spent waiting for a connection to the host is not
-    /// the port's silence. A run cut short runs again if the port speaks up after all.
+    /// the port's silence. A run cut short in the clear runs again if the port speaks up after all.
     private func capped(_ invocation: Invocation, _ deadline: UInt64) -> UInt64 {
         guard invocation.step != .banner, let port = ports[invocation.jobIndex] else { return deadline }
         let silence = UInt64(Self.replySilences * max(port.silenceMs, settings.silenceMs)) * 1_000_000

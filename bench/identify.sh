@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-HOSTS=(198.18.1.2 198.18.2.2 198.18.4.2 198.18.5.2)
-PORTS=21,22,25,53,80,110,143,389,443,1883,2222,3306,5432,6379,7777,8080,9443,11211
+# Every TCP service of the lab (Tests/LabServices/*.json); HOSTS="..." PORTS=... narrow it down.
+read -r -a HOSTS <<<"${HOSTS:-198.18.1.2 198.18.2.2 198.18.4.2 198.18.5.2 198.18.6.2}"
+PORTS=${PORTS:-21,22,25,53,80,110,143,389,443,465,636,993,995,1883,2222,3306,5432,6379,7777,8080,8883,9443,11211,31337}
 RUNS=${RUNS:-3}
 
 # shellcheck source=bench/common.sh

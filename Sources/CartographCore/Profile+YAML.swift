@@ -91,7 +91,7 @@ extension Profile {
         if let section = try root.object("performance") {
             try section.checkKeys([
                 "rate", "parallel_hosts", "concurrency", "initial_rtt_timeout_ms", "min_rtt_timeout_ms",
-                "max_rtt_timeout_ms", "retries", "packet_delay_ms", "probe_timeout_ms",
+                "max_rtt_timeout_ms", "retries", "packet_delay_ms", "probe_timeout_ms", "host_parallelism",
             ])
             var perf = profile.performance
             perf.rate = try section.int("rate", range: 0...10_000_000) ?? perf.rate
@@ -103,6 +103,7 @@ extension Profile {
             perf.retries = try section.int("retries", range: 0...20) ?? perf.retries
             perf.packetDelayMs = try section.int("packet_delay_ms", range: 0...600_000) ?? perf.packetDelayMs
             perf.probeTimeoutMs = try section.int("probe_timeout_ms", range: 100...3_600_000) ?? perf.probeTimeoutMs
+            perf.hostParallelism = try section.int("host_parallelism", range: 1...1024) ?? perf.hostParallelism
             if perf.minRTTTimeoutMs > perf.maxRTTTimeoutMs {
                 throw section.fail("\"performance.min_rtt_timeout_ms\" (\(perf.minRTTTimeoutMs)) is above max_rtt_timeout_ms (\(perf.maxRTTTimeoutMs))",
                                    at: section.node("min_rtt_timeout_ms"))
@@ -163,6 +164,7 @@ extension Profile {
             "  retries: \(performance.retries)",
             "  packet_delay_ms: \(performance.packetDelayMs)",
             "  probe_timeout_ms: \(performance.probeTimeoutMs)",
+            "  host_parallelism: \(performance.hostParallelism)",
         ]
         return lines.joined(separator: "\n") + "\n"
     }

@@ -157,5 +157,24 @@ public struct Profile: Hashable, Sendable, Codable {
         public var packetDelayMs = 0
         /// Wall-clock limit for one probe on one port.
         public var probeTimeoutMs = 8000
+        /// Connections identification keeps open at once to one host, over all its ports.
+        public var hostParallelism = 16
+
+        public init() {}
+
+        /// Settings stored by an earlier version lack the keys added since; they get defaults.
+        public init(from decoder: Decoder) throws {
+            let values = try decoder.container(keyedBy: CodingKeys.self)
+            rate = try values.decodeIfPresent(Int.self, forKey: .rate) ?? rate
+            parallelHosts = try values.decodeIfPresent(Int.self, forKey: .parallelHosts) ?? parallelHosts
+            concurrency = try values.decodeIfPresent(Int.self, forKey: .concurrency) ?? concurrency
+            initialRTTTimeoutMs = try values.decodeIfPresent(Int.self, forKey: .initialRTTTimeoutMs) ?? initialRTTTimeoutMs
+            minRTTTimeoutMs = try values.decodeIfPresent(Int.self, forKey: .minRTTTimeoutMs) ?? minRTTTimeoutMs
+            maxRTTTimeoutMs = try values.decodeIfPresent(Int.self, forKey: .maxRTTTimeoutMs) ?? maxRTTTimeoutMs
+            retries = try values.decodeIfPresent(Int.self, forKey: .retries) ?? retries
+            packetDelayMs = try values.decodeIfPresent(Int.self, forKey: .packetDelayMs) ?? packetDelayMs
+            probeTimeoutMs = try values.decodeIfPresent(Int.self, forKey: .probeTimeoutMs) ?? probeTimeoutMs
+            hostParallelism = try values.decodeIfPresent(Int.self, forKey: .hostParallelism) ?? hostParallelism
+        }
     }
 }

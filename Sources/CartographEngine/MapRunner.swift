@@ -278,6 +278,7 @@ public struct MapRunner {
         settings.args = profile.probes.args
         settings.intensity = profile.probes.intensity
         settings.concurrency = max(1, min(profile.performance.concurrency, 1024))
+        settings.hostParallelism = profile.performance.hostParallelism
         return Identification(identifier: ServiceIdentifier(library: context.probes, probes: selected, settings: settings),
                               payloadPorts: Set(selected.filter { $0.proto == .udp }.flatMap(\.ports)), udpPorts: udpPorts)
     }

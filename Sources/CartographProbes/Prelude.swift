@@ -269,11 +269,18 @@ enum Prelude {
     end
 
     -- The passive banner read of the identification pipeline: connect, wait for a service
-    -- that speaks first, hand back what it said.
+    -- that speaks first, hand back what it said. Past a short silence (from the connect's round
+    -- trip) the pipeline goes on as if the port were silent, while this read keeps listening up
+    -- to `wait` for a late greeting.
     local function passive_banner(host, port, wait)
       local s = socket.connect(host, port, { timeout = wait })
       if not s then return nil end
-      local data = s:receive(wait)
+      local silence = yield(TOKEN, "silence", s.id)
+      local data, err = s:receive(silence)
+      if not data and err == "timeout" and wait > silence then
+        yield(TOKEN, "silent")
+        data = s:receive(wait - silence)
+      end
       s:close()
       return data
     end

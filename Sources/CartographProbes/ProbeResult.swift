@@ -60,11 +60,22 @@ public struct PortJob: Sendable, Hashable {
 public struct ProbeSettings: Sendable, Codable {
     /// Wall-clock limit of one probe on one port.
     public var probeTimeoutMs = 8000
-    /// How long the passive banner read waits for a service that speaks first.
+    /// How long the passive banner read listens for a service that speaks first. The pipeline
+    /// does not wait for all of it: past the short silence it goes on, and a late greeting
+    /// still counts.
     public var bannerWaitMs = 2000
+    /// The shortest silence after which a port counts as silent: the banner read's silence is
+    /// ten connect round trips but at least this. While the port stays silent, the waits of
+    /// the probes that do not declare it end four such silences later, and those of the probes
+    /// that declare it at `bannerWaitMs`, not at their own timeouts.
+    public var silenceMs = 250
     /// How long TLS detection waits for the handshake: a TLS server answers a ClientHello at
-    /// once, while a silent plaintext service would hold it until the timeout.
+    /// once, while a silent plaintext service would hold it until the timeout (or the port's
+    /// silence).
     public var tlsDetectMs = 2000
+    /// Connections open at once to one host, over all its ports and probes
+    /// (`performance.host_parallelism`); a connect past it waits for one to close.
+    public var hostParallelism = 16
     /// Default timeout of a socket call that names none.
     public var socketTimeoutMs = 5000
     /// Lua instructions one probe may run on one port.

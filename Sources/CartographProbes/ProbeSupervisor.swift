@@ -33,6 +33,9 @@ public final class ProbeSupervisor: @unchecked Sendable {
         let id: Int
         let process: WorkerProcess
         var inFlight: Set<Int> = []
+        /// Jobs in flight per host: a host's ports all go to one child, which counts the host's
+        /// connections against `host_parallelism`.
+        var hosts: [IPAddress: Int] = [:]
         var ready = false
         /// Set when the parent killed it: the job to blame (nil: none known) and why.
         var killed: (job: Int?, reason: String)?
@@ -126,22 +129,39 @@ public final class ProbeSupervisor: @unchecked Sendable {
     // MARK: - Under the lock
 
     private func dispatch() {
-        while let ticket = pending.first, !stopped, failure == nil {
-            var target = workers.values.filter { $0.killed == nil }.min { $0.inFlight.count < $1.inFlight.count }
-            if target == nil || (target!.inFlight.count > 0 && workers.count < maxWorkers) {
-                do {
-                    target = try start()
-                } catch {
-                    if workers.isEmpty { failure = error; lock.broadcast() }
-                    if target == nil { return }
+        let room = max(1, settings.concurrency)
+        var index = 0
+        while index < pending.count, !stopped, failure == nil {
+            let ticket = pending[index]
+            guard var state = jobs[ticket] else {
+                pending.remove(at: index)
+                continue
+            }
+            let live = workers.values.filter { $0.killed == nil }
+            // A host with ports in flight keeps its child, so that its connection cap holds.
+            var target = live.first { $0.hosts[state.job.address] != nil }
+            if target == nil {
+                target = live.min { $0.inFlight.count < $1.inFlight.count }
+                if target == nil || (target!.inFlight.count > 0 && workers.count < maxWorkers) {
+                    do {
+                        target = try start()
+                    } catch {
+                        if workers.isEmpty { failure = error; lock.broadcast() }
+                        if target == nil { return }
+                    }
                 }
             }
-            guard let worker = target, worker.inFlight.count < max(1, settings.concurrency) else { return }
-            pending.removeFirst()
-            guard var state = jobs[ticket] else { continue }
+            guard let worker = target, worker.inFlight.count < room else {
+                // Every child is full: nothing further down the queue can go either.
+                if live.allSatisfy({ $0.inFlight.count >= room }) && workers.count >= maxWorkers { return }
+                index += 1
+                continue
+            }
+            pending.remove(at: index)
             state.worker = worker.id
             jobs[ticket] = state
             worker.inFlight.insert(ticket)
+            worker.hosts[state.job.address, default: 0] += 1
             worker.process.send(.job(WireJob(id: ticket, address: state.job.address.description, port: state.job.port,
                                              proto: state.job.proto, hostname: state.job.hostname, plan: state.plan)))
         }
@@ -174,6 +194,8 @@ public final class ProbeSupervisor: @unchecked Sendable {
                 // A result that came just before a kill still counts.
                 worker.inFlight.remove(wire.id)
                 guard let state = jobs.removeValue(forKey: wire.id) else { return nil }
+                let left = worker.hosts[state.job.address, default: 1] - 1
+                worker.hosts[state.job.address] = left > 0 ? left : nil
                 var result = wire.identification(of: state.job)
                 result.errors = state.carried + result.errors
                 delivering += 1

@@ -28,6 +28,8 @@ final class ProbeWorker {
     static let receiveLimit = 1 << 20, receiveLimitMax = 16 << 20
     /// Sockets one probe run may hold open at once.
     static let socketsPerRun = 16
+    /// How long one run may go on before the others get a turn (when its requests never wait).
+    static let sliceMs = 20
 
     private let lua: LuaState
     private let reactor: Reactor
@@ -41,6 +43,16 @@ final class ProbeWorker {
     private var invocations: [Int: Invocation] = [:]
     private var nextToken = 1
     private var onFinish: ((Invocation, Outcome) -> Void)?
+    private var report: ((Int, PortIdentification) -> Void)?
+    /// The ports being identified, by job id; steps their pipelines asked for, not yet started;
+    /// ports whose pipeline changed since their answer was last looked at.
+    private var ports: [Int: PortRun] = [:]
+    private var pending: [(Int, Pipeline.Action)] = []
+    private var settled: Set<Int> = []
+    /// Open sockets, in all and per host, and connects waiting for room (tokens, oldest first).
+    private var openSockets = 0
+    private var hostSockets: [IPAddress: Int] = [:]
+    private var waitingConnects: [Int] = []
     /// In a worker process: the step slot its parent watches (see `ProbeSupervisor`).
     private let slot: OpaquePointer?
 
@@ -100,100 +112,274 @@ final class ProbeWorker {
     func run(cancel: CancellationFlag, wake: Int32? = nil, turn: () -> Void = {},
              take: (Int) -> (jobs: [StreamedJob], ended: Bool),
              finished report: @escaping (Int, PortIdentification) -> Void) {
-        var jobs: [Int: StreamedJob] = [:]
-        var results: [Int: PortIdentification] = [:]
-        var pipelines: [Int: Pipeline] = [:]
         var ended = false
         var wakeArmed = false
-
-        func complete(_ id: Int) {
-            pipelines[id] = nil
-            jobs[id] = nil
-            if let result = results.removeValue(forKey: id) { report(id, result) }
+        self.report = report
+        onFinish = { [unowned self] invocation, outcome in self.finished(invocation, outcome) }
+        defer {
+            onFinish = nil
+            self.report = nil
         }
-
-        func advance(_ jobIndex: Int) {
-            guard var pipeline = pipelines[jobIndex], let job = jobs[jobIndex] else { return }
-            while let step = pipeline.next(job.plan) {
-                pipelines[jobIndex] = pipeline
-                if spawn(step: step, job: job.job, jobIndex: jobIndex, pipeline: pipeline) { return }
-            }
-            results[jobIndex]?.tls = pipeline.tls
-            if results[jobIndex]?.match == nil, let tentative = pipeline.tentative {
-                results[jobIndex]?.match = tentative.match
-                results[jobIndex]?.method = tentative.method
-            }
-            complete(jobIndex)
-        }
-
-        func finished(_ invocation: Invocation, _ outcome: Outcome) {
-            let jobIndex = invocation.jobIndex
-            guard var pipeline = pipelines[jobIndex] else { return }
-            results[jobIndex]?.log += invocation.log
-            results[jobIndex]?.trace += invocation.trace
-            switch (invocation.step, outcome) {
-            case (.banner, .passive(let bytes)):
-                pipeline.bannerRead = true
-                pipeline.banner = bytes
-            case (.tlsDetect, .tls(let detected)):
-                pipeline.tls = detected
-            case (.probe(let name), .match(let match)):
-                if match.certain {
-                    results[jobIndex]?.match = match
-                    results[jobIndex]?.method = name
-                    results[jobIndex]?.tls = pipeline.tls
-                    complete(jobIndex)
-                    return
-                }
-                if pipeline.tentative == nil { pipeline.tentative = (match, name) }
-            case (.banner, .failed):
-                // The banner read ran out of time (its worker busy with a hostile probe, say):
-                // no banner came, which is what the next steps need to know. Not a probe error.
-                pipeline.bannerRead = true
-                pipeline.banner = nil
-            case (.tlsDetect, .failed):
-                pipeline.tls = false
-            case (_, .failed(let reason)):
-                results[jobIndex]?.errors.append(reason)
-            default:
-                break
-            }
-            pipelines[jobIndex] = pipeline
-            advance(jobIndex)
-        }
-
-        onFinish = finished
-        defer { onFinish = nil }
         while !cancel.isCancelled {
-            if !ended && pipelines.count < settings.concurrency {
-                let (new, end) = take(settings.concurrency - pipelines.count)
+            if !ended && ports.count < settings.concurrency {
+                let (new, end) = take(settings.concurrency - ports.count)
                 ended = end
                 for job in new {
-                    jobs[job.id] = job
-                    results[job.id] = PortIdentification(address: job.job.address, port: job.job.port, proto: job.job.proto)
-                    pipelines[job.id] = Pipeline()
-                    advance(job.id)
+                    let port = PortRun(job: job, started: MonotonicClock.now())
+                    ports[job.id] = port
+                    enqueue(port, port.pipeline.start())
                 }
                 if let wake, !ended, !wakeArmed {
                     reactor.wait(fd: wake, for: .readable, deadline: nil, token: 0)
                     wakeArmed = true
                 }
             }
-            if pipelines.isEmpty && ended { break }
+            settle()
+            if ports.isEmpty && ended { break }
             turn()
             for event in reactor.poll(maxWait: .ms(200)) {
                 switch event {
                 case .ready(let token, _):
                     if token == 0 { wakeArmed = false } else if let invocation = invocations[token] { ready(invocation) }
                 case .timeout(let token):
-                    if let invocation = invocations[token] { timedOut(invocation) }
+                    if token < 0 {
+                        silenceEnded(job: -1 - token)
+                    } else if let invocation = invocations[token] {
+                        timedOut(invocation)
+                    }
                 }
+                settle()
             }
         }
         for invocation in Array(invocations.values) {
             end(invocation, .failed("\(location(invocation)): stopped: the map was interrupted"))
         }
-        for id in Array(results.keys) { complete(id) }
+        pending.removeAll()
+        for port in Array(ports.values) { complete(port, port.pipeline.bestSoFar) }
+    }
+
+    /// One port being identified: its pipeline, its result so far, the invocations running for it.
+    private final class PortRun {
+        let job: StreamedJob
+        let started: UInt64
+        var pipeline: Pipeline
+        var result: PortIdentification
+        var tokens: Set<Int> = []
+        /// The banner read's short silence (from its connect's round trip), and when it ran out:
+        /// from then on, while the port stays silent, waits for an answer are cut (see `capped`).
+        var silenceMs = 0
+        var silentSince: UInt64?
+        /// When TLS detection completed a handshake, and whether anything came through the
+        /// tunnel since: until then, the same cut applies to the runs over TLS.
+        var tlsSince: UInt64?
+        var heardOverTLS = false
+
+        init(job: StreamedJob, started: UInt64) {
+            self.job = job
+            self.started = started
+            pipeline = Pipeline(plan: job.plan)
+            result = PortIdentification(address: job.job.address, port: job.job.port, proto: job.job.proto)
+        }
+    }
+
+    private func enqueue(_ port: PortRun, _ actions: [Pipeline.Action]) {
+        pending += actions.map { (port.job.id, $0) }
+        settled.insert(port.job.id)
+    }
+
+    /// Starts the steps the pipelines asked for, lets waiting connects in as sockets close, and
+    /// ends the ports whose answer is settled. Runs only between resumes, never inside a
+    /// request: it resumes coroutines and ends invocations.
+    private func settle() {
+        while true {
+            if !pending.isEmpty {
+                let (id, action) = pending.removeFirst()
+                if let port = ports[id] { spawn(action, port: port) }
+                continue
+            }
+            if admitConnect() { continue }
+            guard let id = settled.popFirst() else { return }
+            if let port = ports[id], let outcome = port.pipeline.outcome { complete(port, outcome) }
+        }
+    }
+
+    /// Ends a port: its steps still running are dropped, its result is reported.
+    private func complete(_ port: PortRun, _ outcome: (match: ProbeMatch?, method: String?)) {
+        ports[port.job.id] = nil
+        reactor.cancel(token: -1 - port.job.id)
+        for token in port.tokens.sorted() {
+            if let invocation = invocations[token] { end(invocation, .noMatch) }
+        }
+        var result = port.result
+        result.match = outcome.match
+        result.method = outcome.method
+        result.tls = port.pipeline.tls == .found
+        report?(port.job.id, result)
+    }
+
+    /// What a step's end tells its port's pipeline.
+    private func finished(_ invocation: Invocation, _ outcome: Outcome) {
+        guard let port = ports[invocation.jobIndex] else { return }
+        port.tokens.remove(invocation.token)
+        port.result.log += invocation.log
+        port.result.trace += invocation.trace
+        // The banner read and TLS detection ending at their time limit (their worker busy with
+        // a hostile probe, say) are silence and "not TLS", as below: not a probe's error.
+        if case .failed(let reason) = outcome, case .probe = invocation.step { port.result.errors.append(reason) }
+        var actions: [Pipeline.Action]
+        switch (invocation.step, outcome) {
+        case (.banner, .passive(let bytes)):
+            actions = port.pipeline.bannerEnded(bytes)
+            if bytes == nil { markSilent(port) }
+        case (.banner, _):
+            actions = port.pipeline.bannerEnded(nil)
+            markSilent(port)
+        case (.tlsDetect, .tls(let found)):
+            if found { port.tlsSince = MonotonicClock.now() }
+            actions = port.pipeline.tlsDetected(found)
+        case (.tlsDetect, _):
+            actions = port.pipeline.tlsDetected(false)
+        // A run cut by the port's silence gets a second try when the port speaks; one cut by a
+        // quiet tunnel does not (the handshake already counts as the port speaking).
+        case (.probe, .match(let match)):
+            actions = port.pipeline.finished(run: invocation.entry ?? -1, match: match, cut: invocation.cut && !invocation.overTLS)
+        case (.probe, _):
+            actions = port.pipeline.finished(run: invocation.entry ?? -1, match: nil, cut: invocation.cut && !invocation.overTLS)
+        }
+        enqueue(port, actions)
+    }
+
+    /// The banner read's short silence ran out (or the read ended with nothing): the port is
+    /// silent until it says something, and the waits of its running steps are cut accordingly.
+    private func markSilent(_ port: PortRun) {
+        guard port.silentSince == nil else { return }
+        let now = MonotonicClock.now()
+        port.silentSince = now
+        if port.silenceMs == 0 { port.silenceMs = settings.silenceMs }
+        // The port's own timer (negative tokens) marks the end of its time to answer.
+        reactor.sleep(until: now + .ms(Self.replySilences * port.silenceMs), token: -1 - port.job.id)
+        rearm(port)
+    }
+
+    private func silenceEnded(job id: Int) {
+        guard let port = ports[id] else { return }
+        port.pipeline.silenceEnded()
+        enqueue(port, [])
+    }
+
+    /// The service said something on one of the port's connections.
+    private func heard(_ invocation: Invocation) {
+        guard let port = ports[invocation.jobIndex], !port.pipeline.heard else { return }
+        enqueue(port, port.pipeline.heardService())
+        rearm(port)
+    }
+
+    /// A run over TLS got data (or a close) through the tunnel.
+    private func heardOverTLS(_ invocation: Invocation) {
+        guard invocation.overTLS, let port = ports[invocation.jobIndex], !port.heardOverTLS else { return }
+        port.heardOverTLS = true
+        rearm(port)
+    }
+
+    /// The short silence for a port whose connect took `rtt` nanoseconds: ten round trips, at
+    /// least `silenceMs`, at most the full banner wait. While a port stays silent, a request to
+    /// it waits `replySilences` of them for an answer.
+    func silence(rtt: UInt64) -> Int {
+        min(settings.bannerWaitMs, max(settings.silenceMs, Int(rtt * 10 / 1_000_000)))
+    }
+
+    /// `deadline`, or sooner when the port is silent: a wait for an answer from a port that has
+    /// said nothing to anyone ends four short silences after the silence was found, not at the
+    /// probe's own timeout; past that, the port's silence is settled and the waits of the runs
+    /// still to come end at once. The probes that declare the port get more patience, the full
+    /// banner wait from the port's start (the port's number says what to expect, and a slow
+    /// greeting there is likelier than a silent service); the banner read itself keeps listening
+    /// while the port's other steps run. Time spent waiting for a connection to the host is not
+    /// the port's silence. A run cut short in the clear runs again if the port speaks up after all.
+    private func capped(_ invocation: Invocation, _ deadline: UInt64) -> UInt64 {
+        guard invocation.step != .banner, let port = ports[invocation.jobIndex] else { return deadline }
+        let silence = UInt64(Self.replySilences * max(port.silenceMs, settings.silenceMs)) * 1_000_000
+        let patience = UInt64(settings.bannerWaitMs) * 1_000_000
+        if invocation.overTLS {
+            // Inside a tunnel that has carried nothing yet, the same, from the handshake.
+            guard !port.heardOverTLS, let since = port.tlsSince else { return deadline }
+            if case .probe(let name) = invocation.step, port.pipeline.plan.declared.contains(name) {
+                return min(deadline, since + max(silence, patience) + invocation.queued)
+            }
+            return min(deadline, since + silence + invocation.queued)
+        }
+        guard port.pipeline.silent, let since = port.silentSince else { return deadline }
+        if let entry = invocation.entry, entry < port.pipeline.plan.declared.count {
+            return min(deadline, max(since + silence, port.started + patience) + invocation.queued)
+        }
+        return min(deadline, since + silence + invocation.queued)
+    }
+
+    /// How many short silences a silent port gets to answer a request.
+    static let replySilences = 4
+
+    /// Arms a wait for an answer (a receive or a handshake) under the port's silence cap.
+    private func arm(_ invocation: Invocation, fd: Int32, for interest: Interest, until deadline: UInt64) {
+        let own = min(deadline, invocation.deadline)
+        invocation.armed = (fd, interest, own)
+        reactor.wait(fd: fd, for: interest, deadline: capped(invocation, own), token: invocation.token)
+    }
+
+    /// The port's silence began or ended: its waits for an answer are armed again.
+    private func rearm(_ port: PortRun) {
+        for token in port.tokens {
+            guard let invocation = invocations[token], invocation.waiting != nil, let armed = invocation.armed else { continue }
+            reactor.wait(fd: armed.fd, for: armed.interest, deadline: capped(invocation, armed.deadline), token: token)
+        }
+    }
+
+    // MARK: - Connection limits
+
+    /// Sockets one host may have open at once (`performance.host_parallelism`), and in all.
+    private var hostCap: Int { max(1, settings.hostParallelism) }
+    private var socketBudget: Int { max(16, settings.concurrency * 4) }
+
+    private func roomForConnect(to address: IPAddress) -> Bool {
+        openSockets < socketBudget && hostSockets[address, default: 0] < hostCap
+    }
+
+    /// Starts the oldest waiting connect whose host has room; false when there is none. A host
+    /// that is full while a banner read only lingers for a late greeting gets that connection
+    /// back: the steps that wait matter more than a greeting that may never come.
+    private func admitConnect() -> Bool {
+        guard !waitingConnects.isEmpty else { return false }
+        guard let index = waitingConnects.firstIndex(where: { token in
+            guard let invocation = invocations[token] else { return true }
+            return roomForConnect(to: invocation.address)
+        }) else {
+            let full = Set(waitingConnects.compactMap { invocations[$0]?.address })
+            guard let lingering = invocations.values.first(where: { $0.lingering && full.contains($0.address) }) else { return false }
+            end(lingering, .passive(nil))
+            return true
+        }
+        let token = waitingConnects.remove(at: index)
+        guard let invocation = invocations[token], case .admission(let request) = invocation.waiting else { return true }
+        invocation.waiting = nil
+        invocation.queued += MonotonicClock.now() - invocation.queuedSince
+        reactor.cancel(token: token)
+        cg_lua_set_owner(lua.main.L, invocation.run)
+        continueWith(invocation, startConnect(invocation, request))
+        return true
+    }
+
+    private func addSocket(_ invocation: Invocation, fd: Int32, proto: TransportProtocol) -> Int {
+        openSockets += 1
+        hostSockets[invocation.address, default: 0] += 1
+        return invocation.add(fd: fd, proto: proto)
+    }
+
+    /// Closes one of the invocation's sockets; a connect waiting for room may go in.
+    private func release(_ invocation: Invocation, _ id: Int) {
+        guard let socket = invocation.sockets.removeValue(forKey: id) else { return }
+        socket.close()
+        openSockets -= 1
+        let left = hostSockets[invocation.address, default: 1] - 1
+        hostSockets[invocation.address] = left > 0 ? left : nil
     }
 
     // MARK: - Invocations
@@ -206,25 +392,64 @@ final class ProbeWorker {
         case failed(String)
     }
 
-    /// Starts one step as a coroutine; returns false when the step cannot run (and was skipped).
-    private func spawn(step: Step, job: PortJob, jobIndex: Int, pipeline: Pipeline) -> Bool {
+    /// Starts one step of a port as a coroutine; a step that cannot start ends at once with nothing.
+    private func spawn(_ action: Pipeline.Action, port: PortRun) {
+        let step: Step
+        var view = Pipeline.View()
+        var run: Int?
+        switch action {
+        case .probe(let index, let name, let portView):
+            step = .probe(name)
+            view = portView
+            run = index
+        case .banner: step = .banner
+        case .tlsDetect: step = .tlsDetect
+        case .drop(let index):
+            for token in port.tokens.sorted() {
+                if let invocation = invocations[token], invocation.entry == index { end(invocation, .noMatch) }
+            }
+            return
+        }
+        guard let invocation = begin(step: step, job: port.job.job, jobIndex: port.job.id, view: view) else {
+            switch step {
+            case .banner:
+                let actions = port.pipeline.bannerEnded(nil)
+                markSilent(port)
+                enqueue(port, actions)
+            case .tlsDetect: enqueue(port, port.pipeline.tlsDetected(false))
+            case .probe: enqueue(port, port.pipeline.finished(run: run ?? -1, match: nil, cut: false))
+            }
+            return
+        }
+        invocation.entry = run
+        invocation.overTLS = view.tls
+        if settings.trace {
+            invocation.trace.append("[\(invocation.file)] at \((MonotonicClock.now() - port.started) / 1_000_000) ms")
+        }
+        port.tokens.insert(invocation.token)
+        invocations[invocation.token] = invocation
+        drive(invocation, nargs: 3)
+    }
+
+    /// Prepares one step's coroutine with its arguments on the stack; nil when it cannot run.
+    private func begin(step: Step, job: PortJob, jobIndex: Int, view: Pipeline.View) -> Invocation? {
         let L = lua.main.L
         let file: String
         switch step {
         case .probe(let name):
-            guard let path = files[name] else { return false }
+            guard let path = files[name] else { return nil }
             file = path
         case .banner: file = "passive banner read"
         case .tlsDetect: file = "TLS detection"
         }
-        guard let co = lua_newthread(L) else { return false }
+        guard let co = lua_newthread(L) else { return nil }
         let ref = luaL_ref(L, lua.main.registryIndex())
         let thread = LuaStack(L: co)
         let deadline = MonotonicClock.now() + .ms(settings.probeTimeoutMs)
         guard let run = cg_run_begin(co, settings.instructionBudget, deadline, Int32(settings.probeTimeoutMs),
                                      settings.memoryLimit) else {
             luaL_unref(L, lua.main.registryIndex(), ref)
-            return false
+            return nil
         }
         // From here on what this step allocates counts against its own memory cap.
         cg_lua_set_owner(L, run)
@@ -236,7 +461,7 @@ final class ProbeWorker {
             lua_rotate(co, -3, 1)
             thread.pop(2)
             pushHost(thread, job)
-            pushPort(thread, job, pipeline: pipeline)
+            pushPort(thread, job, view: view)
             cg_lua_newtable(co)
             for (key, value) in settings.args[name] ?? [:] {
                 thread.push(value)
@@ -245,7 +470,7 @@ final class ProbeWorker {
         case .banner, .tlsDetect:
             lua_rawgeti(co, thread.registryIndex(), lua_Integer(step == .banner ? refs.passiveBanner : refs.detectTLS))
             pushHost(thread, job)
-            pushPort(thread, job, pipeline: Pipeline())
+            pushPort(thread, job, view: view)
             // The step's own wait ends well inside its time limit, so a silent service is
             // silence, not a step stopped at its limit (a profile may set probe_timeout_ms low).
             let wait = step == .banner ? settings.bannerWaitMs : settings.tlsDetectMs
@@ -253,12 +478,8 @@ final class ProbeWorker {
         }
         let token = nextToken
         nextToken += 1
-        let invocation = Invocation(token: token, co: co, ref: ref, run: run, jobIndex: jobIndex, step: step, file: file,
-                                    address: job.address, deadline: deadline)
-        if settings.trace { invocation.trace.append("[\(file)]") }
-        invocations[token] = invocation
-        drive(invocation, nargs: 3)
-        return true
+        return Invocation(token: token, co: co, ref: ref, run: run, jobIndex: jobIndex, step: step, file: file,
+                          address: job.address, deadline: deadline)
     }
 
     private func pushHost(_ thread: LuaStack, _ job: PortJob) {
@@ -275,20 +496,20 @@ final class ProbeWorker {
 
     /// The `port` table: number, protocol, and what the passive steps learned: `banner` (what
     /// the service said first) or `silent = true`, and `tls = true` when it speaks TLS.
-    private func pushPort(_ thread: LuaStack, _ job: PortJob, pipeline: Pipeline) {
+    private func pushPort(_ thread: LuaStack, _ job: PortJob, view: Pipeline.View) {
         cg_lua_newtable(thread.L)
         thread.push(Int(job.port))
         thread.setField(-2, "number")
         thread.push(job.proto.rawValue)
         thread.setField(-2, "protocol")
-        if let banner = pipeline.banner {
+        if let banner = view.banner {
             thread.push(bytes: banner)
             thread.setField(-2, "banner")
-        } else if pipeline.bannerRead {
+        } else if view.silent {
             thread.push(true)
             thread.setField(-2, "silent")
         }
-        if pipeline.tls {
+        if view.tls {
             thread.push(true)
             thread.setField(-2, "tls")
         }
@@ -298,6 +519,7 @@ final class ProbeWorker {
     /// must wait on I/O, returns, or fails.
     private func drive(_ invocation: Invocation, nargs: Int32) {
         var nargs = nargs
+        let slice = MonotonicClock.now() + .ms(Self.sliceMs)
         while true {
             var results: Int32 = 0
             cg_lua_set_owner(lua.main.L, invocation.run)
@@ -318,6 +540,13 @@ final class ProbeWorker {
                 switch serve(invocation, results: results) {
                 case .resume(let count):
                     nargs = count
+                    // A run whose requests never wait (a service that streams without pause)
+                    // lets the others have their turn: it goes on at the next loop turn.
+                    if MonotonicClock.now() >= slice {
+                        invocation.waiting = .turn(count)
+                        reactor.sleep(until: MonotonicClock.now(), token: invocation.token)
+                        return
+                    }
                     continue
                 case .wait:
                     return
@@ -416,8 +645,8 @@ final class ProbeWorker {
     private func end(_ invocation: Invocation, _ outcome: Outcome) {
         guard invocations.removeValue(forKey: invocation.token) != nil else { return }
         reactor.cancel(token: invocation.token)
-        for socket in invocation.sockets.values { socket.close() }
-        invocation.sockets.removeAll()
+        for id in Array(invocation.sockets.keys) { release(invocation, id) }
+        if case .admission = invocation.waiting { waitingConnects.removeAll { $0 == invocation.token } }
         lua_settop(invocation.co, 0)
         cg_run_end(invocation.co, invocation.run)
         luaL_unref(lua.main.L, lua.main.registryIndex(), invocation.ref)
@@ -514,23 +743,45 @@ final class ProbeWorker {
             guard invocation.sockets.count < Self.socketsPerRun else {
                 return reply(co, nil, "too many open sockets (at most \(Self.socketsPerRun) a probe run; close one first)")
             }
-            let deadline = min(now + .ms(timeout), invocation.deadline)
-            trace(invocation, "connect \(address):\(port)/\(proto.rawValue)\(tls ? " tls" : "")")
-            switch Sockets.startConnect(to: address, port: UInt16(port), type: proto) {
-            case .connected(let fd):
-                let id = invocation.add(fd: fd, proto: proto)
-                guard tls else { return connected(invocation, id) }
-                invocation.sockets[id]?.announcedAsConnect = true
-                return startTLS(invocation, socket: id, sni: sni, deadline: deadline)
-            case .inProgress(let fd):
-                let id = invocation.add(fd: fd, proto: proto)
-                invocation.waiting = .connect(socket: id, tls: tls, sni: sni, deadline: deadline)
-                reactor.wait(fd: fd, for: .writable, deadline: deadline, token: invocation.token)
-                return .wait
-            case .failed(let code):
-                trace(invocation, "  -> \(Self.errorText(code))")
-                return reply(co, nil, Self.errorText(code))
+            guard invocation.sockets.count < hostCap else {
+                // Waiting for room would wait for this run's own sockets.
+                return reply(co, nil, "too many open sockets (at most \(hostCap) to one host at once: performance.host_parallelism)")
             }
+            let request = ConnectRequest(address: address, port: UInt16(port), proto: proto, tls: tls, sni: sni, timeoutMs: timeout)
+            guard roomForConnect(to: address) else {
+                // The host has as many connections open as it may: wait for one to close.
+                trace(invocation, "connect \(address):\(port)/\(proto.rawValue): waiting for a free connection to the host")
+                invocation.waiting = .admission(request)
+                invocation.queuedSince = MonotonicClock.now()
+                reactor.sleep(until: invocation.deadline, token: invocation.token)
+                waitingConnects.append(invocation.token)
+                return .wait
+            }
+            return startConnect(invocation, request)
+
+        case "silence":
+            // The banner read's short silence, from its connect's round trip.
+            let id = integerArg(1) ?? -1
+            lua_settop(co, 0)
+            let rtt = invocation.sockets[id]?.rtt ?? 0
+            let ms = silence(rtt: rtt)
+            if invocation.step == .banner, let port = ports[invocation.jobIndex] { port.silenceMs = ms }
+            lua_pushinteger(co, lua_Integer(ms))
+            return .resume(1)
+
+        case "silent":
+            // The banner read heard nothing within its short silence; it goes on listening while
+            // the pipeline moves on.
+            lua_settop(co, 0)
+            if invocation.step == .banner, let port = ports[invocation.jobIndex] {
+                invocation.lingering = true
+                trace(invocation, "  -> silent for \(port.silenceMs) ms; still listening")
+                // The pipeline first, so that the waits armed again see the port silent.
+                let actions = port.pipeline.bannerSilent()
+                markSilent(port)
+                enqueue(port, actions)
+            }
+            return .resume(0)
 
         case "starttls":
             let id = integerArg(1) ?? -1
@@ -571,9 +822,9 @@ final class ProbeWorker {
             return receive(invocation, socket: id, deadline: deadline)
 
         case "close":
-            if let id = integerArg(1), let socket = invocation.sockets.removeValue(forKey: id) {
+            if let id = integerArg(1), invocation.sockets[id] != nil {
                 reactor.cancel(token: invocation.token)
-                socket.close()
+                release(invocation, id)
                 trace(invocation, "close")
             }
             lua_settop(co, 0)
@@ -581,6 +832,41 @@ final class ProbeWorker {
 
         default:
             return .fail("\(location(invocation)): unknown request \"\(op)\"")
+        }
+    }
+
+    /// A socket.connect a probe asked for, kept while it waits for room on its host.
+    struct ConnectRequest {
+        let address: IPAddress
+        let port: UInt16
+        let proto: TransportProtocol
+        let tls: Bool
+        let sni: String?
+        let timeoutMs: Int
+    }
+
+    /// Starts a connect; its timeout runs from now, not from when the probe asked.
+    private func startConnect(_ invocation: Invocation, _ request: ConnectRequest) -> Service {
+        let now = MonotonicClock.now()
+        let deadline = min(now + .ms(request.timeoutMs), invocation.deadline)
+        trace(invocation, "connect \(request.address):\(request.port)/\(request.proto.rawValue)\(request.tls ? " tls" : "")")
+        switch Sockets.startConnect(to: request.address, port: request.port, type: request.proto) {
+        case .connected(let fd):
+            let id = addSocket(invocation, fd: fd, proto: request.proto)
+            invocation.sockets[id]?.rtt = 0
+            guard request.tls else { return connected(invocation, id) }
+            invocation.sockets[id]?.announcedAsConnect = true
+            return startTLS(invocation, socket: id, sni: request.sni, deadline: deadline)
+        case .inProgress(let fd):
+            let id = addSocket(invocation, fd: fd, proto: request.proto)
+            invocation.sockets[id]?.connectStarted = now
+            invocation.waiting = .connect(socket: id, tls: request.tls, sni: request.sni, deadline: deadline)
+            reactor.wait(fd: fd, for: .writable, deadline: deadline, token: invocation.token)
+            return .wait
+        case .failed(let code):
+            trace(invocation, "  -> \(Self.errorText(code))")
+            if code == ECONNREFUSED { heard(invocation) }
+            return reply(invocation.co, nil, Self.errorText(code))
         }
     }
 
@@ -616,22 +902,20 @@ final class ProbeWorker {
         case Int32(CG_TLS_DONE):
             socket.handshaking = false
             invocation.sockets[id] = socket
+            heard(invocation)
             trace(invocation, "  -> tls \(Self.peer(tls).version)")
             if socket.announcedAsConnect { lua_pushinteger(invocation.co, lua_Integer(id)) } else { lua_pushboolean(invocation.co, 1) }
             return .resume(1)
         case Int32(CG_TLS_WANT_READ), Int32(CG_TLS_WANT_WRITE):
             invocation.waiting = .handshake(socket: id, deadline: deadline)
-            reactor.wait(fd: socket.fd, for: status == Int32(CG_TLS_WANT_READ) ? .readable : .writable,
-                         deadline: deadline, token: invocation.token)
+            arm(invocation, fd: socket.fd, for: status == Int32(CG_TLS_WANT_READ) ? .readable : .writable, until: deadline)
             return .wait
         default:
             let reason = "tls: " + String(cString: cg_tls_error(tls)).replacingOccurrences(of: "handshake: ", with: "handshake failed: ")
             trace(invocation, "  -> \(reason)")
-            let announced = socket.announcedAsConnect
-            if announced {
-                invocation.sockets[id] = nil
-                socket.close()
-            }
+            // The service answered the handshake, if only with an alert or a close.
+            heard(invocation)
+            if socket.announcedAsConnect { release(invocation, id) }
             return reply(invocation.co, nil, reason.isEmpty ? "tls: handshake failed" : reason)
         }
     }
@@ -686,16 +970,21 @@ final class ProbeWorker {
             switch status {
             case Int32(CG_TLS_DONE):
                 invocation.sockets[id]?.received += Int(count)
+                heard(invocation)
+                heardOverTLS(invocation)
                 return recvReply(invocation, Array(buffer[..<Int(count)]), nil, deadline)
             case Int32(CG_TLS_WANT_READ), Int32(CG_TLS_WANT_WRITE):
                 if MonotonicClock.now() >= deadline { return recvReply(invocation, nil, "timeout", deadline) }
                 invocation.waiting = .receive(socket: id, deadline: deadline)
-                reactor.wait(fd: socket.fd, for: status == Int32(CG_TLS_WANT_READ) ? .readable : .writable,
-                             deadline: min(deadline, invocation.deadline), token: invocation.token)
+                arm(invocation, fd: socket.fd, for: status == Int32(CG_TLS_WANT_READ) ? .readable : .writable, until: deadline)
                 return .wait
             case Int32(CG_TLS_CLOSED):
+                heard(invocation)
+                heardOverTLS(invocation)
                 return recvReply(invocation, nil, "closed", deadline)
             default:
+                heard(invocation)
+                heardOverTLS(invocation)
                 return recvReply(invocation, nil, String(cString: cg_tls_error(tls)), deadline)
             }
         }
@@ -704,11 +993,14 @@ final class ProbeWorker {
             if code == EAGAIN || code == EWOULDBLOCK {
                 if MonotonicClock.now() >= deadline { return recvReply(invocation, nil, "timeout", deadline) }
                 invocation.waiting = .receive(socket: id, deadline: deadline)
-                reactor.wait(fd: socket.fd, for: .readable, deadline: min(deadline, invocation.deadline), token: invocation.token)
+                arm(invocation, fd: socket.fd, for: .readable, until: deadline)
                 return .wait
             }
+            heard(invocation)
             return recvReply(invocation, nil, Self.errorText(code), deadline)
         }
+        // Data or a close: the service answered.
+        heard(invocation)
         if bytes.isEmpty { return recvReply(invocation, nil, "closed", deadline) }
         invocation.sockets[id]?.received += bytes.count
         return recvReply(invocation, bytes, nil, deadline)
@@ -776,20 +1068,23 @@ final class ProbeWorker {
         guard let waiting = invocation.waiting else { return }
         cg_lua_set_owner(lua.main.L, invocation.run)
         invocation.waiting = nil
+        invocation.armed = nil
         let service: Service
         switch waiting {
         case .connect(let id, let tls, let sni, let deadline):
             guard let socket = invocation.sockets[id] else { return }
             let code = Sockets.pendingError(socket.fd)
             if code != 0 {
-                socket.close()
-                invocation.sockets[id] = nil
+                release(invocation, id)
                 trace(invocation, "  -> \(Self.errorText(code))")
+                if code == ECONNREFUSED || code == ECONNRESET { heard(invocation) }
                 service = reply(invocation.co, nil, Self.errorText(code))
             } else if tls {
+                invocation.sockets[id]?.connected()
                 invocation.sockets[id]?.announcedAsConnect = true
                 service = startTLS(invocation, socket: id, sni: sni, deadline: deadline)
             } else {
+                invocation.sockets[id]?.connected()
                 service = connected(invocation, id)
             }
         case .handshake(let id, let deadline):
@@ -800,6 +1095,8 @@ final class ProbeWorker {
             service = receive(invocation, socket: id, deadline: deadline)
         case .sleep:
             service = .resume(0)
+        case .admission, .turn:
+            return
         }
         continueWith(invocation, service)
     }
@@ -809,27 +1106,39 @@ final class ProbeWorker {
         guard let waiting = invocation.waiting else { return }
         cg_lua_set_owner(lua.main.L, invocation.run)
         invocation.waiting = nil
-        if MonotonicClock.now() >= invocation.deadline {
+        invocation.armed = nil
+        let now = MonotonicClock.now()
+        if now >= invocation.deadline {
             end(invocation, .failed(timeoutReason(invocation)))
             return
         }
         let service: Service
         switch waiting {
         case .connect(let id, _, _, _):
-            invocation.sockets.removeValue(forKey: id)?.close()
+            release(invocation, id)
             trace(invocation, "  -> timeout")
             service = reply(invocation.co, nil, "timeout")
-        case .handshake(let id, _):
+        case .handshake(let id, let deadline):
             // A failed connect-with-TLS leaves no socket; a failed starttls leaves it to the probe.
-            if invocation.sockets[id]?.announcedAsConnect == true { invocation.sockets.removeValue(forKey: id)?.close() }
-            trace(invocation, "  -> tls handshake timeout")
+            if invocation.sockets[id]?.announcedAsConnect == true { release(invocation, id) }
+            if now < deadline { invocation.cut = true }
+            trace(invocation, now < deadline ? "  -> tls handshake timeout (the port is silent)" : "  -> tls handshake timeout")
             service = reply(invocation.co, nil, "timeout")
         case .send:
             service = reply(invocation.co, nil, "timeout")
         case .receive(_, let deadline):
+            // Before its own deadline: the port's silence cut it short.
+            if now < deadline {
+                invocation.cut = true
+                trace(invocation, "  (the port is silent)")
+            }
             service = recvReply(invocation, nil, "timeout", deadline)
         case .sleep:
             service = .resume(0)
+        case .admission:
+            service = .fail(timeoutReason(invocation))
+        case .turn(let count):
+            service = .resume(count)
         }
         continueWith(invocation, service)
     }
@@ -884,6 +1193,10 @@ final class Invocation {
         case send(socket: Int, remaining: ArraySlice<UInt8>)
         case receive(socket: Int, deadline: UInt64)
         case sleep
+        /// A connect waiting for room under the host's connection cap.
+        case admission(ProbeWorker.ConnectRequest)
+        /// Ready to go on with this many values, after the others had their turn.
+        case turn(Int32)
     }
 
     struct Socket {
@@ -896,6 +1209,13 @@ final class Invocation {
         /// Bytes received so far, and how many this socket may receive in all.
         var received = 0
         var receiveLimit = ProbeWorker.receiveLimit
+        /// When its connect began, and how long it took (nanoseconds).
+        var connectStarted: UInt64 = 0
+        var rtt: UInt64?
+
+        mutating func connected() {
+            if rtt == nil, connectStarted > 0 { rtt = MonotonicClock.now() - connectStarted }
+        }
 
         func close() {
             if let tls { cg_tls_free(tls) }
@@ -919,6 +1239,20 @@ final class Invocation {
     var log: [String] = []
     var logBytes = 0
     var trace: [String] = []
+    /// Its place in the port's pipeline (probe steps).
+    var entry: Int?
+    /// The wait for an answer now armed (its descriptor, readiness and own deadline), which the
+    /// port's silence may shorten or lengthen again.
+    var armed: (fd: Int32, interest: Interest, deadline: UInt64)?
+    /// A wait of it was ended by the port's silence before its own timeout.
+    var cut = false
+    /// It runs over TLS (after TLS detection): the tunnel's silence applies to it.
+    var overTLS = false
+    /// A banner read past its short silence, listening only for a late greeting.
+    var lingering = false
+    /// Nanoseconds it waited for room under the host's connection cap, and since when it waits.
+    var queued: UInt64 = 0
+    var queuedSince: UInt64 = 0
 
     init(token: Int, co: OpaquePointer, ref: Int32, run: OpaquePointer, jobIndex: Int, step: ProbeWorker.Step, file: String,
          address: IPAddress, deadline: UInt64) {

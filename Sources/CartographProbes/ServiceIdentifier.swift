@@ -2,8 +2,9 @@ import CartographCore
 import Foundation
 
 /// The identification pipeline: for each open port, the probes that declare the port (by
-/// rarity), then a passive banner read, then every other probe of the protocol by rarity. A
-/// certain match ends the search; the first tentative match is kept in case none is certain.
+/// rarity) beside a passive banner read, then every other probe of the protocol by rarity,
+/// overlapping as `Pipeline` says. A certain match ends the search; the first tentative match
+/// is kept in case none is certain.
 ///
 /// Ports are spread over worker processes (`ProbeSupervisor`), each with its own Lua state and
 /// reactor, so a probe stuck where no hook runs costs one port's probe, not the map.
@@ -27,7 +28,9 @@ public final class ServiceIdentifier: Sendable {
             .sorted { ($0.rarity, $0.name) < ($1.rarity, $1.name) }
         let declared = candidates.filter { $0.ports.contains(job.port) }
         let others = candidates.filter { !$0.ports.contains(job.port) && $0.rarity <= settings.intensity }
-        return ProbePlan(declared: declared.map(\.name), tlsAware: candidates.filter(\.tls).map(\.name),
+        // Over TLS, the probes made for the port go first too (LDAPS on 636, MQTT on 8883).
+        let tlsAware = declared.filter(\.tls) + candidates.filter { $0.tls && !$0.ports.contains(job.port) }
+        return ProbePlan(declared: declared.map(\.name), tlsAware: tlsAware.map(\.name),
                          others: others.map(\.name), passive: job.proto == .tcp)
     }
 

@@ -185,7 +185,10 @@ struct ProbeRuntimeTests {
             connection.idle()
         }
         let library = ProbeLibrary.load(files: [(path: "probes/greeter.lua", text: Self.echoBanner)])
-        let identifier = ServiceIdentifier(library: library, probes: library.definitions, settings: ProbeSettings(), workers: 1)
+        // Fifty ports of one host: a connection cap above them, so that only the worker bounds them.
+        var settings = ProbeSettings()
+        settings.hostParallelism = 256
+        let identifier = ServiceIdentifier(library: library, probes: library.definitions, settings: settings, workers: 1)
         let jobs = (0..<50).map { _ in PortJob(address: IPAddress("127.0.0.1")!, port: server.port, proto: .tcp) }
         let results = try identifier.identify(jobs, cancel: CancellationFlag())
         #expect(results.count == 50)

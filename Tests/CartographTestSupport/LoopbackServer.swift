@@ -101,6 +101,27 @@ public final class LoopbackServer: @unchecked Sendable {
             while !read().isEmpty {}
         }
 
+        /// Whether the peer has closed its side (an end of stream or a reset is waiting), without
+        /// reading.
+        public var peerClosed: Bool {
+            var byte: UInt8 = 0
+            let count = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+            return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        }
+
+        /// Keeps the connection open without answering for `ms` milliseconds, reading what
+        /// comes; false as soon as the peer has gone away.
+        public func idle(atMost ms: Int) -> Bool {
+            let end = Date().addingTimeInterval(Double(ms) / 1000)
+            while true {
+                let left = Int(end.timeIntervalSinceNow * 1000)
+                if left <= 0 { return true }
+                var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&entry, 1, Int32(left)) >= 0 else { return false }
+                if entry.revents != 0 && read().isEmpty { return false }
+            }
+        }
+
         func close() {
             if !closed { Glibc.close(fd) }
             closed = true

@@ -25,6 +25,10 @@ struct cg_run {
     size_t blocks;
     int refused;
     int ended;
+    // Preemption: past slice_end_ns (0: none) the hook yields the coroutine, so a run that
+    // computes without waiting on I/O lets the worker's other runs have their turn.
+    uint64_t slice_end_ns;
+    int preempted;
 };
 
 // Every block starts with a header naming the run that allocated it, so that what one probe
@@ -174,6 +178,11 @@ static void cg_budget_hook(lua_State *L, lua_Debug *ar) {
             snprintf(what, sizeof what, "timed out after %d ms", run->timeout_ms);
             cg_run_kill(L, run, what);
         } else {
+            if (run->slice_end_ns && lua_isyieldable(L) && cg_now_ns() >= run->slice_end_ns) {
+                run->slice_end_ns = 0;
+                run->preempted = 1;
+                lua_yield(L, 0);   // from a count hook: the coroutine yields once the hook returns
+            }
             return;
         }
         lua_sethook(L, cg_budget_hook, LUA_MASKCOUNT, 1);
@@ -193,6 +202,20 @@ cg_run *cg_run_begin(lua_State *L, intptr_t instructions, uint64_t deadline_ns, 
     *cg_run_slot(L) = run;
     lua_sethook(L, cg_budget_hook, LUA_MASKCOUNT, CG_HOOK_STEP);
     return run;
+}
+
+void cg_run_extend(cg_run *run, uint64_t ns) {
+    if (run && run->deadline_ns) run->deadline_ns += ns;
+}
+
+void cg_run_set_slice(cg_run *run, uint64_t slice_end_ns) {
+    if (run) run->slice_end_ns = slice_end_ns;
+}
+
+int cg_run_take_preempted(cg_run *run) {
+    if (!run || !run->preempted) return 0;
+    run->preempted = 0;
+    return 1;
 }
 
 void cg_run_end(lua_State *L, cg_run *run) {

@@ -33,8 +33,8 @@ public final class ProbeSupervisor: @unchecked Sendable {
         let id: Int
         let process: WorkerProcess
         var inFlight: Set<Int> = []
-        /// Jobs in flight per host: a host's ports all go to one child, which counts the host's
-        /// connections against `host_parallelism`.
+        /// Jobs in flight per host: unless the cap is spread, a host's ports all go to one child,
+        /// which counts the host's connections against `host_parallelism`.
         var hosts: [IPAddress: Int] = [:]
         var ready = false
         /// Set when the parent killed it: the job to blame (nil: none known) and why.
@@ -62,6 +62,9 @@ public final class ProbeSupervisor: @unchecked Sendable {
     /// Results taken out of `jobs` but not yet handed to `deliver`.
     private var delivering = 0
     private var started = 0
+    /// Whether a host's ports spread over the children (each with its share of the host's cap)
+    /// or stay on one child.
+    private let spread: Bool
     /// Children started so far (a replaced child counts again).
     public var spawned: Int { lock.withLock { started } }
 
@@ -69,9 +72,17 @@ public final class ProbeSupervisor: @unchecked Sendable {
     public init(library: ProbeLibrary, probes: [ProbeDefinition], settings: ProbeSettings, workers: Int,
                 executable: String = ProbeWorkerExecutable.path,
                 deliver: @escaping @Sendable (Int, PortIdentification) -> Void) {
-        setup = WorkerSetup(mode: .probes, library: library, probes: probes, settings: settings)
-        self.settings = settings
         maxWorkers = max(1, workers)
+        // A host's connection cap is shared out among the children when it divides evenly, so a
+        // host's ports spread over them (a probe that takes its child down costs the host's other
+        // ports a restart at most, never their identification); a cap that does not divide
+        // keeps each host on one child, which counts its connections alone.
+        let cap = max(1, settings.hostParallelism)
+        spread = cap % maxWorkers == 0
+        var childSettings = settings
+        if spread { childSettings.hostParallelism = cap / maxWorkers }
+        setup = WorkerSetup(mode: .probes, library: library, probes: probes, settings: childSettings)
+        self.settings = settings
         self.executable = executable
         self.deliver = deliver
         let monitor = Thread { [weak self] in
@@ -139,7 +150,7 @@ public final class ProbeSupervisor: @unchecked Sendable {
             }
             let live = workers.values.filter { $0.killed == nil }
             // A host with ports in flight keeps its child, so that its connection cap holds.
-            var target = live.first { $0.hosts[state.job.address] != nil }
+            var target = spread ? nil : live.first { $0.hosts[state.job.address] != nil }
             if target == nil {
                 target = live.min { $0.inFlight.count < $1.inFlight.count }
                 if target == nil || (target!.inFlight.count > 0 && workers.count < maxWorkers) {

@@ -26,6 +26,8 @@ final class ProbeWorker {
     static let logLines = 100, logBytes = 16384, logLineBytes = 1024
     /// Bytes one socket may receive unless its probe asks for more, and the most it may ask for.
     static let receiveLimit = 1 << 20, receiveLimitMax = 16 << 20
+    /// Trace lines kept per step (`probes test`).
+    static let traceLimit = 2000
     /// Sockets one probe run may hold open at once.
     static let socketsPerRun = 16
     /// How long one run may go on before the others get a turn (when its requests never wait).
@@ -360,7 +362,12 @@ final class ProbeWorker {
         let token = waitingConnects.remove(at: index)
         guard let invocation = invocations[token], case .admission(let request) = invocation.waiting else { return true }
         invocation.waiting = nil
-        invocation.queued += MonotonicClock.now() - invocation.queuedSince
+        // Time spent waiting for the host's cap is not the step's: its limit starts again
+        // where it stopped (the kill-at-limit watch reads the moved deadline too).
+        let waited = MonotonicClock.now() - invocation.queuedSince
+        invocation.queued += waited
+        invocation.deadline += waited
+        cg_run_extend(invocation.run, waited)
         reactor.cancel(token: token)
         cg_lua_set_owner(lua.main.L, invocation.run)
         continueWith(invocation, startConnect(invocation, request))
@@ -531,11 +538,18 @@ final class ProbeWorker {
                 cg_slot_enter(slot, Int64(invocation.jobIndex), invocation.deadline - .ms(settings.probeTimeoutMs),
                               UInt32(clamping: settings.probeTimeoutMs), what)
             }
+            cg_run_set_slice(invocation.run, slice)
             let status = lua_resume(invocation.co, lua.main.L, nargs, &results)
+            cg_run_set_slice(invocation.run, 0)
             if let slot { cg_slot_leave(slot) }
             cg_lua_set_memory_enforced(lua.main.L, 0)
             let thread = LuaStack(L: invocation.co)
             switch status {
+            case LUA_YIELD where cg_run_take_preempted(invocation.run) != 0:
+                // The run computed through its slice: the others go first, it goes on after.
+                invocation.waiting = .turn(0)
+                reactor.sleep(until: MonotonicClock.now(), token: invocation.token)
+                return
             case LUA_YIELD:
                 switch serve(invocation, results: results) {
                 case .resume(let count):
@@ -753,7 +767,8 @@ final class ProbeWorker {
                 trace(invocation, "connect \(address):\(port)/\(proto.rawValue): waiting for a free connection to the host")
                 invocation.waiting = .admission(request)
                 invocation.queuedSince = MonotonicClock.now()
-                reactor.sleep(until: invocation.deadline, token: invocation.token)
+                // Bounded: three more time limits, for a host whose connections other steps hold.
+                reactor.sleep(until: invocation.deadline + 3 * .ms(settings.probeTimeoutMs), token: invocation.token)
                 waitingConnects.append(invocation.token)
                 return .wait
             }
@@ -1152,7 +1167,10 @@ final class ProbeWorker {
     }
 
     private func trace(_ invocation: Invocation, _ line: String) {
-        if settings.trace { invocation.trace.append(line) }
+        // Bounded like `log()`: a probe looping on a call that fails at once (a receive past
+        // its limit) would otherwise trace millions of lines in `probes test`.
+        guard settings.trace, invocation.trace.count <= Self.traceLimit else { return }
+        invocation.trace.append(invocation.trace.count < Self.traceLimit ? line : "[the trace stops here: \(Self.traceLimit) lines]")
     }
 
     /// Bytes as quoted text: printable ASCII as is, the rest escaped, long data cut.
@@ -1232,7 +1250,7 @@ final class Invocation {
     let step: ProbeWorker.Step
     let file: String
     let address: IPAddress
-    let deadline: UInt64
+    var deadline: UInt64
     var sockets: [Int: Socket] = [:]
     var nextSocket = 1
     var waiting: Waiting?

@@ -40,6 +40,13 @@ int cg_run_out_of_memory(const cg_run *run);
 void cg_run_end(lua_State *L, cg_run *run);
 /// The reason the run was killed ("file:line: ..."), or NULL while it is alive.
 const char *cg_run_killed(const cg_run *run);
+/// Past `slice_end_ns` (monotonic; 0: never) the instruction hook yields the run's coroutine, so
+/// one that computes without waiting on I/O cannot hold its worker's other runs; the yield is
+/// told apart from a request by `cg_run_take_preempted`, which clears it.
+void cg_run_set_slice(cg_run *run, uint64_t slice_end_ns);
+/// Moves the run's deadline `ns` later (time it spent waiting for a connection slot).
+void cg_run_extend(cg_run *run, uint64_t ns);
+int cg_run_take_preempted(cg_run *run);
 /// Pushes a Lua function returning the running thread's kill reason, or nil.
 void cg_lua_push_killed(lua_State *L);
 

@@ -126,7 +126,9 @@ public enum Traceroute {
         // reached (or whose reply TTL puts it behind one): they are there but rate-limit their answers (Linux: one a second per source
         // after a small burst), so one of them is asked again once a second has passed.
         func pastCutoff(_ time: UInt64) -> Bool { cutoff().map { time >= $0 } ?? false }
-        for attempt in 0...attempts where !cancel.isCancelled && (attempt == attempts || !pastCutoff(MonotonicClock.now())) {
+        // The cutoff bounds the retries and their waits, never a destination's first attempt: a
+        // host found last is still traced once (and a blind path gets its paced retry).
+        for attempt in 0...attempts where !cancel.isCancelled && (attempt == 0 || attempt == attempts || !pastCutoff(MonotonicClock.now())) {
             var only: Set<Int>?   // index * 256 + ttl: the only probes of the paced attempt
             if attempt == attempts {
                 var gaps: [Int: Int] = [:]   // hop distance → one path missing it
@@ -189,7 +191,7 @@ public enum Traceroute {
             while !pending.isEmpty && !cancel.isCancelled {
                 let now = MonotonicClock.now()
                 let quietEnd = lastAnswer.map { $0 + max(3 * slowest, 20_000_000) } ?? deadline
-                let end = min(deadline, quietEnd, only == nil ? (cutoff() ?? .max) : .max)
+                let end = min(deadline, quietEnd, only == nil && attempt > 0 ? (cutoff() ?? .max) : .max)
                 guard now < end else { break }
                 var polls = pending.map { pollfd(fd: sockets[$0].fd, events: Int16(POLLERR), revents: 0) }
                 let order = Array(pending)

@@ -335,16 +335,17 @@ public final class MapStore {
                     try insertHost.execute(arguments: [
                         id, map.network, host.address, Self.json(host.hostnames), Self.json(host.discovery),
                         host.closedPorts, host.filteredPorts, host.inNetblock, host.excluded, host.ttl,
-                        known ? nil : true, host.rogue, host.hops, host.forwards.map(Self.json), host.deviceType,
-                        host.deviceTypeConfidence, host.deviceTypeEvidence.map(Self.json), host.os, host.osConfidence,
+                        known ? nil : true, host.rogue, host.hops, host.forwards.map(Self.json), Self.text(host.deviceType),
+                        host.deviceTypeConfidence, host.deviceTypeEvidence.map(Self.json), Self.text(host.os), host.osConfidence,
                         host.osEvidence.map(Self.json),
                     ])
                     let hostID = db.lastInsertedRowID
                     for service in host.services {
                         try insertService.execute(arguments: [
-                            hostID, Int(service.port), service.protocol.rawValue, service.state, service.name,
-                            service.product, service.version, service.extraInfo, service.cpe.map(Self.json),
-                            service.method, service.certain, service.deviceType, service.os.map(Self.json),
+                            hostID, Int(service.port), service.protocol.rawValue, service.state, Self.text(service.name),
+                            Self.text(service.product), Self.text(service.version), Self.text(service.extraInfo),
+                            service.cpe.map(Self.json), service.method, service.certain, Self.text(service.deviceType),
+                            service.os.map(Self.json),
                             service.tls, service.probeErrors.map(Self.json),
                         ])
                     }
@@ -619,6 +620,14 @@ public final class MapStore {
             }
             return (row, host)
         }
+    }
+
+    /// A service-derived string as SQLite should keep it: SQLite's C API (and GRDB's binding)
+    /// ends a text value at its first NUL, so a string holding one is stored as a blob of its
+    /// UTF-8, which reads back as the same string.
+    static func text(_ value: String?) -> (any DatabaseValueConvertible)? {
+        guard let value else { return nil }
+        return value.utf8.contains(0) ? Data(value.utf8) : value
     }
 
     static func json<T: Encodable>(_ value: T) -> String {

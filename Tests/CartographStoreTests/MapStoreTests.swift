@@ -82,6 +82,25 @@ struct MapStoreTests {
         #expect(list.count == 1 && list[0].hosts == 1 && list[0].openPorts == 2 && list[0].status == .complete)
     }
 
+    @Test("a service's strings with NUL and control bytes read back whole, byte for byte")
+    func nulBytes() throws {
+        let store = try MapStore(path: Self.path())
+        var host = Self.host("198.18.1.2", ports: [(21, "ftp")])
+        host.services[0].product = "vsFTPd\u{0}\u{1B}[2J\u{7F}=cmd|calc"
+        host.services[0].version = "3.0\u{0}"
+        host.services[0].extraInfo = "\u{0}"
+        host.os = "Linux\u{0}evil"
+        var map = Self.map(hosts: [host])
+        let id = try store.begin(map, settings: Profile())
+        map.status = .complete
+        try store.save(map, id: id)
+        let service = try #require(try store.map(id: id)?.hosts.first?.services.first)
+        #expect(service.product == "vsFTPd\u{0}\u{1B}[2J\u{7F}=cmd|calc", "\(String(describing: service.product).debugDescription)")
+        #expect(service.version == "3.0\u{0}" && service.extraInfo == "\u{0}")
+        #expect(try store.map(id: id)?.hosts.first?.os == "Linux\u{0}evil")
+        #expect(service.name == "ftp", "strings without NUL are text as before")
+    }
+
     @Test("the same address in two networks is two hosts, each new in its own network")
     func networksApart() throws {
         let store = try MapStore(path: Self.path())

@@ -91,6 +91,16 @@ public final class ProbeSupervisor: @unchecked Sendable {
         monitor.start()
     }
 
+    /// Starts the first child before any job comes, so that its start-up (the spawn, loading
+    /// the probes) overlaps what the map does before it finds its first open port. A child that
+    /// cannot start here is tried again, and reported, when a job needs it.
+    public func prewarm() {
+        lock.withLock {
+            guard workers.isEmpty, !stopped, failure == nil else { return }
+            _ = try? start()
+        }
+    }
+
     /// Queues one port with its plan; returns its ticket.
     @discardableResult
     func submit(_ job: PortJob, plan: ProbePlan) -> Int {

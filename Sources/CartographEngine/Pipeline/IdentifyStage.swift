@@ -20,6 +20,7 @@ public struct IdentifyStage: MapStage {
             emit(.identified(result))
             meter.advance()
         }
+        supervisor.prewarm()
         var submitted: [Int: PortJob] = [:]
         while let batch = inbox.take() {
             meter.addWork(batch.count)

@@ -172,7 +172,7 @@ public struct MapRunner {
         func hostsSettled() {
             for inbox in [reverse.map { $0.close }, trace.map { $0.close }, identify.map { $0.close }] { inbox?() }
         }
-        for address in state.dnsFound.sorted() where !state.addresses.isEmpty || scope == .none { hostFound(address, live: false) }
+        for address in state.dnsFound.sorted() { hostFound(address, live: false) }
         for address in state.order { hostFound(address, live: true) }
         if !scanning && !sweeping { hostsSettled() }
 

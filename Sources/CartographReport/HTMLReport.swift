@@ -324,7 +324,7 @@ public enum HTMLReport {
 
     static let style = """
 
-        body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1000px; padding: 0 16px 48px; color: #222; }
+        body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1280px; padding: 0 16px 48px; color: #222; }
         h1 { font-size: 22px; margin: 20px 0 4px; }
         h2 { font-size: 18px; margin: 0 0 8px; }
         h3 { font-size: 15px; margin: 16px 0 6px; }

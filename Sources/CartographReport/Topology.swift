@@ -55,7 +55,11 @@ struct Topology {
     static let clusterAbove = 12
     /// Hosts drawn as nodes of their own in one map, at most; past it the largest subnets are
     /// clustered first, so the graph stays small enough to read and for dot to lay out fast.
-    static let hostNodeBudget = 150
+    static let hostNodeBudget = 60
+    /// Subnets drawn host by host in one map, at most.
+    static let openSubnetBudget = 8
+    /// A map with more subnets than this is an overview: every subnet is one cell or node.
+    static let overviewFrom = 16
     /// Sparse netblocks (fewer hosts than this) behind one router are merged per /16 (/48)…
     static let sparseBelow = 3
     /// …when at least this many of them share it.
@@ -214,15 +218,23 @@ struct Topology {
         }
         subnets.sort { address[$0.hosts[0]]! < address[$1.hosts[0]]! }
 
-        // Clusters: big subnets, then the largest ones until the host nodes fit the budget.
-        var drawn = 0
+        // Clusters: big subnets (all of them in a map of many subnets), then the largest ones
+        // until the host nodes and the subnets drawn host by host fit their budgets.
+        var drawn = 0, open = 0
         for index in subnets.indices {
-            if subnets[index].hosts.count > Self.clusterAbove { subnets[index].clustered = true } else { drawn += subnets[index].hosts.count }
+            if subnets[index].hosts.count > Self.clusterAbove || subnets.count > Self.overviewFrom {
+                subnets[index].clustered = true
+            } else {
+                drawn += subnets[index].hosts.count
+                open += 1
+            }
         }
-        for index in subnets.indices.sorted(by: { subnets[$0].hosts.count > subnets[$1].hosts.count }) where drawn > Self.hostNodeBudget {
+        for index in subnets.indices.sorted(by: { subnets[$0].hosts.count > subnets[$1].hosts.count })
+        where drawn > Self.hostNodeBudget || open > Self.openSubnetBudget {
             guard !subnets[index].clustered else { continue }
             subnets[index].clustered = true
             drawn -= subnets[index].hosts.count
+            open -= 1
         }
     }
 

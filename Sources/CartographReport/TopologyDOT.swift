@@ -27,6 +27,10 @@ struct TopologyDOT {
 
     /// Rogue hosts inside a clustered subnet are still drawn, up to this many.
     static let rogueNodesPerCluster = 8
+    /// Crowded subnets behind one gateway share one grid node from this many on…
+    static let gridFrom = 3
+    /// …with this many subnets a row.
+    static let gridColumns = 4
     /// Hosts side by side in a subnet's box, at most (fewer for small subnets: four rows first).
     static let columns = 3
 
@@ -56,7 +60,27 @@ struct TopologyDOT {
         for link in topology.links {
             edge(link.from.map(routerID) ?? scannerID, routerID(link.to), inferred: link.inferred)
         }
+        func linkGateway(_ gateway: Topology.Gateway, to id: String) {
+            switch gateway {
+            case .scanner: edge(scannerID, id)
+            case let .router(router): edge(routerID(router), id)
+            case let .unknown(hops):
+                edge(scannerID, id, inferred: true, label: hops.map { "\($0) router\($0 == 1 ? "" : "s") not seen" } ?? "route not traced")
+            }
+        }
+        // Behind a gateway with several crowded subnets, they share one node: a grid of counts.
+        let crowded = Dictionary(grouping: topology.subnets.indices.filter { topology.subnets[$0].clustered }) { topology.subnets[$0].gateway }
+            .filter { $0.value.count >= Self.gridFrom }
+        var tables = 0
         for (number, subnet) in topology.subnets.enumerated() {
+            if subnet.clustered, let group = crowded[subnet.gateway] {
+                guard group.first == number else { continue }
+                let id = "m\(index)-node-t\(tables)"
+                tables += 1
+                out += subnetGrid(id, group)
+                linkGateway(subnet.gateway, to: id)
+                continue
+            }
             let hosts = subnet.clustered ? Array(subnet.hosts.filter { map.hosts[$0].rogue == true }.prefix(Self.rogueNodesPerCluster)) : subnet.hosts
             if hosts.isEmpty {
                 out += subnetNode(number, subnet)
@@ -76,13 +100,7 @@ struct TopologyDOT {
                 }
                 out += "}\n"
             }
-            switch subnet.gateway {
-            case .scanner: edge(scannerID, subnetID(number))
-            case let .router(router): edge(routerID(router), subnetID(number))
-            case let .unknown(hops):
-                edge(scannerID, subnetID(number), inferred: true,
-                     label: hops.map { "\($0) router\($0 == 1 ? "" : "s") not seen" } ?? "route not traced")
-            }
+            linkGateway(subnet.gateway, to: subnetID(number))
         }
         out += "}\n"
         return out
@@ -142,6 +160,42 @@ struct TopologyDOT {
         return "\(Self.quoted(subnetID(number))) [id=\(Self.quoted(subnetID(number))), class=\"subnet cluster\(rogue > 0 ? " rogue" : "")\", "
             + "label=\(label), URL=\(Self.quoted("#" + subnetFilter(number))), tooltip=\"show these hosts in the list\", "
             + "shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\", color=\"\(rogue > 0 ? "#cc0000" : "#888888")\", penwidth=\(rogue > 0 ? 2.5 : 1.2)];\n"
+    }
+
+    /// Crowded subnets behind one gateway as one node: a grid of cells, each a subnet with its
+    /// host count, its device types as coloured counts, and its new and rogue hosts; each cell
+    /// links to the host list filtered to that subnet.
+    func subnetGrid(_ id: String, _ numbers: [Int]) -> String {
+        let subnets = numbers.map { topology.subnets[$0] }
+        let total = subnets.reduce(0) { $0 + $1.hosts.count }
+        let columns = min(Self.gridColumns, numbers.count)
+        var cells: [String] = []
+        for (number, subnet) in zip(numbers, subnets) {
+            let hosts = subnet.hosts.map { map.hosts[$0] }
+            let types = Dictionary(grouping: hosts) { $0.deviceType ?? DeviceType.unknown.rawValue }
+                .map { (type: $0.key, count: $0.value.count) }
+                .sorted { ($0.count, $1.type) > ($1.count, $0.type) }
+            let bar = types.prefix(5).map { "<TD BGCOLOR=\"\(HTMLReport.color(for: $0.type))\">\($0.count)</TD>" }.joined()
+                + (types.count > 5 ? "<TD>+\(types.dropFirst(5).reduce(0) { $0 + $1.count })</TD>" : "")
+            let span = min(types.count, 5) + (types.count > 5 ? 1 : 0)
+            let new = hosts.filter { $0.new == true }.count, rogue = hosts.filter { $0.rogue == true }.count
+            var facts = [Self.ports(hosts.reduce(0) { $0 + $1.services.count })]
+            if new > 0 { facts.append("\(new) new") }
+            if rogue > 0 { facts.append("\(rogue) ROGUE") }
+            let inner = "<TABLE BORDER=\"0\" CELLSPACING=\"1\" CELLPADDING=\"1\">"
+                + "<TR><TD COLSPAN=\"\(span)\"><B>\(subnet.prefix)</B></TD></TR>"
+                + "<TR><TD COLSPAN=\"\(span)\">\(hosts.count) hosts\(subnet.blocks > 1 ? " in \(subnet.blocks) netblocks" : "")</TD></TR>"
+                + "<TR>\(bar)</TR><TR><TD COLSPAN=\"\(span)\">\(facts.joined(separator: " · "))</TD></TR></TABLE>"
+            cells.append("<TD ID=\"m\(index)-cell-s\(number)\" HREF=\"#\(subnetFilter(number))\" TOOLTIP=\"show these hosts in the list\" "
+                + "BORDER=\"\(rogue > 0 ? 3 : 1)\" COLOR=\"\(rogue > 0 ? "#cc0000" : "#aaaaaa")\" STYLE=\"rounded\">\(inner)</TD>")
+        }
+        var rows = ["<TR><TD COLSPAN=\"\(columns)\"><B>\(subnets.count) subnets · \(total) hosts</B></TD></TR>"]
+        for row in stride(from: 0, to: cells.count, by: columns) {
+            rows.append("<TR>" + cells[row..<min(row + columns, cells.count)].joined() + "</TR>")
+        }
+        let label = "<<TABLE BORDER=\"0\" CELLSPACING=\"4\" CELLPADDING=\"3\">" + rows.joined() + "</TABLE>>"
+        return "\(Self.quoted(id)) [id=\(Self.quoted(id)), class=\"subnets\", label=\(label), shape=box, "
+            + "style=\"rounded,filled\", fillcolor=\"#ffffff\", color=\"#888888\"];\n"
     }
 
     func hostNode(_ position: Int) -> String {

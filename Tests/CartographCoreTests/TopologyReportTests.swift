@@ -164,11 +164,52 @@ struct TopologyReportTests {
         let html = HTMLReport.render(MapReport(maps: [map]), graphviz: graphviz)
         let seconds = Date().timeIntervalSince(started)
         let nodes = html.components(separatedBy: "class=\"node").count - 1
-        print("1,000-host map: rendered in \(String(format: "%.2f", seconds)) s, \(html.utf8.count) bytes, \(nodes) map nodes")
+        let dot = TopologyDOT(map: map, index: 0).dot()
+        let layoutStarted = Date()
+        let svg = try graphviz.svg(dot).get()
+        let layout = Date().timeIntervalSince(layoutStarted)
+        print("1,000-host map: DOT \(dot.utf8.count) bytes, dot -Tsvg \(String(format: "%.2f", layout)) s, SVG \(svg.utf8.count) bytes")
+        let page = try Self.artefact("thousand-hosts.html", html)
+        print("1,000-host map: rendered in \(String(format: "%.2f", seconds)) s, \(html.utf8.count) bytes, \(nodes) map nodes; \(page.path)")
         #expect(html.contains("<figure class=\"topology\""))
         #expect(nodes <= 1 + 8 + 60 + Topology.hostNodeBudget, "\(nodes) nodes")
         #expect(map.hosts.count == 1000 && html.components(separatedBy: "<details class=\"host\"").count - 1 == 1000)
         #expect(seconds < 30)
+    }
+
+    @Test("in Chromium, a cluster node's link filters the host list to its subnet, and the drawing is SVG the browser parsed")
+    func clusterFilterInChromium() throws {
+        let chromium = try ReportFormatTests.tool("chromium", package: "chromium")
+        try #require(Graphviz.system().executable != nil, "dot is not installed (Debian package graphviz)")
+        var hosts = [Self.host("192.0.2.1", hops: 0, type: "router", forwards: ["198.19.1.2"])]
+        hosts += (0..<20).map { Self.host("198.19.\($0 * 2 + 1).\(($0 * 37) % 250 + 2)", hops: 1) }
+        hosts += (0..<3).map { Self.host("10.5.5.\($0 + 10)", hops: 1, type: "printer") }
+        let html = HTMLReport.render(MapReport(maps: [Self.map(hosts)]))
+        let page = try Self.artefact("cluster-filter.html", html)
+        // The farm-like /24s are the second subnet (subnets are in address order).
+        #expect(html.contains("xlink:href=\"#m0-s1\""))
+        let result = try ReportFormatTests.run(try ReportFormatTests.tool("timeout", package: "coreutils"), [
+            "120", chromium.path, "--headless", "--no-sandbox", "--disable-gpu",
+            "--user-data-dir=\(page.deletingLastPathComponent().appendingPathComponent("chromium-profile").path)",
+            "--dump-dom", page.absoluteString + "#m0-s1",
+        ])
+        #expect(result.status == 0, "chromium failed: \(result.stderr.suffix(2000))")
+        let dom = result.stdout
+        #expect(dom.contains("data-nodes=\"7\" data-edges=\"3\""), "scanner, router, two subnets, three printers; three links")
+        #expect(dom.contains("<output name=\"shown\">20 of 24 hosts (one subnet of the map)</output>"), "\(dom.suffix(3000))")
+        let visible = dom.matches(of: /<details class="host"[^>]*>/).filter { !$0.0.contains(" hidden") }
+        #expect(visible.count == 20 && visible.allSatisfy { $0.0.contains("data-group=\"m0-s1\"") })
+        #expect(!dom.contains("<form class=\"filters\" data-hosts=\"m0-hosts\" hidden"), "the script shows the filters")
+    }
+
+    /// A page kept after the test, under .build/test-artifacts, to open by hand.
+    static func artefact(_ name: String, _ contents: String) throws -> URL {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/test-artifacts")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let url = directory.appendingPathComponent(name)
+        try contents.write(to: url, atomically: true, encoding: .utf8)
+        return url
     }
 
     /// 1,000 hosts: 3 routers in a chain, 40 subnets of 5 to 45 hosts, mixed device types,

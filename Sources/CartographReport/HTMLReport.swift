@@ -88,13 +88,16 @@ public enum HTMLReport {
         case let .failure(reason):
             return "<p class=\"no-map\">The network map could not be drawn: \(escape(reason.description)); the hosts are listed below.</p>\n"
         case let .success(svg):
-            return "<figure class=\"topology\" id=\"m\(drawing.index)-map\">\n" + svg + legend(map) + "</figure>\n"
+            return "<figure class=\"topology\" id=\"m\(drawing.index)-map\">\n" + svg + legend(drawing) + "</figure>\n"
         }
     }
 
-    /// What the colours and shapes mean: the device types this map has, then the node kinds.
-    static func legend(_ map: MapResult) -> String {
-        let types = Set(map.hosts.filter { $0.excluded != true }.map { $0.deviceType ?? DeviceType.unknown.rawValue })
+    /// What the colours and shapes mean: the device types this map has, then the kinds of node,
+    /// mark and link the drawing uses.
+    static func legend(_ drawing: TopologyDOT) -> String {
+        let map = drawing.map, topology = drawing.topology
+        let live = map.hosts.filter { $0.excluded != true }
+        let types = Set(live.map { $0.deviceType ?? DeviceType.unknown.rawValue })
         let ordered = types.sorted { a, b in
             (a == DeviceType.unknown.rawValue ? 1 : 0, a.lowercased()) < (b == DeviceType.unknown.rawValue ? 1 : 0, b.lowercased())
         }
@@ -102,11 +105,16 @@ public enum HTMLReport {
         for type in ordered {
             out += "<li><span class=\"swatch\" style=\"background:\(color(for: type))\"></span>\(escape(type))</li>"
         }
-        out += "<li><span class=\"key scanner\"></span>scanner</li><li><span class=\"key router\"></span>router (all its addresses)</li>"
-        out += "<li><span class=\"key subnet\"></span>subnet; a box with counts stands for its hosts</li>"
-        out += "<li><span class=\"key new\"></span>new: never seen before in this network</li>"
-        out += "<li><span class=\"key rogue\"></span>rogue: not in the inventory</li>"
-        out += "<li><span class=\"key inferred\"></span>link inferred from distances, not traced</li>"
+        out += "<li><span class=\"key scanner\"></span>scanner</li>"
+        if !topology.routers.isEmpty { out += "<li><span class=\"key router\"></span>router (all its addresses)</li>" }
+        out += "<li><span class=\"key subnet\"></span>subnet"
+        out += topology.subnets.contains { $0.clustered } ? "; a box with counts stands for its hosts</li>" : "</li>"
+        if live.contains(where: { $0.new == true }) { out += "<li><span class=\"key new\"></span>new: never seen before in this network</li>" }
+        if live.contains(where: { $0.rogue == true }) { out += "<li><span class=\"key rogue\"></span>rogue: not in the inventory</li>" }
+        let inferred = topology.links.contains { $0.inferred } || topology.subnets.contains {
+            if case .unknown = $0.gateway { true } else { false }
+        }
+        if inferred { out += "<li><span class=\"key inferred\"></span>link inferred from distances, not traced</li>" }
         return out + "</ul></figcaption>\n"
     }
 
@@ -298,8 +306,12 @@ public enum HTMLReport {
             });
             f.shown.value = shown + " of " + all + " hosts" + (f.group.value ? " (one subnet of the map)" : "");
           }
+          // A filter can come in the address (report.html?q=nginx&type=printer&rogue), to share a view.
+          var params = new URLSearchParams(location.search);
           document.querySelectorAll("form.filters").forEach(function (form) {
             form.hidden = false;
+            ["q", "type"].forEach(function (key) { if (params.has(key)) { form.elements[key].value = params.get(key); } });
+            ["new", "rogue", "open"].forEach(function (key) { if (params.has(key)) { form.elements[key].checked = true; } });
             form.addEventListener("input", function () { filter(form); });
             form.addEventListener("submit", function (event) { event.preventDefault(); });
             form.addEventListener("reset", function () { setTimeout(function () { form.elements.group.value = ""; filter(form); }, 0); });

@@ -128,7 +128,7 @@ struct TopologyDOT {
         label += flags.lines
         let tip = Self.label((["router"] + names + addresses).joined(separator: " "), limit: 400)
         return node(routerID(number), classes: "router" + flags.classes, label: label, link: HTMLReport.hostID(map: index, host: router.members[0]),
-                    tooltip: tip, attributes: ["shape=box3d", "style=filled", "fillcolor=\"\(HTMLReport.color(for: DeviceType.router.rawValue))\"",
+                    tooltip: tip, attributes: ["shape=box3d", "style=filled", "margin=\"0.12,0.08\"", "fillcolor=\"\(HTMLReport.color(for: DeviceType.router.rawValue))\"",
                                                "color=\"\(flags.rogue ? "#cc0000" : "#555555")\"", "penwidth=\(flags.rogue ? 3 : 1.5)"])
     }
 
@@ -150,7 +150,7 @@ struct TopologyDOT {
         if types.count > 6 { cells.append("<TD>\(types.dropFirst(6).reduce(0) { $0 + $1.count }) other</TD>") }
         let new = hosts.filter { $0.new == true }.count, rogue = hosts.filter { $0.rogue == true }.count
         let ports = hosts.reduce(0) { $0 + $1.services.count }
-        var rows = ["<TR><TD COLSPAN=\"\(cells.count)\"><B>\(subnet.prefix)</B> · \(count)\(spread)</TD></TR>",
+        var rows = ["<TR><TD COLSPAN=\"\(cells.count)\"><B>\(subnet.prefix)</B>&#160;· \(count)\(spread)</TD></TR>",
                     "<TR>" + cells.joined() + "</TR>"]
         var facts = [Self.ports(ports)]
         if new > 0 { facts.append("\(new) new") }

@@ -109,6 +109,8 @@ struct TopologyReportTests {
         #expect(html.contains("id=\"m0-h14\" data-type=\"") || html.contains("data-group=\"m0-s"))
         #expect(html.contains("data-rogue=\"\"") && html.contains("data-new=\"\""))
         #expect(html.contains("<form class=\"filters\" data-hosts=\"m0-hosts\" hidden>"))
+        #expect(html.contains("rogue: not in the inventory") && !html.contains("link inferred from distances"),
+                "the legend names the marks the drawing uses, and only those")
     }
 
     @Test("without Graphviz the report still lists every host and says in one line why there is no map")
@@ -151,7 +153,7 @@ struct TopologyReportTests {
             == ["10.5.5.0/24 40 1 true", "198.19.0.0/18 20 20 true"])
         let dot = TopologyDOT(map: map, index: 0).dot()
         #expect(dot.components(separatedBy: "class=\"host").count - 1 == 2, "only the rogue hosts of the crowded subnet are drawn")
-        #expect(dot.contains("<B>198.19.0.0/18</B> · 20 hosts in 20 /24s"))
+        #expect(dot.contains("<B>198.19.0.0/18</B>&#160;· 20 hosts in 20 /24s"))
         #expect(dot.contains("20 unknown</TD>") && dot.contains("2 ROGUE"))
     }
 
@@ -200,6 +202,19 @@ struct TopologyReportTests {
         let visible = dom.matches(of: /<details class="host"[^>]*>/).filter { !$0.0.contains(" hidden") }
         #expect(visible.count == 20 && visible.allSatisfy { $0.0.contains("data-group=\"m0-s1\"") })
         #expect(!dom.contains("<form class=\"filters\" data-hosts=\"m0-hosts\" hidden"), "the script shows the filters")
+
+        // The search and the filters, given in the page's address.
+        for (query, shown) in [("?q=printer", "3 of 24 hosts"), ("?q=198.19.3.&type=unknown", "1 of 24 hosts"),
+                               ("?type=unknown&open", "0 of 24 hosts"), ("?type=printer", "3 of 24 hosts")] {
+            let filtered = try ReportFormatTests.run(try ReportFormatTests.tool("timeout", package: "coreutils"), [
+                "120", chromium.path, "--headless", "--no-sandbox", "--disable-gpu",
+                "--user-data-dir=\(page.deletingLastPathComponent().appendingPathComponent("chromium-profile").path)",
+                "--dump-dom", page.absoluteString + query,
+            ])
+            #expect(filtered.stdout.contains("<output name=\"shown\">\(shown)</output>"), "\(query): \(filtered.stdout.suffix(1500))")
+            let visible = filtered.stdout.matches(of: /<details class="host"[^>]*>/).filter { !$0.0.contains(" hidden") }.count
+            #expect("\(visible) of 24 hosts" == shown, "\(query)")
+        }
     }
 
     /// A page kept after the test, under .build/test-artifacts, to open by hand.

@@ -3,7 +3,8 @@ import Foundation
 import Testing
 
 /// The HTML report's network map of the lab's routed part, drawn by Graphviz and rendered by a
-/// real browser: the scanner, the router with its interfaces merged, the subnets behind it.
+/// real browser: the scanner, the router with its interfaces merged, the subnets behind it; and
+/// the branch network's single link in the same page.
 extension LabTests {
 @Suite("Drawing the lab")
 struct LabTopologyTests {
@@ -19,9 +20,14 @@ struct LabTopologyTests {
         try? FileManager.default.removeItem(at: shot)
         // h1-h4's links (the router's address and the host on each) and the farm behind cg-farm.
         let links = ["198.18.1.0/30", "198.18.2.0/30", "198.18.3.0/30", "198.18.4.0/30"]
-        let map = try Lab.cartograph(["map"] + links + Self.farm + ["-n", "-p", "22,80,2222,6379,8080",
-                                                                    "--format", "html", "-o", page.path])
+        let db = Cartograph.freshStore()
+        let map = try Lab.cartograph(["map"] + links + Self.farm + ["-n", "-p", "22,80,2222,6379,8080", "--db", db])
         #expect(map.status == 0, "\(map.stderr)")
+        // And the branch network (Scripts/lab.d/60-branch.sh): one link, no router in between.
+        let branch = try Cartograph.run(["map", Lab.h1, "-n", "-p", "6380", "--network", "branch", "--db", db], namespace: "cg-bscan")
+        #expect(branch.status == 0, "\(branch.stderr)")
+        let report = try Cartograph.run(["maps", "report", "1", "2", "--db", db, "--format", "html", "-o", page.path])
+        #expect(report.status == 0, "\(report.stderr)")
         let html = try String(contentsOf: page, encoding: .utf8)
         #expect(!html.contains("class=\"no-map\""), "the map was not drawn: \(html.firstMatch(of: /<p class="no-map">.*<\/p>/).map { String($0.0) } ?? "")")
 
@@ -34,7 +40,7 @@ struct LabTopologyTests {
         // the farm's twenty /24s as one cluster node; the scanner-router link and two subnet links.
         let figure = try #require(dom.stdout.firstMatch(of: /<figure class="topology" id="m0-map"[^>]*>/), "no drawing in:\n\(dom.stdout.prefix(2000))")
         #expect(figure.0.contains("data-nodes=\"8\"") && figure.0.contains("data-edges=\"3\""), "\(figure.0)")
-        #expect(dom.stdout.contains("data-rendered=\"29\""), "24 hosts, 4 router interfaces and the router on the way")
+        #expect(dom.stdout.contains("data-rendered=\"30\""), "24 hosts, 4 router interfaces and the router on the way; cg-b1")
 
         // One router node holding the address the traceroute saw and the interfaces on the hosts' links.
         let routers = dom.stdout.matches(of: /<g id="m0-node-r[0-9]+" class="node router[^"]*">[\s\S]*?<\/g>\s*<\/g>/)
@@ -50,6 +56,10 @@ struct LabTopologyTests {
         #expect(dom.stdout.contains(">web server · 2 open ports</text>"), "h1: nginx and sshd")
         #expect(dom.stdout.contains("198.19.0.0/18</text>") && dom.stdout.contains("20 hosts in 20 /24s</text>"), "the farm's cluster")
         #expect(dom.stdout.contains("</span>web server</li>"), "the legend")
+        // The branch map, drawn apart: the scanner, the link's subnet, cg-b1 on it.
+        let second = try #require(dom.stdout.firstMatch(of: /<figure class="topology" id="m1-map"[^>]*>/), "no drawing of the branch map")
+        #expect(second.0.contains("data-nodes=\"3\"") && second.0.contains("data-edges=\"1\""), "\(second.0)")
+        #expect(dom.stdout.contains("<g id=\"m1-node-h0\" class=\"node host new\">"), "cg-b1 on the scanner's link")
 
         let picture = try Cartograph.runExternal(chromium[0], Array(chromium.dropFirst())
             + ["--hide-scrollbars", "--window-size=1200,1400", "--screenshot=\(shot.path)", page.absoluteString])

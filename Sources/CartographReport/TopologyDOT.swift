@@ -29,8 +29,9 @@ struct TopologyDOT {
     static let rogueNodesPerCluster = 8
     /// Crowded subnets behind one gateway share one grid node from this many on…
     static let gridFrom = 3
-    /// …with this many subnets a row.
+    /// …with this many subnets a row, and this many cells at most (the last counts the rest).
     static let gridColumns = 4
+    static let gridCells = 48
     /// Hosts side by side in a subnet's box, at most (fewer for small subnets: four rows first).
     static let columns = 3
 
@@ -165,9 +166,12 @@ struct TopologyDOT {
     /// Crowded subnets behind one gateway as one node: a grid of cells, each a subnet with its
     /// host count, its device types as coloured counts, and its new and rogue hosts; each cell
     /// links to the host list filtered to that subnet.
-    func subnetGrid(_ id: String, _ numbers: [Int]) -> String {
+    func subnetGrid(_ id: String, _ all: [Int]) -> String {
+        let total = all.reduce(0) { $0 + topology.subnets[$1].hosts.count }
+        // The most crowded subnets, in address order; the rest are counted in the last cell.
+        let numbers = all.count <= Self.gridCells ? all
+            : all.sorted { topology.subnets[$0].hosts.count > topology.subnets[$1].hosts.count }.prefix(Self.gridCells - 1).sorted()
         let subnets = numbers.map { topology.subnets[$0] }
-        let total = subnets.reduce(0) { $0 + $1.hosts.count }
         let columns = min(Self.gridColumns, numbers.count)
         var cells: [String] = []
         for (number, subnet) in zip(numbers, subnets) {
@@ -189,7 +193,12 @@ struct TopologyDOT {
             cells.append("<TD ID=\"m\(index)-cell-s\(number)\" HREF=\"#\(subnetFilter(number))\" TOOLTIP=\"show these hosts in the list\" "
                 + "BORDER=\"\(rogue > 0 ? 3 : 1)\" COLOR=\"\(rogue > 0 ? "#cc0000" : "#aaaaaa")\" STYLE=\"rounded\">\(inner)</TD>")
         }
-        var rows = ["<TR><TD COLSPAN=\"\(columns)\"><B>\(subnets.count) subnets · \(total) hosts</B></TD></TR>"]
+        if numbers.count < all.count {
+            let rest = all.count - numbers.count
+            let hosts = total - subnets.reduce(0) { $0 + $1.hosts.count }
+            cells.append("<TD BORDER=\"1\" COLOR=\"#aaaaaa\" STYLE=\"rounded\">+\(rest) more subnets<BR/>\(hosts) hosts<BR/>(in the list)</TD>")
+        }
+        var rows = ["<TR><TD COLSPAN=\"\(columns)\"><B>\(all.count) subnets · \(total) hosts</B></TD></TR>"]
         for row in stride(from: 0, to: cells.count, by: columns) {
             rows.append("<TR>" + cells[row..<min(row + columns, cells.count)].joined() + "</TR>")
         }

@@ -157,6 +157,19 @@ struct TopologyReportTests {
         #expect(dot.contains("20 unknown</TD>") && dot.contains("2 ROGUE"))
     }
 
+    @Test("a router serving hundreds of crowded subnets gets one grid node of bounded size")
+    func hugeGrid() {
+        var hosts = [Self.host("192.0.2.1", hops: 0, type: "router", forwards: ["10.0.0.10"])]
+        for subnet in 0..<200 {
+            hosts += (0..<(13 + subnet % 7)).map { Self.host("10.0.\(subnet).\($0 + 10)", hops: 1) }
+        }
+        let dot = TopologyDOT(map: Self.map(hosts), index: 0).dot()
+        #expect(dot.components(separatedBy: "class=\"subnets\"").count - 1 == 1)
+        #expect(dot.components(separatedBy: "<TD ID=\"m0-cell-s").count - 1 == TopologyDOT.gridCells - 1)
+        #expect(dot.contains("<B>200 subnets · \(hosts.count - 1) hosts</B>") && dot.contains("+153 more subnets<BR/>"))
+        #expect(dot.utf8.count < 100_000, "\(dot.utf8.count) bytes of DOT")
+    }
+
     @Test("a 1,000-host map renders to a bounded page, and how long it takes is printed")
     func thousandHosts() throws {
         let graphviz = Graphviz.system()

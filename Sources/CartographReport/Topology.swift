@@ -131,15 +131,21 @@ struct Topology {
             for member in members { routerOf[member] = index }
         }
 
-        // Router to router: consecutive routers on the path to one destination.
+        // Router to router: consecutive routers on the path to one destination (the path to a
+        // router's own address ends at that router).
         var chains: [String: [Int]] = [:]
         for router in traced {
             for destination in hosts[router].forwards ?? [] { chains[destination, default: []].append(routerOf[router]!) }
         }
         var linkSet = Set<Link>()
         var incoming = Set<Int>()
-        for chain in chains.values {
-            let devices = Set(chain).sorted { (routers[$0].depth ?? 0, $0) < (routers[$1].depth ?? 0, $1) }
+        for (destination, chain) in chains {
+            var devices = Set(chain).sorted { (routers[$0].depth ?? 0, $0) < (routers[$1].depth ?? 0, $1) }
+            // A trace to one of a router's own addresses ends at that router.
+            if let position = byAddress[destination], let last = routerOf[position] {
+                devices.removeAll { $0 == last }
+                devices.append(last)
+            }
             for (a, b) in zip(devices, devices.dropFirst()) {
                 linkSet.insert(Link(from: a, to: b, inferred: false))
                 incoming.insert(b)

@@ -67,6 +67,20 @@ struct TopologyReportTests {
         #expect(!topology.subnets.contains { $0.clustered })
     }
 
+    @Test("a trace to a router's own address links the routers before it to that router")
+    func traceToRouter() throws {
+        let map = Self.map([
+            Self.host("192.0.2.1", hops: 0, type: "router", forwards: ["198.51.100.7"]),
+            Self.host("198.51.100.7", hops: 1, type: "router", forwards: ["10.0.0.10"]),
+            Self.host("10.0.0.10", hops: 2),
+        ])
+        let topology = Topology(map)
+        let first = try #require(topology.routers.firstIndex { map.hosts[$0.members[0]].address == "192.0.2.1" })
+        #expect(Set(topology.links) == [Topology.Link(from: nil, to: first, inferred: false),
+                                        Topology.Link(from: first, to: 1 - first, inferred: false)])
+        #expect(topology.subnets.map { "\($0.prefix) \($0.gateway)" } == ["10.0.0.0/24 router(\(1 - first))"])
+    }
+
     @Test("the DOT source has one node per scanner, router, subnet and host, and quotes every label")
     func dotSource() throws {
         let dot = TopologyDOT(map: Self.sample(), index: 0).dot()

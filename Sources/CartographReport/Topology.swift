@@ -80,8 +80,9 @@ struct Topology {
         // Traced routers: hosts that forwarded probes.
         let traced = live.filter { !(hosts[$0].forwards ?? []).isEmpty }
         let tracedSet = Set(traced)
-        // Netblocks that hold hosts further away than a given distance.
+        // The distances of each netblock's hosts, and the addresses a traced router forwarded to.
         var deeper: [IPAddress: Set<Int>] = [:]
+        let forwarded = Set(traced.flatMap { hosts[$0].forwards ?? [] })
         for position in live where !tracedSet.contains(position) {
             if let hops = hosts[position].hops { deeper[block(position), default: []].insert(hops) }
         }
@@ -98,7 +99,9 @@ struct Topology {
             let (ra, rb) = (find(a), find(b))
             if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
         }
-        for position in live where !tracedSet.contains(position) {
+        // A host behind a router (one it forwarded to) is not that router, whatever its TTL says;
+        // an address with no router to join stays a host unless it was classified a router.
+        for position in live where !tracedSet.contains(position) && !forwarded.contains(hosts[position].address) {
             guard let hops = hosts[position].hops, deeper[block(position)]?.contains(hops + 1) == true else { continue }
             let here = block(position)
             let serving = traced.filter { router in
@@ -106,8 +109,12 @@ struct Topology {
                     && (hosts[router].forwards ?? []).contains { IPAddress($0).map(Self.netblock) == here }
             }
             let sameDepth = traced.filter { hosts[$0].hops == hops && address[$0]!.family == address[position]!.family }
-            parent[position] = position
-            if let router = serving.first ?? (sameDepth.count == 1 ? sameDepth.first : nil) { union(position, router) }
+            if let router = serving.first ?? (sameDepth.count == 1 ? sameDepth.first : nil) {
+                parent[position] = position
+                union(position, router)
+            } else if hosts[position].deviceType == DeviceType.router.rawValue {
+                parent[position] = position
+            }
         }
         // Name rule: router addresses that share a host name are one device.
         var byName: [String: Int] = [:]

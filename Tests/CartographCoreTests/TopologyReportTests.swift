@@ -81,6 +81,22 @@ struct TopologyReportTests {
         #expect(topology.subnets.map { "\($0.prefix) \($0.gateway)" } == ["10.0.0.0/24 router(\(1 - first))"])
     }
 
+    @Test("an odd TTL does not make a host a router: no traced router to join and not classified one")
+    func oddTTL() {
+        let map = Self.map([
+            Self.host("192.0.2.1", hops: 0, type: "router", forwards: ["10.0.0.10"]),
+            Self.host("192.0.2.9", hops: 0, type: "router", forwards: ["10.0.1.10"]),
+            Self.host("10.0.0.10", hops: 1), Self.host("10.0.0.11", hops: 2, type: "web server"),
+            Self.host("10.0.1.10", hops: 1), Self.host("10.0.1.11", hops: 1, type: "printer"), Self.host("10.0.1.12", hops: 2),
+            Self.host("10.0.1.1", hops: 1, type: "router"),
+        ])
+        let topology = Topology(map)
+        let routers = topology.routers.map { Set($0.members.map { map.hosts[$0].address }) }
+        // 10.0.0.10 was traced to, so it is behind a router; 10.0.1.11 is one host among others;
+        // 10.0.1.1 answered as a router, and no traced router is as far, so it is one of its own.
+        #expect(Set(routers) == [["192.0.2.1"], ["192.0.2.9"], ["10.0.1.1"]], "\(routers)")
+    }
+
     @Test("the DOT source has one node per scanner, router, subnet and host, and quotes every label")
     func dotSource() throws {
         let dot = TopologyDOT(map: Self.sample(), index: 0).dot()

@@ -80,7 +80,7 @@ public struct MapRunner {
         // What stages find after a Ctrl-C still counts, so this queue is never cancelled.
         let events = StageQueue<MapEvent>(capacity: .max, cancel: CancellationFlag())
         let emit: @Sendable (MapEvent) -> Void = { events.put($0) }
-        func drain() { while events.count > 0, let batch = events.take() { for event in batch { state.apply(event) } } }
+        func drain() { while events.count > 0, let batch = events.take() { for event in batch { _ = state.apply(event) } } }
 
         let dnsServers = profile.dns.servers.isEmpty ? DNSClient.systemServers() : profile.dns.servers
         let dns = DNSClient(servers: dnsServers, concurrency: 64, rate: 500)
@@ -154,7 +154,7 @@ public struct MapRunner {
         }
         if !sweeping && !scanning {
             // No sweep and no scan: every address is taken as live, as the profile says.
-            for address in state.addresses.prefix(1 << 20) { state.apply(.live(address, method: "assumed", ttl: nil)) }
+            for address in state.addresses.prefix(1 << 20) { _ = state.apply(.live(address, method: "assumed", ttl: nil)) }
         }
 
         /// A host the map will list: it is named, traced and its UDP ports tried as it comes.
@@ -168,6 +168,18 @@ public struct MapRunner {
                 identify?.put(PortJob(address: address, port: port, proto: .udp, hostname: state.names[address]?.first?.name))
             }
         }
+        /// A port's outcome: open ports are identified; silent UDP ports a probe has a payload
+        /// for get that payload, and an answer makes them open.
+        func portFound(_ observation: PortObservation) {
+            if observation.state == .open { progress.found(openPorts: state.openPorts) }
+            if let rtt = observation.rttNanoseconds { roundTrips.observe(rtt) }
+            guard inScope(observation.address), let identification else { return }
+            if observation.state == .open
+                || (observation.proto == .udp && observation.state == .openFiltered && identification.payloadPorts.contains(observation.port)) {
+                identify?.put(PortJob(address: observation.address, port: observation.port, proto: observation.proto,
+                                      hostname: state.names[observation.address]?.first?.name))
+            }
+        }
         /// No host can be found any more: the stages fed by hosts get no more work.
         func hostsSettled() {
             for inbox in [reverse.map { $0.close }, trace.map { $0.close }, identify.map { $0.close }] { inbox?() }
@@ -179,20 +191,12 @@ public struct MapRunner {
         var failure: String?
         while !running.isEmpty, let batch = events.take() {
             for event in batch {
-                let newHost = state.apply(event)
-                if let newHost { hostFound(newHost, live: true) }
+                for newHost in state.apply(event) { hostFound(newHost, live: true) }
                 switch event {
                 case .port(let observation):
-                    if observation.state == .open { progress.found(openPorts: state.openPorts) }
-                    if let rtt = observation.rttNanoseconds { roundTrips.observe(rtt) }
-                    guard inScope(observation.address), let identification else { break }
-                    // Open ports are identified; silent UDP ports a probe has a payload for get
-                    // that payload, and an answer makes them open.
-                    if observation.state == .open
-                        || (observation.proto == .udp && observation.state == .openFiltered && identification.payloadPorts.contains(observation.port)) {
-                        identify?.put(PortJob(address: observation.address, port: observation.port, proto: observation.proto,
-                                              hostname: state.names[observation.address]?.first?.name))
-                    }
+                    portFound(observation)
+                case .ports(let observations):
+                    for observation in observations { portFound(observation) }
                 case .finished(let kind, let stageFailure):
                     running.remove(kind)
                     progress.end(kind)

@@ -58,6 +58,8 @@ return {
     if dav and dav:match("^%s*[12]") then
       notes[#notes + 1] = "WebDAV (DAV " .. dav:sub(1, 20) .. ")"
     end
+    local powered = r.headers["x-powered-by"]
+    if powered and not app then notes[#notes + 1] = "powered by " .. powered:sub(1, 60) end
     if result.extra then notes[#notes + 1] = result.extra end
     result.extra = table.concat(notes, "; ")
     if certificate then result.hostnames = cert.dns_names(certificate) end

@@ -18,6 +18,7 @@ M.servers = {
   ["Microsoft-IIS"] = { cpe = "cpe:/a:microsoft:internet_information_services", os = "Windows" },
   ["Microsoft-HTTPAPI"] = { cpe = "cpe:/o:microsoft:windows", os = "Windows" },
   Caddy = { cpe = "cpe:/a:caddyserver:caddy" },
+  Jetty = { cpe = "cpe:/a:eclipse:jetty" },
   gunicorn = { cpe = "cpe:/a:gunicorn:gunicorn" },
   uvicorn = { cpe = "cpe:/a:encode:uvicorn" },
   Werkzeug = { cpe = "cpe:/a:palletsprojects:werkzeug" },
@@ -124,7 +125,7 @@ M.apps = {
         local platform = http.json_field(r.body, "platform")
         if platform then note(result, platform) end
       else
-        note(result, "status " .. r.code .. (http.json_field(r.body, "reason") and ("; " .. http.json_field(r.body, "reason")) or ""))
+        note(result, "refused" .. (http.json_field(r.body, "reason") and (": " .. http.json_field(r.body, "reason"):sub(1, 40)) or ""))
       end
       return result
     end,
@@ -289,6 +290,14 @@ function M.server(r, result)
   if tomcat then
     fill_product(result, "Apache Tomcat", tomcat, r.body:match("<h3>Apache Tomcat/[%d%.]+ %((%a+)%)</h3>"))
     result.cpe = "cpe:/a:apache:tomcat:" .. tomcat
+    note(result, "from its error page")
+    return
+  end
+  local jetty = r.body:match("Powered by Jetty:// (%d+%.%d+[%w%.%-]*)")
+  if jetty then
+    fill_product(result, "Jetty", jetty)
+    result.cpe = "cpe:/a:eclipse:jetty:" .. jetty
+    note(result, "from its error page")
     return
   end
   local haproxy = r.body:match("HAProxy version (%d+%.%d+[%w%.%-+~]*),")
@@ -306,19 +315,17 @@ function M.needs_quirk(r, result)
   return not result.product and not r.headers["server"]
 end
 
--- A request whose answer names a server that stays silent about itself: a 404 page (Tomcat
--- signs its error pages) or, for a header line without a colon, Node.js's bare 400.
+-- A request whose answer names a server that stays silent about itself: an error page (Tomcat
+-- and Jetty sign theirs) or, for a header line without a colon, Node.js's bare 400.
 M.quirk_request = { method = "GET", path = "/cartograph-no-such-page", version = "1.1",
                     headers = { "X-Cartograph-Check" } }
 
 function M.quirk(r, result)
   if not r then return end
-  local tomcat = r.body:match("<h3>Apache Tomcat/(%d+%.%d+[%.%d]*)")
-  if tomcat then
-    fill_product(result, "Apache Tomcat", tomcat, r.body:match("<h3>Apache Tomcat/[%d%.]+ %((%a+)%)</h3>"))
-    result.cpe = "cpe:/a:apache:tomcat:" .. tomcat
-    note(result, "from its error page")
-  elseif r.status == "HTTP/1.1 400 Bad Request" and #r.names == 1 and r.names[1] == "Connection"
+  local before = result.product
+  M.server(r, result)
+  if result.product and not before then return end
+  if r.status == "HTTP/1.1 400 Bad Request" and #r.names == 1 and r.names[1] == "Connection"
       and r.headers["connection"] == "close" and r.body == "" then
     result.product, result.cpe = "Node.js", "cpe:/a:nodejs:node.js"
     note(result, "from its bare 400 reply (guess)")

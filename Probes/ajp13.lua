@@ -5,7 +5,7 @@ return {
   description = "AJP13 connectors (Apache Tomcat, Jetty): the CPing/CPong exchange",
   categories = { "default", "safe", "discovery" },
   ports = { 8009 },
-  rarity = 7,
+  rarity = 8, -- niche: off its own port it is tried only at a higher intensity
 
   run = function(host, port)
     if port.banner then return nil end

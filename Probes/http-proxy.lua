@@ -10,13 +10,13 @@ return {
   description = "Forward HTTP proxies (Squid, tinyproxy, Privoxy, ...): open or not, product and version",
   categories = { "default", "safe", "version", "discovery" },
   ports = { 3128, 3129, 8118, 8123, 6588 },
-  rarity = 6,
+  rarity = 8, -- on any other port the http probe names it (a Server, Via or X-Squid-Error header)
 
   run = function(host, port)
     if port.banner then return nil end
     local target = (host.family == "ipv6" and "[" .. host.address .. "]" or host.address) .. ":" .. port.number
     local r = http.request(host, port, { method = "CONNECT", path = target, host = target, version = "1.1",
-                                         limit = 8192, timeout = 4000 })
+                                         limit = 0, timeout = 4000 }) -- after a 200 comes the tunnel
     if not r then return nil end
     local result = { name = "http" }
     webapps.server(r, result)
@@ -28,6 +28,11 @@ return {
       if known then result.cpe = version and (known.cpe .. ":" .. version) or known.cpe end
     end
     local open = r.code == 200 and (r.reason or ""):lower():find("connection established", 1, true)
+    if open and not result.product then
+      -- A bare "200 Connection established" names nobody: a plain GET / may (an error page, Via).
+      local plain = http.request(host, port, { limit = 4096, timeout = 3000 })
+      if plain then webapps.server(plain, result) end
+    end
     local auth = r.code == 407 and r.headers["proxy-authenticate"]
     if not (open or auth or result.name == "http-proxy" or agent) then return nil end
     result.name = "http-proxy"

@@ -48,7 +48,7 @@ return {
   description = "IPP printers and print servers (CUPS): product, version, make and model",
   categories = { "default", "safe", "version" },
   ports = { 631 },
-  rarity = 6,
+  rarity = 8, -- on any other port the http probe names it (a Server, Via or X-Squid-Error header)
   tls = true, -- IPPS: the same request over TLS
 
   run = function(host, port)

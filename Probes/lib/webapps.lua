@@ -286,6 +286,12 @@ function M.server(r, result)
   end
   if result.product then return end
   -- No Server header: pages and status lines only one server writes.
+  if r.code == 400 and r.reason == "Invalid header received from client" then
+    fill_product(result, "Privoxy")
+    result.name = "http-proxy"
+    note(result, "from its 400 reply")
+    return
+  end
   local tomcat = r.body:match("<h3>Apache Tomcat/(%d+%.%d+[%.%d]*)")
   if tomcat then
     fill_product(result, "Apache Tomcat", tomcat, r.body:match("<h3>Apache Tomcat/[%d%.]+ %((%a+)%)</h3>"))

@@ -1,8 +1,9 @@
--- HTTP on any port: a GET of "/" (or args.path), then an OPTIONS (WebDAV's DAV header). The server product and version come from the Server header
--- (a proxy or cache from Via) or, where it is silent, from one more request whose answer only
--- one server gives; what runs behind it (IPP, a forward proxy, Docker, etcd, ...) from the
--- tables of lib/webapps.lua, which name the service. Over TLS (port.tls) plain HTTP is "https",
--- with the certificate's DNS names as hostnames; anything else keeps its own name.
+-- HTTP on any port: a GET of "/" (or args.path), then an OPTIONS (WebDAV's DAV header). The
+-- server product and version come from the Server header (a proxy or cache from Via) or, where
+-- it is silent, from one more request whose answer only one server gives; what runs behind it
+-- (IPP, a forward proxy, Docker, etcd, ...) from the tables of lib/webapps.lua, which name the
+-- service. Over TLS (port.tls) plain HTTP is "https", with the certificate's DNS names as
+-- hostnames; anything else keeps its own name.
 local cert = require("cert")
 local http = require("http")
 local text = require("text")
@@ -49,7 +50,7 @@ return {
     if port.tls and result.name == "http" then result.name = "https" end
     -- WebDAV answers OPTIONS with a DAV header; asked after GET, not beside it, so that one
     -- port holds one connection at a time (they are shared with the host's other ports).
-    local o = not app and http.request(host, port, { method = "OPTIONS", limit = 4096, timeout = 3000 })
+    local o = not app and http.request(host, port, { method = "OPTIONS", limit = 0, timeout = 3000 })
 
     local notes = { "status " .. r.code }
     local title = text.element(r.body, "title")

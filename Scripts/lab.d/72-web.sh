@@ -6,14 +6,14 @@
 #   apache2     80 (http), 8081 (WebDAV: mod_dav)     tomcat10   8080 (http), 8009 (ajp13)
 #   lighttpd    7001 (HTTP on an unusual port)        caddy      2015, 4443 (HTTPS)
 #   gunicorn    8000   uvicorn 8001   Werkzeug (Flask dev server) 5000   node (bare http) 3000
-#   squid       3128, and 8443 (a plain proxy on an HTTPS port), 3130/udp ICP
+#   squid       3128, and 8443 (a plain proxy on an HTTPS port), 3130/udp ICP, 4827/udp HTCP
 #   varnish     6081 (cache in front of apache2), 6082 (admin CLI, secret-protected)
 #   haproxy     8405 (no backend: its own 503), 8404 (stats page), 9999 (runtime API, level user)
 #   tinyproxy   8888 (CONNECT only to this host itself)
 #   cupsd       631 and 443 (IPP on the HTTPS port); stunnel 10631 (IPP over TLS, cupsd behind it)
 #   etcd        2379 (client), 2380 (peer)     prometheus 9090     influxd 8086
 #   php-fpm     9000 (FastCGI, on a port http also claims)  uWSGI 3031 (uwsgi), 4000 (SCGI)  c-icap 1344 (ICAP)
-#   privoxy     8118                                the tomcat JVM's debugger (JDWP) 5005
+#   privoxy     8118        the tomcat JVM's debugger (JDWP) 5005 and JMX's RMI registry 1099
 #
 # Nothing here can reach outside the lab: squid denies every request, tinyproxy's filter
 # allows only this host, varnish's only backend is apache2 here, prometheus scrapes nothing,
@@ -159,9 +159,12 @@ EOF
 
 # Tomcat from Debian's tomcat10 (CATALINA_HOME) with a base of its own: HTTP on 8080, AJP on
 # 8009 (no secret: the lab's AJP is read by the ajp13 probe's CPing only), no shutdown port,
-# and its JVM's debugger (JDWP, never suspended) on 5005, as a developer's "jpda" start leaves it.
+# its JVM's debugger (JDWP, never suspended) on 5005, as a developer's "jpda" start leaves it, and
+# JMX over RMI (the RMI registry on 1099, no authentication: the lab is closed).
 web_start_tomcat() {
     local dir="${WEB_DIR}/tomcat" base="${WEB_DIR}/tomcat/base"
+    local jmx="-Dcom.sun.management.jmxremote.port=1099 -Dcom.sun.management.jmxremote.rmi.port=1098"
+    jmx+=" -Dcom.sun.management.jmxremote.authenticate=false -Dcom.sun.management.jmxremote.ssl=false"
     mkdir -p "${base}/conf" "${base}/logs" "${base}/work" "${base}/temp" "${base}/webapps/ROOT"
     cp /etc/tomcat10/web.xml /etc/tomcat10/catalina.properties /etc/tomcat10/logging.properties \
         /etc/tomcat10/context.xml "${base}/conf/"
@@ -183,9 +186,10 @@ EOF
     web_register tomcat:8080 8080 "${base}/logs/catalina.out"
     web_register tomcat-ajp:8009 8009 "${base}/logs/catalina.out"
     web_register tomcat-jdwp:5005 5005 "${base}/logs/catalina.out"
+    web_register tomcat-jmx:1099 1099 "${base}/logs/catalina.out"
     web_bg "${base}/logs/catalina.out" setpriv --reuid tomcat --regid tomcat --init-groups \
         env CATALINA_HOME=/usr/share/tomcat10 CATALINA_BASE="${base}" CATALINA_TMPDIR="${base}/temp" \
-        JAVA_OPTS="-Xms32m -Xmx128m -XX:TieredStopAtLevel=1 -Xshare:auto -agentlib:jdwp=transport=dt_socket,server=y,suspend=n,address=*:5005" \
+        JAVA_OPTS="-Xms32m -Xmx128m -XX:TieredStopAtLevel=1 -Xshare:auto -agentlib:jdwp=transport=dt_socket,server=y,suspend=n,address=*:5005 ${jmx}" \
         /usr/share/tomcat10/bin/catalina.sh run
 }
 
@@ -196,11 +200,11 @@ web_start_python() {
     # uvicorn (asyncio) sets IPV6_V6ONLY on "::": it listens on the v4 address only.
     register uvicorn:8001 "${WEB_NS}" "${WEB_V4}" 8001 "${dir}/uvicorn.log"
     web_register werkzeug:5000 5000 "${dir}/werkzeug.log"
-    web_bg "${dir}/gunicorn.log" /usr/bin/python3 -m gunicorn --chdir "${WEB_APPS}" -b '[::]:8000' \
+    web_bg "${dir}/gunicorn.log" env PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m gunicorn --chdir "${WEB_APPS}" -b '[::]:8000' \
         -w 3 --pid "${dir}/gunicorn.pid" web_apps:wsgi_app
-    web_bg "${dir}/uvicorn.log" /usr/bin/python3 -m uvicorn --app-dir "${WEB_APPS}" --host 0.0.0.0 --port 8001 \
+    web_bg "${dir}/uvicorn.log" env PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m uvicorn --app-dir "${WEB_APPS}" --host 0.0.0.0 --port 8001 \
         --no-access-log web_apps:asgi_app
-    web_bg "${dir}/werkzeug.log" /usr/bin/python3 -m flask --app "${WEB_APPS}/web_apps.py:make_flask_app()" \
+    web_bg "${dir}/werkzeug.log" env PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m flask --app "${WEB_APPS}/web_apps.py:make_flask_app()" \
         run --host :: --port 5000
 }
 
@@ -224,6 +228,8 @@ http_port 3128
 http_port 8443
 icp_port 3130
 icp_access allow all
+htcp_port 4827
+htcp_access allow all
 http_access deny all
 dns_nameservers 127.0.0.1
 pid_filename ${dir}/squid.pid
@@ -238,6 +244,7 @@ EOF
     web_register squid:3128 3128 "${dir}/cache.log"
     web_register squid:8443 8443 "${dir}/cache.log"
     web_register squid-icp:3130 3130 "${dir}/cache.log" udp
+    web_register squid-htcp:4827 4827 "${dir}/cache.log" udp
     web_bg "${dir}/squid.log" /usr/sbin/squid -N -f "${dir}/squid.conf"
 }
 

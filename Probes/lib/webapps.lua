@@ -103,6 +103,8 @@ M.apps = {
       local version = body_version or server:match("^Docker/([%d%.]+[%w%.%-+~]*)")
       local result = { name = "docker", product = "Docker Engine", version = version,
                        cpe = "cpe:/a:docker:docker" .. (version and (":" .. version) or "") }
+      local podman = server:match("^Libpod/([%d%.]+)") -- Podman's Docker-compatible API
+      if podman then result.product, result.version, result.cpe = "Podman", podman, "cpe:/a:podman_project:podman:" .. podman end
       api = http.json_field(r.body, "ApiVersion") or api
       if api then note(result, "API " .. api) end
       local os, arch = http.json_field(r.body, "Os"), http.json_field(r.body, "Arch")

@@ -301,6 +301,19 @@ function M.server(r, result)
     note(result, "from its error page")
     return
   end
+  -- nginx and Apache sign their error pages even when a proxy in front hides Server.
+  local nginx = r.body:match("<hr><center>nginx/?([%d%.]*)</center>")
+  if nginx then
+    fill_product(result, "nginx", nginx ~= "" and nginx or nil)
+    note(result, "from its error page")
+    return
+  end
+  local apache, apache_version, apache_os = r.body:match("<address>(Apache)/?([%d%.]*) ?%(?(%a*)%)? Server at ")
+  if apache then
+    fill_product(result, "Apache", apache_version ~= "" and apache_version or nil, apache_os ~= "" and apache_os or nil)
+    note(result, "from its error page")
+    return
+  end
   local jetty = r.body:match("Powered by Jetty:// (%d+%.%d+[%w%.%-]*)")
   if jetty then
     fill_product(result, "Jetty", jetty)

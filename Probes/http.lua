@@ -50,7 +50,7 @@ return {
     if port.tls and result.name == "http" then result.name = "https" end
     -- WebDAV answers OPTIONS with a DAV header; asked after GET, not beside it, so that one
     -- port holds one connection at a time (they are shared with the host's other ports).
-    local o = not app and http.request(host, port, { method = "OPTIONS", limit = 0, timeout = 3000 })
+    local o = not app and http.request(host, port, { method = "OPTIONS", limit = 0, timeout = 2000 })
 
     local notes = { "status " .. r.code }
     local title = text.element(r.body, "title")

@@ -338,7 +338,7 @@ end
 
 -- A request whose answer names a server that stays silent about itself: an error page (Tomcat
 -- and Jetty sign theirs) or, for a header line without a colon, Node.js's bare 400.
-M.quirk_request = { method = "GET", path = "/cartograph-no-such-page", version = "1.1",
+M.quirk_request = { method = "GET", path = "/cartograph-no-such-page", version = "1.1", timeout = 2000,
                     headers = { "X-Cartograph-Check" } }
 
 function M.quirk(r, result)

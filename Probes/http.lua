@@ -33,10 +33,13 @@ return {
     if not port.tls and r.code == 426 and (r.headers["upgrade"] or ""):find("TLS", 1, true) then return nil end
 
     local result, hinted = webapps.identify(r)
-    for i = 1, math.min(#(hinted or {}), 2) do
+    local asked = {} -- path -> answer: apps that share an endpoint (/version) ask it once
+    for i = 1, math.min(#(hinted or {}), 3) do
       local app = hinted[i]
-      local follow = http.request(host, port, { path = app.path, headers = { "Accept: application/json" } })
-      result = follow and app.identify(follow)
+      if asked[app.path] == nil then
+        asked[app.path] = http.request(host, port, { path = app.path, headers = { "Accept: application/json" } }) or false
+      end
+      result = asked[app.path] and app.identify(asked[app.path])
       if result then break end
     end
     local app = result ~= nil

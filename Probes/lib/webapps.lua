@@ -301,6 +301,14 @@ function M.server(r, result)
     note(result, "from its error page")
     return
   end
+  -- PHP's built-in server (php -S) answers with the request's Host header first, as no other does.
+  if r.names[1] == "Host" then
+    local php = (r.headers["x-powered-by"] or ""):match("^PHP/(%d+%.%d+[%.%d]*)")
+    result.product, result.version = "PHP built-in web server", php
+    result.cpe = "cpe:/a:php:php" .. (php and (":" .. php) or "")
+    note(result, "php -S (a development server)")
+    return
+  end
   -- nginx and Apache sign their error pages even when a proxy in front hides Server.
   local nginx = r.body:match("<hr><center>nginx/?([%d%.]*)</center>")
   if nginx then
@@ -319,6 +327,11 @@ function M.server(r, result)
     fill_product(result, "Jetty", jetty)
     result.cpe = "cpe:/a:eclipse:jetty:" .. jetty
     note(result, "from its error page")
+    return
+  end
+  if go_404(r) and r.headers["x-content-type-options"] == "nosniff" then
+    result.product, result.cpe = "Go net/http", "cpe:/a:golang:go"
+    note(result, "from its 404 page (guess)")
     return
   end
   local haproxy = r.body:match("HAProxy version (%d+%.%d+[%w%.%-+~]*),")

@@ -6,6 +6,7 @@
 #   apache2     80 (http), 8081 (WebDAV: mod_dav)     tomcat10   8080 (http), 8009 (ajp13)
 #   lighttpd    7001 (HTTP on an unusual port)        caddy      2015, 4443 (HTTPS)
 #   gunicorn    8000   uvicorn 8001   Werkzeug (Flask dev server) 5000   node (bare http) 3000
+#   php -S      8002 (PHP's built-in development server)
 #   squid       3128, and 8443 (a plain proxy on an HTTPS port), 3130/udp ICP, 4827/udp HTCP
 #   varnish     6081 (cache in front of apache2), 6082 (admin CLI, secret-protected)
 #   haproxy     8405 (no backend: its own 503), 8404 (stats page), 9999 (runtime API, level user)
@@ -59,7 +60,7 @@ web_check_tools() {
     for tool in openssl /usr/sbin/apache2 /usr/sbin/lighttpd /usr/bin/caddy /usr/share/tomcat10/bin/catalina.sh \
         /usr/bin/node /usr/sbin/squid /usr/sbin/varnishd /usr/sbin/haproxy /usr/bin/tinyproxy /usr/sbin/cupsd \
         /usr/bin/etcd /usr/bin/prometheus /usr/bin/influxd /usr/sbin/php-fpm8.2 /usr/bin/uwsgi-core /usr/bin/c-icap \
-        /usr/sbin/privoxy /usr/bin/stunnel4; do
+        /usr/sbin/privoxy /usr/bin/stunnel4 /usr/bin/php8.2; do
         command -v "${tool}" >/dev/null 2>&1 ||
             die "cg-web: missing ${tool}; install the lab packages with: bash Scripts/deps.sh"
     done
@@ -208,6 +209,16 @@ web_start_python() {
         --no-access-log web_apps:asgi_app
     web_bg "${dir}/werkzeug.log" env PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m flask --app "${WEB_APPS}/web_apps.py:make_flask_app()" \
         run --host :: --port 5000
+}
+
+# PHP's built-in development server (php -S), as people leave it running.
+web_start_php_cli() {
+    local dir="${WEB_DIR}/php-cli"
+    mkdir -p "${dir}/www"
+    printf '<html><head><title>cg-web php</title></head></html>\n' >"${dir}/www/index.html"
+    web_register php-cli:8002 8002 "${dir}/php.log"
+    web_bg "${dir}/php.log" setpriv --reuid www-data --regid www-data --clear-groups \
+        /usr/bin/php8.2 -S '[::]:8002' -t "${dir}/www"
 }
 
 web_start_node() {
@@ -501,6 +512,7 @@ web_start_lighttpd
 web_start_caddy
 web_start_python
 web_start_node
+web_start_php_cli
 web_start_squid
 web_start_varnish
 web_start_haproxy

@@ -12,7 +12,8 @@
 #   haproxy     8405 (no backend: its own 503), 8404 (stats page), 9999 (runtime API, level user)
 #   tinyproxy   8888 (CONNECT only to this host itself)
 #   cupsd       631 and 443 (IPP on the HTTPS port); stunnel 10631 (IPP over TLS, cupsd behind it)
-#   etcd        2379 (client), 2380 (peer)     prometheus 9090     influxd 8086
+#   etcd        2379 (client), 2380 (peer), 50051 (its gRPC API on gRPC's usual port)
+#   prometheus  9090     influxd 8086
 #   php-fpm     9000 (FastCGI, on a port http also claims)  uWSGI 3031 (uwsgi), 4000 (SCGI)  c-icap 1344 (ICAP)
 #   privoxy     8118        the tomcat JVM's debugger (JDWP) 5005 and JMX's RMI registry 1099
 #
@@ -395,8 +396,9 @@ web_start_etcd() {
     mkdir -p "${dir}"
     web_register etcd:2379 2379 "${dir}/etcd.log"
     web_register etcd-peer:2380 2380 "${dir}/etcd.log"
+    web_register etcd-grpc:50051 50051 "${dir}/etcd.log"
     web_bg "${dir}/etcd.log" /usr/bin/etcd --name cg-web --data-dir "${dir}/data" \
-        --listen-client-urls 'http://[::]:2379' --advertise-client-urls "http://${WEB_V4}:2379" \
+        --listen-client-urls 'http://[::]:2379,http://[::]:50051' --advertise-client-urls "http://${WEB_V4}:2379" \
         --listen-peer-urls 'http://[::]:2380' --initial-advertise-peer-urls "http://${WEB_V4}:2380" \
         --initial-cluster "cg-web=http://${WEB_V4}:2380"
 }

@@ -39,7 +39,7 @@ return {
       if asked[app.path] == nil then
         asked[app.path] = http.request(host, port, { path = app.path, headers = { "Accept: application/json" } }) or false
       end
-      result = asked[app.path] and app.identify(asked[app.path])
+      result = asked[app.path] and app.identify(asked[app.path]) or nil
       if result then break end
     end
     local app = result ~= nil

@@ -342,9 +342,8 @@ function M.server(r, result)
   end
 end
 
--- Whether a response without a Server header came from Tomcat (whose status lines have no
--- reason phrase since 8.5) or may be Node.js (no Server, no reason-phrase quirk): the http
--- probe then asks a question whose answer tells them apart (see `quirk`).
+-- Whether an answer left the server unnamed (no Server header, no page that signs it): the http
+-- probe then asks the quirk request, whose answer more servers sign (see `quirk`).
 function M.needs_quirk(r, result)
   return not result.product and not r.headers["server"]
 end

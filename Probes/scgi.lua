@@ -2,15 +2,13 @@
 -- "GET /" as a netstring ("LEN:" NAME\0VALUE\0 ... ",", CONTENT_LENGTH first, then SCGI 1) are
 -- answered by the application in CGI form ("Status: 200 OK") or with a status line. An HTTP
 -- server reading the same bytes answers 400, which is not SCGI.
--- What an HTTP server answers to bytes that are not HTTP: never this protocol's answer.
-local parser_errors = { ["400"] = true, ["405"] = true, ["408"] = true, ["411"] = true, ["413"] = true,
-                        ["414"] = true, ["431"] = true, ["501"] = true, ["505"] = true }
+local http = require("http")
 
 return {
   name = "scgi",
   description = "SCGI application sockets (uWSGI, python scgi, ...): the application's answer to GET /",
   categories = { "default", "safe", "discovery" },
-  ports = { 4000, 9999 },
+  ports = { 4000 },
   rarity = 8, -- niche: off its own port it is tried only at a higher intensity
 
   run = function(host, port)
@@ -24,9 +22,8 @@ return {
     sock:send(#headers .. ":" .. headers .. ",")
     local line = sock:receive_line(3000)
     sock:close()
-    line = (line or ""):sub(1, 200)
-    local code = line:match("^Status: (%d%d%d)") or line:match("^HTTP/%d%.%d (%d%d%d)")
-    if not code or parser_errors[code] then return nil end
+    local code = http.gateway_status(line)
+    if not code then return nil end
     return { name = "scgi", extra = "application answered GET /: status " .. code }
   end,
 }

@@ -2,11 +2,9 @@
 -- modifier1 0 (a WSGI request) and the CGI variables of "GET /" is answered by the application
 -- with an HTTP status line. An HTTP server reading the same bytes answers 400 (or another
 -- parser error), which is not uwsgi; nor is anything that is not a status line.
-local function var(key, value) return string.pack("<s2s2", key, value) end
+local http = require("http")
 
--- What an HTTP server answers to bytes that are not HTTP: never this protocol's answer.
-local parser_errors = { ["400"] = true, ["405"] = true, ["408"] = true, ["411"] = true, ["413"] = true,
-                        ["414"] = true, ["431"] = true, ["501"] = true, ["505"] = true }
+local function var(key, value) return string.pack("<s2s2", key, value) end
 
 return {
   name = "uwsgi",
@@ -26,8 +24,8 @@ return {
     sock:send(string.pack("<BI2B", 0, #vars, 0) .. vars)
     local line = sock:receive_line(3000)
     sock:close()
-    local code = (line or ""):sub(1, 200):match("^HTTP/%d%.%d (%d%d%d)")
-    if not code or parser_errors[code] then return nil end
+    local code = http.gateway_status(line)
+    if not code then return nil end
     return { name = "uwsgi", product = "uWSGI", cpe = "cpe:/a:unbit:uwsgi", extra = "application answered GET /: status " .. code }
   end,
 }

@@ -106,6 +106,19 @@ function http.product(server)
   return product, version, os
 end
 
+-- What an HTTP server answers to bytes that are not HTTP: never a gateway protocol's answer.
+local parser_errors = { ["400"] = true, ["405"] = true, ["408"] = true, ["411"] = true, ["413"] = true,
+                        ["414"] = true, ["431"] = true, ["501"] = true, ["505"] = true }
+
+-- The status code of an application's first line behind a gateway protocol (uwsgi, SCGI): a
+-- status line or a CGI "Status:" header, and not an HTTP server's parser error; or nil.
+function http.gateway_status(line)
+  line = (line or ""):sub(1, 200)
+  local code = line:match("^HTTP/%d%.%d (%d%d%d)") or line:match("^Status: (%d%d%d)")
+  if not code or parser_errors[code] then return nil end
+  return code
+end
+
 -- The value of a "key": "value" (or "key": number) in a JSON text, or nil.
 function http.json_field(json, key)
   local s = json:sub(1, 65536)

@@ -1,21 +1,22 @@
 # shellcheck shell=bash
 # Lab host cg-web (198.18.12.2, fd7c:a7:12::2): web servers, what runs behind them, proxies
-# and caches, IPP and HTTP APIs, each a real Debian daemon with its own config, pid file and
-# log under ${LAB_DIR}/cg-web/. Every daemon listens on all of the namespace's addresses.
+# and caches, IPP, HTTP APIs and application gateways, each a real Debian daemon with its own
+# config and log under ${LAB_DIR}/cg-web/, listening on both addresses unless marked (v4):
 #
 #   apache2     80 (http), 8081 (WebDAV: mod_dav)     tomcat10   8080 (http), 8009 (ajp13)
 #   lighttpd    7001 (HTTP on an unusual port)        caddy      2015, 4443 (HTTPS)
-#   gunicorn    8000   uvicorn 8001   Werkzeug (Flask dev server) 5000   node (bare http) 3000
-#   php -S      8002 (PHP's built-in development server)
+#   gunicorn    8000   uvicorn 8001 (v4)   Werkzeug (Flask's dev server) 5000   node 3000 (bare
+#               http), 9229 (its inspector, v4)       php -S     8002 (PHP's development server)
 #   squid       3128, and 8443 (a plain proxy on an HTTPS port), 3130/udp ICP, 4827/udp HTCP
 #   varnish     6081 (cache in front of apache2), 6082 (admin CLI, secret-protected)
-#   haproxy     8405 (no backend: its own 503), 8404 (stats page), 9999 (runtime API, level user)
-#   tinyproxy   8888 (CONNECT only to this host itself)
-#   cupsd       631 and 443 (IPP on the HTTPS port); stunnel 10631 (IPP over TLS, cupsd behind it), v4 only
+#   haproxy     8405 (no backend: its own 503), 8404 (stats page), 9999 (runtime API, v4)
+#   tinyproxy   8888 (CONNECT only to this host itself)   privoxy 8118
+#   cupsd       631 and 443 (IPP on the HTTPS port), v4; stunnel 10631 (IPP over TLS), v4
 #   etcd        2379 (client), 2380 (peer), 50051 (its gRPC API on gRPC's usual port)
 #   prometheus  9090     influxd 8086
-#   php-fpm     9000 (FastCGI, on a port http also claims)  uWSGI 3031 (uwsgi), 4000 (SCGI)  c-icap 1344 (ICAP)
-#   privoxy     8118        the tomcat JVM's debugger (JDWP) 5005 and JMX's RMI registry 1099
+#   php-fpm     9000 (FastCGI, on a port http also claims)   c-icap 1344 (ICAP, v4)
+#   uWSGI       3031 (uwsgi), 4000 (SCGI)
+#   Tomcat's JVM: its debugger (JDWP) 5005 (v4), JMX's RMI registry 1099
 #
 # Nothing here can reach outside the lab: squid denies every request, tinyproxy's filter
 # allows only this host, varnish's only backend is apache2 here, prometheus scrapes nothing,

@@ -23,6 +23,6 @@ return {
     if not reply or extra then return nil end
     local version, method = reply:byte(1, 2)
     if version ~= 5 or not (method <= 2 or method == 255) then return nil end
-    return { name = "socks5", extra = "method: " .. methods[method] }
+    return { name = "socks", extra = "SOCKS5, method: " .. methods[method] }
   end,
 }

@@ -5,12 +5,14 @@
 # written (daemons with a compiled-in /run path get a private tmpfs there).
 #
 #   zookeeper :2181   rabbitmq amqp :5672, stomp :61613   nats :4222   beanstalkd :11300
-#   krb5kdc :88 tcp+udp   freeradius udp :1812   dnsmasq dhcp udp :67   avahi mdns udp :5353
-#   minidlna ssdp udp :1900   coturn stun :3478 tcp+udp   openvpn :1194 udp, :1195 tcp
+#   krb5kdc :88 tcp+udp   freeradius udp :1812   dnsmasq dhcp udp :67
+#   coturn stun :3478 tcp+udp   openvpn :1194 udp, :1195 tcp
 #   charon ike udp :500   pptpd :1723   xl2tpd udp :1701   danted socks :1080   mpd :6600
 #   icecast2 :8000   p910nd :9100   lpd :515   pymodbus :502   snmpd (v3 only) udp :161
 # Services on another service's port: beanstalkd on :11211 (memcached's), mpd on :110
-# (pop3's), nats on :6379 (redis's).
+# (pop3's), nats on :6379 (redis's), OpenVPN over TCP on :1195.
+# Not here: avahi (mDNS) and MiniDLNA (SSDP) answer only clients on their own link (the
+# scanner is routed), so their probes are tested with replays captured from them.
 #
 # Sourced by Scripts/lab.sh (`up`, or `add Scripts/lab.d/76-data.sh`). Packages:
 # Scripts/deps.d/data.txt. Everything here is prefixed d_.
@@ -24,7 +26,7 @@ d_check_tools() {
     local tool missing=()
     for tool in openssl setsid unshare java /usr/lib/rabbitmq/bin/rabbitmq-server /usr/sbin/nats-server \
         /usr/bin/beanstalkd /usr/sbin/krb5kdc /usr/sbin/kdb5_util /usr/sbin/freeradius \
-        /usr/sbin/dnsmasq /usr/sbin/avahi-daemon /usr/sbin/minidlnad /usr/bin/turnserver \
+        /usr/sbin/dnsmasq /usr/bin/turnserver \
         /usr/sbin/openvpn /usr/lib/ipsec/charon /usr/sbin/pptpd /usr/sbin/xl2tpd /usr/sbin/danted \
         /usr/bin/mpd /usr/bin/icecast2 /usr/sbin/p910nd /usr/sbin/lpd /usr/sbin/snmpd; do
         command -v "${tool}" >/dev/null 2>&1 || missing+=("${tool}")
@@ -51,7 +53,7 @@ d_bg() {
 }
 
 # d_private LOGFILE CMD...: like d_bg, with hostname cg-data and a private tmpfs on /run
-# (charon and avahi write their pid and control files to compiled-in paths there); the lab's
+# (charon, lpd and p910nd write their pid and control files to compiled-in paths there); the lab's
 # state directory is bound back into it from the shell's working directory.
 # shellcheck disable=SC2016  # $0 and $@ belong to the inner sh
 d_private() {
@@ -214,54 +216,6 @@ d_start_dnsmasq() {
         --dhcp-range=198.18.0.100,198.18.0.150,255.255.255.0,1h --dhcp-leasefile="${dir}/leases" \
         --domain=lab.test --pid-file="${dir}/dnsmasq.pid" --log-facility="${dir}/dnsmasq.log" --log-dhcp ||
         d_failed dhcp:67 67 "${dir}/dnsmasq.log"
-}
-
-# --- mDNS: avahi-daemon without D-Bus ---------------------------------------------------------
-d_start_avahi() {
-    local dir="${D_DIR}/avahi"
-    mkdir -p "${dir}/services"
-    cat >"${dir}/avahi-daemon.conf" <<EOF
-[server]
-host-name=cg-data
-domain-name=local
-use-ipv4=yes
-use-ipv6=no
-allow-interfaces=eth0
-enable-dbus=no
-[publish]
-publish-hinfo=yes
-publish-workstation=yes
-EOF
-    cat >"${dir}/services/lab.service" <<EOF
-<?xml version="1.0" standalone='no'?>
-<!DOCTYPE service-group SYSTEM "avahi-service.dtd">
-<service-group>
-  <name>cg-data lab printer</name>
-  <service><type>_ipp._tcp</type><port>631</port></service>
-</service-group>
-EOF
-    d_register mdns:5353 5353 "${dir}/avahi.log" udp
-    d_private "${dir}/avahi.log" sh -c 'mount --bind "$0" /etc/avahi/services && exec "$@"' "${dir}/services" \
-        /usr/sbin/avahi-daemon -f "${dir}/avahi-daemon.conf" --no-chroot --no-rlimits ||
-        d_failed mdns:5353 5353 "${dir}/avahi.log"
-}
-
-# --- SSDP/UPnP: MiniDLNA -----------------------------------------------------------------------
-d_start_minidlna() {
-    local dir="${D_DIR}/minidlna"
-    mkdir -p "${dir}/media" "${dir}/db" "${dir}/log"
-    cat >"${dir}/minidlna.conf" <<EOF
-media_dir=${dir}/media
-db_dir=${dir}/db
-log_dir=${dir}/log
-network_interface=eth0
-port=8200
-friendly_name=cg-data lab media
-inotify=no
-EOF
-    d_register ssdp:1900 1900 "${dir}/minidlna.log" udp
-    start_in_ns "${D_NS}" "${dir}/minidlna.log" /usr/sbin/minidlnad -f "${dir}/minidlna.conf" \
-        -P "${dir}/minidlna.pid" -r || d_failed ssdp:1900 1900 "${dir}/minidlna.log"
 }
 
 # --- STUN/TURN: coturn ------------------------------------------------------------------------
@@ -510,8 +464,6 @@ d_start_beanstalkd
 d_start_kdc
 d_start_freeradius
 d_start_dnsmasq
-d_start_avahi
-d_start_minidlna
 d_start_coturn
 d_start_openvpn
 d_start_charon

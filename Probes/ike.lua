@@ -10,6 +10,8 @@ local notifications = { [7] = "INVALID_SYNTAX", [14] = "NO_PROPOSAL_CHOSEN", [17
                         [5] = "INVALID_MAJOR_VERSION", [16388] = "NAT_DETECTION_SOURCE_IP",
                         [16430] = "IKEV2_FRAGMENTATION_SUPPORTED", [16390] = "COOKIE" }
 
+local udp = require("udp")
+
 local function payload(next_payload, body)
   return string.pack(">BBI2", next_payload, 0, 4 + #body) .. body
 end
@@ -47,21 +49,15 @@ return {
   rarity = 6,
 
   run = function(host, port)
-    local sock = socket.connect(host, port, { protocol = "udp" })
-    if not sock then return nil end
     local spi = random_bytes(8)
     local packet = request(spi)
     if port.number == 4500 then packet = "\0\0\0\0" .. packet end -- the non-ESP marker
-    local reply
-    for _ = 1, 2 do
-      sock:send(packet)
-      local data, reason = sock:receive(2500)
-      if data and port.number == 4500 and data:sub(1, 4) == "\0\0\0\0" then data = data:sub(5) end
-      if data and #data >= 28 and data:sub(1, 8) == spi then reply = data break end
-      if not data and reason ~= "timeout" then break end
-    end
-    sock:close()
+    local marker = port.number == 4500 and "\0\0\0\0" or ""
+    local reply = udp.exchange(host, port, packet, function(data)
+      return #data >= 28 + #marker and data:sub(1, #marker) == marker and data:sub(#marker + 1, #marker + 8) == spi
+    end, 2500)
     if not reply then return nil end
+    reply = reply:sub(#marker + 1)
     local next_payload, version, exchange, flags, _, length = string.unpack(">BBBBI4I4", reply, 17)
     if length > #reply then return nil end
     local result = { name = "isakmp" }

@@ -2,6 +2,8 @@
 -- for the DNS-SD service list (_services._dns-sd._udp.local, RFC 6763 9); the answer's PTR
 -- records name the services the host announces. Responders such as Avahi answer only
 -- queries from their own link.
+local udp = require("udp")
+
 local function read_name(msg, pos)
   local labels, jumped, after = {}, false, nil
   for _ = 1, 32 do
@@ -36,24 +38,14 @@ return {
   rarity = 6,
 
   run = function(host, port)
-    local sock = socket.connect(host, port, { protocol = "udp" })
-    if not sock then return nil end
     local id = math.random(1, 0xffff)
     local question = encode("_services._dns-sd._udp.local") .. string.pack(">I2I2", 12, 1)
     local query = string.pack(">I2I2I2I2I2I2", id, 0, 1, 0, 0, 0) .. question
-    local reply
-    for _ = 1, 2 do
-      sock:send(query)
-      local data, reason = sock:receive(2000)
-      -- A response (QR set) that repeats our question: responders echo the id too, but the
-      -- question is the stronger check
-      if data and #data >= 12 and data:byte(3) & 0x80 ~= 0 and data:sub(13, 12 + #question) == question then
-        reply = data
-        break
-      end
-      if not data and reason ~= "timeout" then break end
-    end
-    sock:close()
+    -- A response (QR set) that repeats our question: responders echo the id too, but the
+    -- question is the stronger check
+    local reply = udp.exchange(host, port, query, function(data)
+      return #data >= 12 and data:byte(3) & 0x80 ~= 0 and data:sub(13, 12 + #question) == question
+    end)
     if not reply then return nil end
     local _, _, questions, answers = string.unpack(">I2I2I2I2", reply)
     local pos = 13

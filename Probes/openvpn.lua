@@ -1,6 +1,7 @@
 -- OpenVPN over UDP: a client hard reset; a server without tls-auth/tls-crypt answers with its
 -- own reset naming our session.
 local openvpn = require("openvpn")
+local udp = require("udp")
 
 return {
   name = "openvpn",
@@ -11,17 +12,8 @@ return {
   rarity = 6,
 
   run = function(host, port)
-    local sock = socket.connect(host, port, { protocol = "udp" })
-    if not sock then return nil end
     local packet, session = openvpn.reset()
-    for _ = 1, 2 do
-      sock:send(packet)
-      local data, reason = sock:receive(2000)
-      local result = openvpn.parse(data, session)
-      if result then sock:close() return result end
-      if not data and reason ~= "timeout" then break end
-    end
-    sock:close()
-    return nil
+    local data = udp.exchange(host, port, packet, function(d) return openvpn.parse(d, session) ~= nil end)
+    return data and openvpn.parse(data, session)
   end,
 }

@@ -1,6 +1,8 @@
 -- RADIUS (RFC 2865): an Access-Request for a user nobody has, with no password; a server that
 -- knows our address as a client answers Access-Reject (or Access-Challenge) with our
 -- identifier. Servers stay silent to unknown clients (RFC 2865 3): no answer proves nothing.
+local udp = require("udp")
+
 local codes = { [2] = "Access-Accept", [3] = "Access-Reject", [11] = "Access-Challenge" }
 
 return {
@@ -12,8 +14,6 @@ return {
   rarity = 6,
 
   run = function(host, port)
-    local sock = socket.connect(host, port, { protocol = "udp" })
-    if not sock then return nil end
     local id = math.random(0, 255)
     local authenticator = string.pack(">I4I4I4I4", math.random(0, 0xffffffff), math.random(0, 0xffffffff),
                                       math.random(0, 0xffffffff), math.random(0, 0xffffffff))
@@ -21,31 +21,23 @@ return {
     local attributes = string.pack(">BBc" .. #user, 1, 2 + #user, user) -- User-Name
       .. string.pack(">BBI4", 61, 6, 5) -- NAS-Port-Type: Virtual
     local packet = string.pack(">BBI2", 1, id, 20 + #attributes) .. authenticator .. attributes
-    for _ = 1, 2 do
-      sock:send(packet)
-      local data, reason = sock:receive(2500)
-      if data and #data >= 20 then
-        local code, answer_id, length = string.unpack(">BBI2", data)
-        if codes[code] and answer_id == id and length == #data then
-          sock:close()
-          local result = { name = "radius", extra = codes[code] }
-          -- Reply-Message (18), when the server sends one
-          local pos = 21
-          for _ = 1, 32 do
-            if pos + 1 > #data then break end
-            local kind, size = data:byte(pos, pos + 1)
-            if size < 2 then break end
-            if kind == 18 then
-              result.extra = result.extra .. "; " .. data:sub(pos + 2, pos + size - 1):gsub("[^%g ]", ""):sub(1, 80)
-            end
-            pos = pos + size
-          end
-          return result
-        end
+    local data = udp.exchange(host, port, packet, function(d)
+      if #d < 20 then return false end
+      local code, answer_id, length = string.unpack(">BBI2", d)
+      return codes[code] ~= nil and answer_id == id and length == #d
+    end, 2500)
+    if not data then return nil end
+    local result = { name = "radius", extra = codes[data:byte(1)] }
+    local pos = 21 -- Reply-Message (18), when the server sends one
+    for _ = 1, 32 do
+      if pos + 1 > #data then break end
+      local kind, size = data:byte(pos, pos + 1)
+      if size < 2 then break end
+      if kind == 18 then
+        result.extra = result.extra .. "; " .. data:sub(pos + 2, pos + size - 1):gsub("[^%g ]", ""):sub(1, 80)
       end
-      if not data and reason ~= "timeout" then break end
+      pos = pos + size
     end
-    sock:close()
-    return nil
+    return result
   end,
 }

@@ -2,6 +2,7 @@
 -- multicast group; a device answers "HTTP/1.1 200 OK" with SERVER ("OS/version UPnP/1.x
 -- product/version"), ST, USN and the LOCATION of its description.
 local text = require("text")
+local udp = require("udp")
 
 return {
   name = "ssdp",
@@ -12,19 +13,10 @@ return {
   rarity = 6,
 
   run = function(host, port)
-    local sock = socket.connect(host, port, { protocol = "udp" })
-    if not sock then return nil end
     local target = host.family == "ipv6" and "[FF02::C]:1900" or "239.255.255.250:1900"
     local search = "M-SEARCH * HTTP/1.1\r\nHOST: " .. target .. "\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\n"
       .. "ST: upnp:rootdevice\r\nUSER-AGENT: cartograph UPnP/1.1 cartograph/1\r\n\r\n"
-    local data
-    for _ = 1, 2 do
-      sock:send(search)
-      local reply, reason = sock:receive(2500)
-      if reply and reply:match("^HTTP/1%.%d 200") then data = reply break end
-      if not reply and reason ~= "timeout" then break end
-    end
-    sock:close()
+    local data = udp.exchange(host, port, search, function(d) return d:match("^HTTP/1%.%d 200") ~= nil end, 2500)
     if not data then return nil end
     local headers = {}
     for line in data:sub(1, 4096):gmatch("[^\r\n]+") do

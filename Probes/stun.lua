@@ -1,6 +1,7 @@
 -- STUN and TURN servers over UDP: a Binding request (RFC 8489); the response's SOFTWARE
 -- attribute names the server (coturn, ...).
 local stun = require("stun")
+local udp = require("udp")
 
 return {
   name = "stun",
@@ -11,17 +12,8 @@ return {
   rarity = 5,
 
   run = function(host, port)
-    local sock = socket.connect(host, port, { protocol = "udp" })
-    if not sock then return nil end
     local request, id = stun.request()
-    for _ = 1, 2 do
-      sock:send(request)
-      local data, reason = sock:receive(1500)
-      local result = stun.parse(data, id)
-      if result then sock:close() return result end
-      if not data and reason ~= "timeout" then break end
-    end
-    sock:close()
-    return nil
+    local data = udp.exchange(host, port, request, function(d) return stun.parse(d, id) ~= nil end, 1500)
+    return data and stun.parse(data, id)
   end,
 }

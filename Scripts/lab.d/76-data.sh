@@ -206,14 +206,14 @@ EOF
 }
 
 # --- DHCP: dnsmasq, DHCP only (no DNS) --------------------------------------------------------
-# A range in the scanner's subnet as well: a DHCPINFORM names its client's subnet.
+# dnsmasq answers a DHCPINFORM at its source address and port (rfc2131.c, dhcp.c).
 d_start_dnsmasq() {
     local dir="${D_DIR}/dnsmasq"
     mkdir -p "${dir}"
     d_register dhcp:67 67 "${dir}/dnsmasq.log" udp
     start_in_ns "${D_NS}" "${dir}/dnsmasq.log" /usr/sbin/dnsmasq --conf-file=/dev/null --port=0 \
         --interface=eth0 --dhcp-range=198.18.14.100,198.18.14.150,255.255.255.0,1h \
-        --dhcp-range=198.18.0.100,198.18.0.150,255.255.255.0,1h --dhcp-leasefile="${dir}/leases" \
+        --dhcp-leasefile="${dir}/leases" \
         --domain=lab.test --pid-file="${dir}/dnsmasq.pid" --log-facility="${dir}/dnsmasq.log" --log-dhcp ||
         d_failed dhcp:67 67 "${dir}/dnsmasq.log"
 }

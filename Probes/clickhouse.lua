@@ -59,7 +59,7 @@ return {
   description = "ClickHouse (native protocol): version, time zone and display name from the server Hello",
   categories = { "default", "safe", "version" },
   ports = { 9000 },
-  rarity = 6,
+  rarity = 7,
 
   run = function(host, port)
     if port.banner then return nil end -- ClickHouse never speaks first

@@ -7,7 +7,7 @@ return {
   description = "Music Player Daemon: protocol version from its greeting",
   categories = { "default", "safe", "version" },
   ports = { 6600 },
-  rarity = 6,
+  rarity = 7,
 
   run = function(host, port)
     local data, sock = greeting.read(host, port)

@@ -7,7 +7,7 @@ return {
   description = "NATS servers: version, Go runtime and auth/TLS needs from the INFO greeting",
   categories = { "default", "safe", "version" },
   ports = { 4222 },
-  rarity = 6,
+  rarity = 7,
 
   run = function(host, port)
     local data, sock = greeting.read(host, port)

@@ -144,26 +144,30 @@ return {
     local community = args.community or "public"
     local sock = socket.connect(host, port, { protocol = "udp" })
     if not sock then return nil end
-    local response, version, reason
-    for _, v in ipairs({ 1, 0 }) do
-      response, reason = get(sock, v, community, { SYS_DESCR, SYS_OBJECT_ID, SYS_NAME })
-      if response then version = v break end
-      if reason ~= "timeout" then break end -- "refused": the port is closed
+    local version
+    local response, reason = get(sock, 1, community, { SYS_DESCR, SYS_OBJECT_ID, SYS_NAME })
+    if response then
+      version = 1
+    elseif reason == "timeout" then -- "refused": the port is closed
+      -- No SNMPv2c answer: SNMPv1 with the community and SNMPv3 engine discovery (no
+      -- community needed) at once; a v1 answer wins, else a v3 agent's report.
+      local v1_id, v3_id = math.random(1, 0x7fffffff), math.random(1, 0x7fffffff)
+      sock:send(get_request(0, community, v1_id, { SYS_DESCR, SYS_OBJECT_ID, SYS_NAME }))
+      sock:send(discovery_request(v3_id))
+      local engine, boots, time
+      for _ = 1, 6 do
+        local data = sock:receive(engine and 300 or 2000)
+        if not data then break end
+        response = parse_response(data, v1_id)
+        if response then version = 0 break end
+        if not engine then engine, boots, time = parse_discovery(data, v3_id) end
+      end
+      if not response and engine then
+        sock:close()
+        return v3_result(engine, boots, time)
+      end
     end
     if not response then
-      if reason == "timeout" then -- no community answered: an agent may speak v3 only
-        local id = math.random(1, 0x7fffffff)
-        sock:send(discovery_request(id))
-        for _ = 1, 4 do
-          local data = sock:receive(2000)
-          if not data then break end
-          local engine, boots, time = parse_discovery(data, id)
-          if engine then
-            sock:close()
-            return v3_result(engine, boots, time)
-          end
-        end
-      end
       sock:close()
       return nil
     end

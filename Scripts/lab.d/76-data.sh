@@ -8,7 +8,7 @@
 #   krb5kdc :88 tcp+udp   freeradius udp :1812   dnsmasq dhcp udp :67
 #   coturn stun :3478 tcp+udp   openvpn :1194 udp, :1195 tcp
 #   charon ike udp :500   pptpd :1723   xl2tpd udp :1701   danted socks :1080   mpd :6600
-#   icecast2 :8000   p910nd :9100   lpd :515   pymodbus :502   snmpd (v3 only) udp :161
+#   icecast2 :8000   lpd :515   pymodbus :502   snmpd (v3 only) udp :161
 # Services on another service's port: beanstalkd on :11211 (memcached's), mpd on :110
 # (pop3's), nats on :6379 (redis's), OpenVPN over TCP on :1195.
 # Not here: avahi (mDNS) and MiniDLNA (SSDP) answer only clients on their own link (the
@@ -28,7 +28,7 @@ d_check_tools() {
         /usr/bin/beanstalkd /usr/sbin/krb5kdc /usr/sbin/kdb5_util /usr/sbin/freeradius \
         /usr/sbin/dnsmasq /usr/bin/turnserver \
         /usr/sbin/openvpn /usr/lib/ipsec/charon /usr/sbin/pptpd /usr/sbin/xl2tpd /usr/sbin/danted \
-        /usr/bin/mpd /usr/bin/icecast2 /usr/sbin/p910nd /usr/sbin/lpd /usr/sbin/snmpd; do
+        /usr/bin/mpd /usr/bin/icecast2 /usr/sbin/lpd /usr/sbin/snmpd; do
         command -v "${tool}" >/dev/null 2>&1 || missing+=("${tool}")
     done
     /usr/bin/python3 -c 'import pymodbus' 2>/dev/null || missing+=(python3-pymodbus)
@@ -46,21 +46,33 @@ d_failed() { # NAME PORT LOGFILE
     return 1
 }
 
+# Every daemon runs as if on a machine of its own (see 40-h4.sh): hostname cg-data, and in a
+# private mount namespace an /etc/resolv.conf naming the lab's own DNS server (cg-h4), since
+# some look up their clients' names (lpd does) and the host's resolver is outside the lab.
+# shellcheck disable=SC2016  # $0 and $@ belong to the inner sh
+D_WRAP=(unshare --uts --mount --propagation private
+    sh -c 'hostname cg-data && mount --bind "$0" /etc/resolv.conf && exec "$@"' "${D_DIR}/resolv.conf")
+
+# d_run LOGFILE CMD...: a daemon that detaches by itself, inside cg-data.
+d_run() {
+    local logfile=$1; shift
+    start_in_ns "${D_NS}" "${logfile}" "${D_WRAP[@]}" "$@"
+}
+
 # d_bg LOGFILE CMD...: a foreground daemon, detached (setsid -f) inside cg-data.
 d_bg() {
     local logfile=$1; shift
-    start_in_ns "${D_NS}" "${logfile}" setsid -f "$@"
+    start_in_ns "${D_NS}" "${logfile}" setsid -f "${D_WRAP[@]}" "$@"
 }
 
-# d_private LOGFILE CMD...: like d_bg, with hostname cg-data and a private tmpfs on /run
-# (charon, lpd and p910nd write their pid and control files to compiled-in paths there); the lab's
-# state directory is bound back into it from the shell's working directory.
+# d_private LOGFILE CMD...: like d_bg, with a private tmpfs on /run as well (charon and lpd
+# write pid and control files to compiled-in paths there); the lab's state directory is bound
+# back into it from the shell's working directory.
 # shellcheck disable=SC2016  # $0 and $@ belong to the inner sh
 d_private() {
     local logfile=$1; shift
-    (cd "${LAB_DIR}" && start_in_ns "${D_NS}" "${logfile}" setsid -f unshare --uts --mount --propagation private \
-        sh -c 'hostname cg-data && mount -t tmpfs tmpfs /run && mkdir -p "$0" && mount --no-canonicalize --bind . "$0" &&
-               exec "$@"' "${LAB_DIR}" "$@")
+    (cd "${LAB_DIR}" && d_bg "${logfile}" sh -c 'mount -t tmpfs tmpfs /run && mkdir -p "$0" &&
+        mount --no-canonicalize --bind . "$0" && exec "$@"' "${LAB_DIR}" "$@")
 }
 
 # --- ZooKeeper (Java: started first, it is the slowest) --------------------------------------
@@ -162,7 +174,7 @@ EOF
     KRB5_CONFIG="${dir}/krb5.conf" KRB5_KDC_PROFILE="${dir}/kdc.conf" \
         /usr/sbin/kdb5_util create -s -r LAB.TEST -P cartograph-lab-master >"${dir}/kdb5_util.log" 2>&1 ||
         d_failed kerberos:88 88 "${dir}/kdb5_util.log" || return
-    start_in_ns "${D_NS}" "${dir}/kdc.log" env KRB5_CONFIG="${dir}/krb5.conf" KRB5_KDC_PROFILE="${dir}/kdc.conf" \
+    d_run "${dir}/kdc.log" env KRB5_CONFIG="${dir}/krb5.conf" KRB5_KDC_PROFILE="${dir}/kdc.conf" \
         /usr/sbin/krb5kdc -P "${dir}/krb5kdc.pid" || d_failed kerberos:88 88 "${dir}/kdc.log"
 }
 
@@ -202,7 +214,8 @@ EOF
         "${dir}/raddb/radiusd.conf"
     chown -R freerad:freerad "${dir}"
     d_register radius:1812 1812 "${dir}/freeradius.log" udp
-    start_in_ns "${D_NS}" "${dir}/freeradius.log" /usr/sbin/freeradius -d "${dir}/raddb" -l "${dir}/freeradius.log" || d_failed radius:1812 1812 "${dir}/freeradius.log"
+    d_run "${dir}/freeradius.log" /usr/sbin/freeradius -d "${dir}/raddb" -l "${dir}/freeradius.log" ||
+        d_failed radius:1812 1812 "${dir}/freeradius.log"
 }
 
 # --- DHCP: dnsmasq, DHCP only (no DNS) --------------------------------------------------------
@@ -211,7 +224,7 @@ d_start_dnsmasq() {
     local dir="${D_DIR}/dnsmasq"
     mkdir -p "${dir}"
     d_register dhcp:67 67 "${dir}/dnsmasq.log" udp
-    start_in_ns "${D_NS}" "${dir}/dnsmasq.log" /usr/sbin/dnsmasq --conf-file=/dev/null --port=0 \
+    d_run "${dir}/dnsmasq.log" /usr/sbin/dnsmasq --conf-file=/dev/null --port=0 \
         --interface=eth0 --dhcp-range=198.18.14.100,198.18.14.150,255.255.255.0,1h \
         --dhcp-leasefile="${dir}/leases" \
         --domain=lab.test --pid-file="${dir}/dnsmasq.pid" --log-facility="${dir}/dnsmasq.log" --log-dhcp ||
@@ -224,7 +237,7 @@ d_start_coturn() {
     mkdir -p "${dir}"
     d_register stun:3478 3478 "${dir}/turnserver.log"
     d_register stun:3478 3478 "${dir}/turnserver.log" udp
-    start_in_ns "${D_NS}" "${dir}/turnserver.log" /usr/bin/turnserver -o -n --listening-ip="${D_V4}" \
+    d_run "${dir}/turnserver.log" /usr/bin/turnserver -o -n --listening-ip="${D_V4}" \
         --listening-port=3478 --no-tls --no-dtls --no-cli --realm=lab.test --fingerprint \
         --log-file="${dir}/turnserver.log" --simple-log --pidfile="${dir}/turnserver.pid" \
         --userdb="${dir}/turndb" || d_failed stun:3478 3478 "${dir}/turnserver.log"
@@ -260,7 +273,7 @@ EOF
         else
             d_register openvpn:1195 1195 "${dir}/openvpn-${port}.log"
         fi
-        start_in_ns "${D_NS}" "${dir}/openvpn-${port}.log" /usr/sbin/openvpn --daemon --config "${dir}/server-${port}.conf" \
+        d_run "${dir}/openvpn-${port}.log" /usr/sbin/openvpn --daemon --config "${dir}/server-${port}.conf" \
             --writepid "${dir}/openvpn-${port}.pid" --log "${dir}/openvpn-${port}.log" ||
             d_failed "openvpn:${port}" "${port}" "${dir}/openvpn-${port}.log"
     done
@@ -336,7 +349,7 @@ client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }
 socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 }
 EOF
     d_register socks:1080 1080 "${dir}/danted.log"
-    start_in_ns "${D_NS}" "${dir}/danted.log" /usr/sbin/danted -D -f "${dir}/danted.conf" -p "${dir}/danted.pid" ||
+    d_run "${dir}/danted.log" /usr/sbin/danted -D -f "${dir}/danted.conf" -p "${dir}/danted.pid" ||
         d_failed socks:1080 1080 "${dir}/danted.log"
 }
 
@@ -360,7 +373,7 @@ audio_output {
 }
 EOF
         d_register "mpd:${port}" "${port}" "${dir}/mpd-${port}.log"
-        start_in_ns "${D_NS}" "${dir}/mpd-${port}.log" /usr/bin/mpd "${dir}/mpd-${port}.conf" ||
+        d_run "${dir}/mpd-${port}.log" /usr/bin/mpd "${dir}/mpd-${port}.conf" ||
             d_failed "mpd:${port}" "${port}" "${dir}/mpd-${port}.log"
     done
 }
@@ -392,22 +405,15 @@ d_start_icecast() {
 EOF
     chown -R nobody:nogroup "${dir}/log"
     d_register icecast:8000 8000 "${dir}/log/error.log"
-    start_in_ns "${D_NS}" "${dir}/icecast.log" /usr/bin/icecast2 -b -c "${dir}/icecast.xml" ||
+    d_run "${dir}/icecast.log" /usr/bin/icecast2 -b -c "${dir}/icecast.xml" ||
         d_failed icecast:8000 8000 "${dir}/icecast.log"
 }
 
-# --- Printers: p910nd (JetDirect-style raw port), BSD lpd --------------------------------------
+# --- Printers: BSD lpd (its queue's printer is a file) ------------------------------------------
 d_start_printers() {
     local dir="${D_DIR}/printers"
     mkdir -p "${dir}/spool"
     : >"${dir}/printer.out"
-    d_register jetdirect:9100 9100 "${dir}/p910nd.log"
-    # -f: the "printer" is a file; -b: bidirectional. p910nd forks into the background, its
-    # pid and lock files in the private /run.
-    # shellcheck disable=SC2016
-    d_private "${dir}/p910nd.log" sh -c 'mkdir -p /run/lock/p910nd && exec "$@"' sh \
-        /usr/sbin/p910nd -b -f "${dir}/printer.out" -i "${D_V4}" 0 ||
-        d_failed jetdirect:9100 9100 "${dir}/p910nd.log"
     printf 'lp|lab:\\\n\t:lp=%s:sd=%s:mx#0:sh:\n' "${dir}/printer.out" "${dir}/spool" >"${dir}/printcap"
     d_register printer:515 515 "${dir}/lpd.log"
     # shellcheck disable=SC2016
@@ -448,7 +454,7 @@ d_start_snmpd() {
 agentAddress udp:${D_V4}:161
 EOF
     d_register snmp:161 161 "${dir}/snmpd.log" udp
-    start_in_ns "${D_NS}" "${dir}/snmpd.log" env SNMP_PERSISTENT_DIR="${dir}/persist" \
+    d_run "${dir}/snmpd.log" env SNMP_PERSISTENT_DIR="${dir}/persist" \
         /usr/sbin/snmpd -C -c "${dir}/snmpd.conf" -I -smux -m : -p "${dir}/snmpd.pid" \
         -Lf "${dir}/snmpd.log" -u Debian-snmp -g Debian-snmp || d_failed snmp:161 161 "${dir}/snmpd.log"
 }
@@ -456,6 +462,8 @@ EOF
 d_check_tools
 add_host "${D_NS}" "${D_INDEX}"
 mkdir -p "${D_DIR}"
+printf '# Scripts/lab.d/76-data.sh: the lab DNS server, for cg-data daemons only\nnameserver %s\n' \
+    "$(v4_host 4)" >"${D_DIR}/resolv.conf"
 # The slow ones (Java, Erlang) first; lab.sh then waits for every endpoint by polling.
 d_start_zookeeper
 d_start_rabbitmq
@@ -485,5 +493,10 @@ d_wait_slow() {
             sleep 0.3
         done
     done
+    # RabbitMQ's first AMQP and STOMP sessions load code and take seconds: have them now.
+    # shellcheck disable=SC2016  # $0 belongs to the inner bash
+    timeout 20 ip netns exec "${NS_SCAN}" bash -c 'exec 3<>"/dev/tcp/$0/5672" && printf "AMQP\0\0\11\1" >&3 &&
+        head -c 7 <&3 >/dev/null; exec 4<>"/dev/tcp/$0/61613" && printf "CONNECT\nhost:/\n\n\0" >&4 &&
+        head -c 9 <&4 >/dev/null' "${D_V4}" </dev/null >/dev/null 2>&1 || log "cg-data: RabbitMQ warm-up did not finish"
 }
 d_wait_slow

@@ -2,6 +2,8 @@
 -- password (ClickHouse's Connection/TCPHandler packet layout, protocol revision 54423); the
 -- server's Hello names it with version, time zone and display name, or an Exception packet
 -- (wrong password...) still proves ClickHouse by its "DB::Exception" name.
+local CLIENT_REVISION = 54423
+
 local function varint(n)
   local out = {}
   repeat
@@ -41,11 +43,14 @@ local function parse(data)
     major, pos = read_varint(data, pos)
     minor, pos = read_varint(data, pos)
     revision, pos = read_varint(data, pos)
-    timezone, pos = read_string(data, pos)
-    display, pos = read_string(data, pos)
-    patch = read_varint(data, pos)
-    return { kind = "hello", name = name, version = string.format("%d.%d.%d", major, minor, patch),
-             revision = revision, timezone = timezone, display = display }
+    -- Later fields come when both sides' revisions have them.
+    local common = math.min(revision, CLIENT_REVISION)
+    if common >= 54058 then timezone, pos = read_string(data, pos) end
+    if common >= 54372 then display, pos = read_string(data, pos) end
+    if common >= 54401 then patch = read_varint(data, pos) end
+    local version = string.format("%d.%d", major, minor) .. (patch and ("." .. patch) or "")
+    return { kind = "hello", name = name, version = version, revision = revision,
+             timezone = timezone or "", display = display or "" }
   elseif kind == 2 then
     local code = string.unpack("<i4", data, pos)
     local name, message = read_string(data, pos + 4)
@@ -65,7 +70,7 @@ return {
     if port.banner then return nil end -- ClickHouse never speaks first
     local sock = socket.connect(host, port, { tls = port.tls })
     if not sock then return nil end
-    sock:send(varint(0) .. str("cartograph") .. varint(1) .. varint(0) .. varint(54423)
+    sock:send(varint(0) .. str("cartograph") .. varint(1) .. varint(0) .. varint(CLIENT_REVISION)
       .. str("") .. str("default") .. str(""))
     local data = sock:receive(3000)
     local all = data or ""

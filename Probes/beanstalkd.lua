@@ -12,10 +12,10 @@ return {
     local sock = socket.connect(host, port)
     if not sock then return nil end
     sock:send("stats\r\n")
-    local header = sock:receive_line(3000)
+    local header = sock:receive_line(2000)
     local size = header and tonumber(header:match("^OK (%d+)$"))
     if not size or size > 65536 then sock:close() return nil end
-    local body = sock:receive_bytes(size, 3000)
+    local body = sock:receive_bytes(size, 2000)
     sock:close()
     if not body or not body:match("^%-%-%-") then return nil end
     local function field(key) -- keys hold "-": found literally, not as a pattern

@@ -33,11 +33,11 @@ return {
     if not sock then return nil end
     local stream = 0x0043 -- one request a connection: a fixed stream id
     sock:send(string.pack(">BBI2BI4", 0x04, 0, stream, 0x05, 0)) -- OPTIONS
-    local head = sock:receive_bytes(9, 3000)
+    local head = sock:receive_bytes(9, 2000)
     if not head then sock:close() return nil end
     local version, _, answer_stream, opcode, length = string.unpack(">BBI2BI4", head)
     if version & 0x80 == 0 or length > 65536 or (opcode ~= 0x06 and opcode ~= 0x00) then sock:close() return nil end
-    local body = length > 0 and sock:receive_bytes(length, 3000) or ""
+    local body = length > 0 and sock:receive_bytes(length, 2000) or ""
     sock:close()
     if not body then return nil end
     if opcode == 0x00 then -- ERROR: code, message

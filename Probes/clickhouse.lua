@@ -72,7 +72,7 @@ return {
     if not sock then return nil end
     sock:send(varint(0) .. str("cartograph") .. varint(1) .. varint(0) .. varint(CLIENT_REVISION)
       .. str("") .. str("default") .. str(""))
-    local data = sock:receive(3000)
+    local data = sock:receive(2000)
     local all = data or ""
     for _ = 1, 4 do -- the packet may come in pieces
       if not data or #all > 8192 or pcall(parse, all) then break end

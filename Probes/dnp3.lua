@@ -26,7 +26,7 @@ return {
     if not sock then return nil end
     local header = string.pack("<BBBBI2I2", 0x05, 0x64, 5, 0xC9, 0xFFFC, 3) -- DIR, PRM, FC 9
     sock:send(header .. string.pack("<I2", crc(header)))
-    local reply = sock:receive_bytes(10, 3000)
+    local reply = sock:receive_bytes(10, 2000)
     sock:close()
     if not reply then return nil end
     local start1, start2, length, control, destination, source, check = string.unpack("<BBBBI2I2I2", reply)

@@ -13,7 +13,7 @@ return {
     local sock = socket.connect(host, port)
     if not sock then return nil end
     sock:send("\27%-12345X@PJL INFO ID\r\n\27%-12345X")
-    local data = sock:receive(3000)
+    local data = sock:receive(2000)
     sock:close()
     local model = data and data:sub(1, 512):match("@PJL INFO ID\r?\n\"?([^\"\r\n]+)")
     if model then

@@ -17,10 +17,10 @@ return {
     local correlation = 0x43617274 -- one request a connection: a fixed id ("Cart")
     local request = string.pack(">i2i2i4s2", 18, 0, correlation, "cartograph")
     sock:send(string.pack(">s4", request))
-    local head = sock:receive_bytes(4, 3000)
+    local head = sock:receive_bytes(4, 2000)
     local size = head and string.unpack(">I4", head)
     if not size or size < 10 or size > 65536 then sock:close() return nil end
-    local body = sock:receive_bytes(size, 3000)
+    local body = sock:receive_bytes(size, 2000)
     sock:close()
     if not body then return nil end
     local answer, err, count = string.unpack(">i4i2i4", body)

@@ -15,10 +15,10 @@ return {
     if not sock then return nil end
     local request, realm = krb5.probe_request(args)
     sock:send(string.pack(">s4", request))
-    local head = sock:receive_bytes(4, 3000)
+    local head = sock:receive_bytes(4, 2000)
     local size = head and string.unpack(">I4", head)
     if not size or size < 10 or size > 65536 then sock:close() return nil end
-    local data = sock:receive_bytes(size, 3000)
+    local data = sock:receive_bytes(size, 2000)
     sock:close()
     return data and krb5.parse_error(data, realm)
   end,

@@ -21,7 +21,7 @@ return {
     local sock = socket.connect(host, port)
     if not sock then return nil end
     sock:send("\3lp\n")
-    local all = reads.all(sock, 3000, 2048)
+    local all = reads.all(sock, 2000, 2048)
     sock:close()
     if all == "" or all:find("[^%g%s]") then return nil end -- LPD's answers are text
     local first = all:match("^[^\n]*"):sub(1, 120)

@@ -17,11 +17,11 @@ return {
     if not sock then return nil end
     local tid = math.random(1, 0xffff)
     sock:send(string.pack(">I2I2I2BBBBB", tid, 0, 5, 0, 0x2b, 0x0e, 1, 0))
-    local head = sock:receive_bytes(7, 3000)
+    local head = sock:receive_bytes(7, 2000)
     if not head then sock:close() return nil end
     local answer_tid, protocol, length = string.unpack(">I2I2I2", head)
     if answer_tid ~= tid or protocol ~= 0 or length < 2 or length > 260 then sock:close() return nil end
-    local pdu = sock:receive_bytes(length - 1, 3000)
+    local pdu = sock:receive_bytes(length - 1, 2000)
     sock:close()
     if not pdu then return nil end
     local fc = pdu:byte(1)

@@ -22,11 +22,11 @@ return {
     local tokens = string.pack(">BI2I2BI2I2BI2I2BI2I2BI2I2B", 0, 26, 6, 1, 32, 1, 2, 33, 1, 3, 34, 4, 4, 38, 1, 0xff)
     local payload = tokens .. data
     sock:send(string.pack(">BBI2I2BB", 0x12, 1, 8 + #payload, 0, 1, 0) .. payload)
-    local head = sock:receive_bytes(8, 3000)
+    local head = sock:receive_bytes(8, 2000)
     if not head then sock:close() return nil end
     local kind, _, length = string.unpack(">BBI2", head)
     if kind ~= 0x04 or length < 14 or length > 4096 then sock:close() return nil end
-    local body = sock:receive_bytes(length - 8, 3000)
+    local body = sock:receive_bytes(length - 8, 2000)
     sock:close()
     if not body then return nil end
     local options, pos = {}, 1

@@ -15,9 +15,9 @@ return {
     if not sock then return nil end
     local packet, session = openvpn.reset()
     sock:send(string.pack(">s2", packet))
-    local head = sock:receive_bytes(2, 3000)
+    local head = sock:receive_bytes(2, 2000)
     local size = head and string.unpack(">I2", head)
-    local data = size and size >= 26 and size <= 1500 and sock:receive_bytes(size, 3000)
+    local data = size and size >= 26 and size <= 1500 and sock:receive_bytes(size, 2000)
     sock:close()
     return data and openvpn.parse(data, session)
   end,

@@ -26,14 +26,14 @@ return {
     sock:send(string.pack(">I2I2BBI2", 8 + #body, 0, 1, 0, 0) .. body)
     local text = ""
     for _ = 1, 4 do -- REFUSE (4), or ACCEPT (2) then DATA (6) packets
-      local head = sock:receive_bytes(8, 3000)
+      local head = sock:receive_bytes(8, 2000)
       if not head then break end
       local length, _, kind = string.unpack(">I2I2B", head)
       if length < 8 or length > 8192 or not ({ [2] = 1, [4] = 1, [5] = 1, [6] = 1, [11] = 1 })[kind] then
         sock:close()
         return nil
       end
-      local packet = length > 8 and sock:receive_bytes(length - 8, 3000) or ""
+      local packet = length > 8 and sock:receive_bytes(length - 8, 2000) or ""
       if not packet then break end
       text = text .. packet
       if kind == 4 or (kind == 6 and text:find("VSNNUM", 1, true)) or #text > 8192 then break end

@@ -21,7 +21,7 @@ return {
     local request = string.pack(">I2I2I4I2I2I2I2I4I4I2I2", 156, 1, MAGIC, 1, 0, 0x0100, 0, 1, 1, 0, 0)
       .. string.pack("c64c64", "cartograph", "cartograph")
     sock:send(request)
-    local reply = sock:receive_bytes(156, 3000)
+    local reply = sock:receive_bytes(156, 2000)
     sock:close()
     if not reply then return nil end
     local length, kind, magic, control, _, version, result_code, _, _, _, _, firmware =

@@ -5,11 +5,11 @@
 local function tpkt(payload) return string.pack(">BBI2", 3, 0, 4 + #payload) .. payload end
 
 local function receive_tpkt(sock)
-  local head = sock:receive_bytes(4, 3000)
+  local head = sock:receive_bytes(4, 2000)
   if not head or head:byte(1) ~= 3 then return nil end
   local length = string.unpack(">I2", head, 3)
   if length < 7 or length > 4096 then return nil end
-  return sock:receive_bytes(length - 4, 3000)
+  return sock:receive_bytes(length - 4, 2000)
 end
 
 return {

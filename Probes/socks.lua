@@ -16,7 +16,7 @@ return {
     local sock = socket.connect(host, port)
     if not sock then return nil end
     sock:send("\5\2\0\2")
-    local reply = sock:receive_bytes(2, 3000)
+    local reply = sock:receive_bytes(2, 2000)
     local extra
     if reply then extra = sock:receive(200) end -- a 2-byte answer is all a SOCKS5 server says
     sock:close()

@@ -15,7 +15,7 @@ return {
     local sock = socket.connect(host, port, { tls = port.tls })
     if not sock then return nil end
     sock:send("CONNECT\naccept-version:1.0,1.1,1.2\nhost:/\n\n\0")
-    local command = sock:receive_line(3000)
+    local command = sock:receive_line(2000)
     if command ~= "CONNECTED" and command ~= "ERROR" then sock:close() return nil end
     local headers = {}
     for _ = 1, 30 do

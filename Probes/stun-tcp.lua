@@ -14,7 +14,7 @@ return {
     if not sock then return nil end
     local request, id = stun.request()
     sock:send(request)
-    local head = sock:receive_bytes(20, 3000)
+    local head = sock:receive_bytes(20, 2000)
     local length = head and string.unpack(">I2", head, 3)
     local body = length and length <= 2048 and (length == 0 and "" or sock:receive_bytes(length, 2000))
     sock:close()

@@ -9,10 +9,10 @@ local function handshake(host, port)
   -- protocolVersion 0, lastZxidSeen 0, timeOut 30000, sessionId 0, passwd (16 zero bytes)
   local body = string.pack(">i4i8i4i8s4", 0, 0, 30000, 0, string.rep("\0", 16))
   sock:send(string.pack(">s4", body))
-  local head = sock:receive_bytes(4, 3000)
+  local head = sock:receive_bytes(4, 2000)
   local size = head and string.unpack(">i4", head)
   if not size or size < 20 or size > 64 then sock:close() return nil end
-  local reply = sock:receive_bytes(size, 3000)
+  local reply = sock:receive_bytes(size, 2000)
   sock:close()
   if not reply then return nil end
   local protocol, timeout = string.unpack(">i4i4", reply)
@@ -33,7 +33,7 @@ return {
     local sock = socket.connect(host, port)
     if not sock then return nil end
     sock:send("srvr")
-    local all, reason = reads.all(sock, 3000)
+    local all, reason = reads.all(sock, 2000)
     sock:close()
     local version = all:match("^Zookeeper version: ([%w%.%-]+)")
     if version then

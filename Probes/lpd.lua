@@ -31,6 +31,7 @@ return {
         return { name = "printer", product = p[2], extra = first }
       end
     end
+    if port.number ~= 515 then return nil end -- any text elsewhere is no sign of LPD
     return { name = "printer", extra = first, certain = false }
   end,
 }

@@ -25,6 +25,8 @@ return {
       if key then headers[key:lower()] = value end
     end
     sock:close()
+    -- memcached and other line protocols answer "ERROR" too, but with no STOMP headers
+    if command == "ERROR" and not (headers.message or headers["content-type"] or headers.version) then return nil end
     local result = { name = "stomp" }
     local notes = {}
     if command == "ERROR" then

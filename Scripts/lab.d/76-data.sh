@@ -120,7 +120,7 @@ EOF
     d_private "${dir}/rabbitmq.log" env HOME="${dir}/home" RABBITMQ_NODENAME=rabbit@localhost \
         RABBITMQ_MNESIA_BASE="${dir}/mnesia" RABBITMQ_LOG_BASE="${dir}/log" \
         RABBITMQ_CONFIG_FILE="${dir}/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="${dir}/enabled_plugins" \
-        RABBITMQ_PID_FILE="${dir}/rabbitmq.pid" ERL_EPMD_ADDRESS=127.0.0.1 \
+        RABBITMQ_PID_FILE="${dir}/rabbitmq.pid" ERL_EPMD_ADDRESS=127.0.0.1 ERL_CRASH_DUMP="${dir}/erl_crash.dump" \
         /usr/lib/rabbitmq/bin/rabbitmq-server ||
         d_failed amqp:5672 5672 "${dir}/rabbitmq.log"
 }

@@ -8,7 +8,9 @@ local vendors = {
 }
 local notifications = { [7] = "INVALID_SYNTAX", [14] = "NO_PROPOSAL_CHOSEN", [17] = "INVALID_KE_PAYLOAD",
                         [5] = "INVALID_MAJOR_VERSION", [16388] = "NAT_DETECTION_SOURCE_IP",
-                        [16430] = "IKEV2_FRAGMENTATION_SUPPORTED", [16390] = "COOKIE" }
+                        [16389] = "NAT_DETECTION_DESTINATION_IP", [16390] = "COOKIE",
+                        [16404] = "MULTIPLE_AUTH_SUPPORTED", [16418] = "CHILDLESS_IKEV2_SUPPORTED",
+                        [16430] = "IKEV2_FRAGMENTATION_SUPPORTED", [16431] = "SIGNATURE_HASH_ALGORITHMS" }
 
 local udp = require("udp")
 

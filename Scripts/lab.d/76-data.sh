@@ -28,7 +28,7 @@ d_check_tools() {
     for tool in openssl setsid unshare java /usr/lib/rabbitmq/bin/rabbitmq-server /usr/sbin/nats-server \
         /usr/bin/beanstalkd /usr/sbin/clickhouse-server /usr/sbin/krb5kdc /usr/sbin/kdb5_util /usr/sbin/freeradius \
         /usr/sbin/dnsmasq /usr/bin/turnserver \
-        /usr/sbin/openvpn /usr/lib/ipsec/charon /usr/sbin/pptpd /usr/sbin/xl2tpd /usr/sbin/danted \
+        /usr/sbin/openvpn /usr/lib/ipsec/charon /usr/sbin/swanctl /usr/sbin/pptpd /usr/sbin/xl2tpd /usr/sbin/danted \
         /usr/bin/mpd /usr/bin/icecast2 /usr/sbin/lpd /usr/sbin/snmpd; do
         command -v "${tool}" >/dev/null 2>&1 || missing+=("${tool}")
     done
@@ -320,7 +320,9 @@ EOF
     done
 }
 
-# --- IKE: strongSwan's charon, no connections configured ---------------------------------------
+# --- IKE: strongSwan's charon with one IKEv2 connection (loaded over VICI by swanctl) --------
+# Its proposal is the one the ike probe offers, so charon answers IKE_SA_INIT in full (with
+# its vendor id) instead of NO_PROPOSAL_CHOSEN; nobody knows the PSK, so no SA is ever made.
 d_start_charon() {
     local dir="${D_DIR}/charon"
     mkdir -p "${dir}"
@@ -332,16 +334,42 @@ charon {
     send_vendor_id = yes
     install_routes = no
     interfaces_use = eth0
-    load = random nonce aes sha1 sha2 md5 hmac xcbc gmp kdf pem pkcs1 x509 pubkey revocation constraints kernel-netlink socket-default stroke
+    load = random nonce aes sha1 sha2 md5 hmac xcbc gmp kdf pem pkcs1 x509 pubkey revocation constraints kernel-netlink socket-default vici
+    plugins {
+        vici { socket = unix://${dir}/charon.vici }
+    }
     filelog {
         lab { path = ${dir}/charon.log
               default = 1 }
     }
 }
 EOF
+    cat >"${dir}/swanctl.conf" <<EOF
+connections {
+    lab {
+        version = 2
+        local_addrs = ${D_V4}
+        proposals = aes128-sha256-modp2048
+        local { auth = psk
+                id = cg-data.lab.test }
+        remote { auth = psk }
+        children { lab { local_ts = ${D_V4}/32 } }
+    }
+}
+secrets {
+    ike-lab { secret = "cartograph-lab-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')" }
+}
+EOF
     d_register ike:500 500 "${dir}/charon.log" udp
     d_private "${dir}/charon.log" env STRONGSWAN_CONF="${dir}/strongswan.conf" /usr/lib/ipsec/charon ||
         d_failed ike:500 500 "${dir}/charon.log"
+    local i
+    for i in $(seq 1 50); do
+        [[ -S ${dir}/charon.vici ]] && break
+        sleep 0.1
+    done
+    STRONGSWAN_CONF="${dir}/strongswan.conf" swanctl --load-all --file "${dir}/swanctl.conf" \
+        --uri "unix://${dir}/charon.vici" >>"${dir}/swanctl.log" 2>&1 || d_failed ike:500 500 "${dir}/swanctl.log"
 }
 
 # --- PPTP, L2TP -----------------------------------------------------------------------------

@@ -13,7 +13,9 @@
 # Services on another service's port: beanstalkd on :11211 (memcached's), mpd on :110
 # (pop3's), nats on :6379 (redis's), OpenVPN over TCP on :1195.
 # Not here: avahi (mDNS) and MiniDLNA (SSDP) answer only clients on their own link (the
-# scanner is routed), so their probes are tested with replays captured from them.
+# scanner is routed), so their probes are tested with replays captured from them; p910nd
+# (raw printing on :9100) stopped accepting after its first client, so jetdirect has a replay.
+# IPv4 only: every daemon listens on 198.18.14.2.
 #
 # Sourced by Scripts/lab.sh (`up`, or `add Scripts/lab.d/76-data.sh`). Packages:
 # Scripts/deps.d/data.txt. Everything here is prefixed d_.

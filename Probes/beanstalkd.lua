@@ -5,7 +5,7 @@ return {
   description = "beanstalkd work queues: version, jobs and connections from stats",
   categories = { "default", "safe", "version" },
   ports = { 11300 },
-  rarity = 7,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- beanstalkd never speaks first

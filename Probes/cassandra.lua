@@ -25,7 +25,7 @@ return {
   description = "Cassandra/CQL servers: CQL and protocol versions from SUPPORTED (ScyllaDB told apart)",
   categories = { "default", "safe", "version" },
   ports = { 9042 },
-  rarity = 6,
+  rarity = 7,
 
   run = function(host, port)
     if port.banner then return nil end -- a CQL server never speaks first

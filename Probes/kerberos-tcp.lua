@@ -7,7 +7,7 @@ return {
   description = "Kerberos KDCs (TCP): a KRB-ERROR to an AS-REQ for a principal that does not exist",
   categories = { "default", "safe" },
   ports = { 88 },
-  rarity = 6,
+  rarity = 7,
 
   run = function(host, port, args)
     if port.banner then return nil end -- a KDC never speaks first

@@ -14,7 +14,7 @@ return {
   description = "LPD print servers: the short queue state of queue lp",
   categories = { "default", "safe" },
   ports = { 515 },
-  rarity = 7,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- an LPD server never speaks first

@@ -7,7 +7,7 @@ return {
   description = "OpenVPN servers (TCP) without tls-auth: the server's hard reset",
   categories = { "default", "safe" },
   ports = { 1194 },
-  rarity = 7,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- an OpenVPN server never speaks first

@@ -12,7 +12,7 @@ return {
   description = "Oracle TNS listeners: version from the listener's answer to a version command",
   categories = { "default", "safe", "version" },
   ports = { 1521, 1526 },
-  rarity = 6,
+  rarity = 7,
 
   run = function(host, port)
     if port.banner then return nil end -- a TNS listener never speaks first

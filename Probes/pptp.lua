@@ -10,7 +10,7 @@ return {
   description = "PPTP VPN servers: vendor, host name and firmware from the control connection reply",
   categories = { "default", "safe", "version" },
   ports = { 1723 },
-  rarity = 7,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- a PPTP server never speaks first

@@ -9,7 +9,7 @@ return {
   description = "SHOUTcast streaming servers: product and version from the ICY answer",
   categories = { "default", "safe", "version" },
   ports = { 8000 },
-  rarity = 7,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- a streaming server never speaks first

@@ -8,7 +8,7 @@ return {
   description = "STOMP message brokers: product and version from the CONNECTED or ERROR frame",
   categories = { "default", "safe", "version" },
   ports = { 61613 },
-  rarity = 7,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- a STOMP broker never speaks first

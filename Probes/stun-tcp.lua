@@ -6,7 +6,7 @@ return {
   description = "STUN/TURN servers (TCP): product and version from the Binding response's SOFTWARE",
   categories = { "default", "safe", "version" },
   ports = { 3478 },
-  rarity = 7,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- a STUN server never speaks first

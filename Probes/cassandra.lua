@@ -20,11 +20,14 @@ local function read_multimap(body)
   return map
 end
 
+local reads = require("reads")
+local PORTS = { 9042 }
+
 return {
   name = "cassandra",
   description = "Cassandra/CQL servers: CQL and protocol versions from SUPPORTED (ScyllaDB told apart)",
   categories = { "default", "safe", "version" },
-  ports = { 9042 },
+  ports = PORTS,
   rarity = 7,
 
   run = function(host, port)
@@ -33,7 +36,7 @@ return {
     if not sock then return nil end
     local stream = 0x0043 -- one request a connection: a fixed stream id
     sock:send(string.pack(">BBI2BI4", 0x04, 0, stream, 0x05, 0)) -- OPTIONS
-    local head = sock:receive_bytes(9, 2000)
+    local head = sock:receive_bytes(9, reads.wait(port, PORTS))
     if not head then sock:close() return nil end
     local version, _, answer_stream, opcode, length = string.unpack(">BBI2BI4", head)
     if version & 0x80 == 0 or length > 65536 or (opcode ~= 0x06 and opcode ~= 0x00) then sock:close() return nil end

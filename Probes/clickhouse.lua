@@ -59,11 +59,14 @@ local function parse(data)
   end
 end
 
+local reads = require("reads")
+local PORTS = { 9000 }
+
 return {
   name = "clickhouse",
   description = "ClickHouse (native protocol): version, time zone and display name from the server Hello",
   categories = { "default", "safe", "version" },
-  ports = { 9000 },
+  ports = PORTS,
   rarity = 7,
 
   run = function(host, port)
@@ -72,7 +75,7 @@ return {
     if not sock then return nil end
     sock:send(varint(0) .. str("cartograph") .. varint(1) .. varint(0) .. varint(CLIENT_REVISION)
       .. str("") .. str("default") .. str(""))
-    local data = sock:receive(2000)
+    local data = sock:receive(reads.wait(port, PORTS))
     local all = data or ""
     for _ = 1, 4 do -- the packet may come in pieces
       if not data or #all > 8192 or pcall(parse, all) then break end

@@ -3,11 +3,14 @@
 -- name its release, so the range of a few APIs goes into extra.
 local apis = { [0] = "Produce", [1] = "Fetch", [3] = "Metadata", [18] = "ApiVersions" }
 
+local reads = require("reads")
+local PORTS = { 9092 }
+
 return {
   name = "kafka",
   description = "Kafka brokers: supported APIs and their versions from ApiVersions",
   categories = { "default", "safe", "version" },
-  ports = { 9092 },
+  ports = PORTS,
   rarity = 6,
 
   run = function(host, port)
@@ -17,7 +20,7 @@ return {
     local correlation = 0x43617274 -- one request a connection: a fixed id ("Cart")
     local request = string.pack(">i2i2i4s2", 18, 0, correlation, "cartograph")
     sock:send(string.pack(">s4", request))
-    local head = sock:receive_bytes(4, 2000)
+    local head = sock:receive_bytes(4, reads.wait(port, PORTS))
     local size = head and string.unpack(">I4", head)
     if not size or size < 10 or size > 65536 then sock:close() return nil end
     local body = sock:receive_bytes(size, 2000)

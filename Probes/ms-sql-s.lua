@@ -6,11 +6,14 @@ local releases = { [8] = "2000", [9] = "2005", [10] = "2008", [11] = "2012", [12
 local encryption = { [0] = "encryption off", [1] = "encryption on", [2] = "encryption not supported",
                      [3] = "encryption required" }
 
+local reads = require("reads")
+local PORTS = { 1433 }
+
 return {
   name = "ms-sql-s",
   description = "Microsoft SQL Server (TDS): version and encryption from the PRELOGIN answer",
   categories = { "default", "safe", "version" },
-  ports = { 1433 },
+  ports = PORTS,
   rarity = 5,
 
   run = function(host, port)
@@ -22,7 +25,7 @@ return {
     local tokens = string.pack(">BI2I2BI2I2BI2I2BI2I2BI2I2B", 0, 26, 6, 1, 32, 1, 2, 33, 1, 3, 34, 4, 4, 38, 1, 0xff)
     local payload = tokens .. data
     sock:send(string.pack(">BBI2I2BB", 0x12, 1, 8 + #payload, 0, 1, 0) .. payload)
-    local head = sock:receive_bytes(8, 2000)
+    local head = sock:receive_bytes(8, reads.wait(port, PORTS))
     if not head then sock:close() return nil end
     local kind, _, length = string.unpack(">BBI2", head)
     if kind ~= 0x04 or length < 14 or length > 4096 then sock:close() return nil end

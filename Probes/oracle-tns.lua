@@ -7,11 +7,14 @@ local function vsn(number)
                        (number >> 8) & 0xf, number & 0xff)
 end
 
+local reads = require("reads")
+local PORTS = { 1521, 1526 }
+
 return {
   name = "oracle-tns",
   description = "Oracle TNS listeners: version from the listener's answer to a version command",
   categories = { "default", "safe", "version" },
-  ports = { 1521, 1526 },
+  ports = PORTS,
   rarity = 7,
 
   run = function(host, port)
@@ -26,7 +29,7 @@ return {
     sock:send(string.pack(">I2I2BBI2", 8 + #body, 0, 1, 0, 0) .. body)
     local text = ""
     for _ = 1, 4 do -- REFUSE (4), or ACCEPT (2) then DATA (6) packets
-      local head = sock:receive_bytes(8, 2000)
+      local head = sock:receive_bytes(8, reads.wait(port, PORTS))
       if not head then break end
       local length, _, kind = string.unpack(">I2I2B", head)
       if length < 8 or length > 8192 or not ({ [2] = 1, [4] = 1, [5] = 1, [6] = 1, [11] = 1 })[kind] then

@@ -4,11 +4,14 @@
 local methods = { [0] = "no authentication", [1] = "GSSAPI", [2] = "username/password",
                   [255] = "no acceptable method" }
 
+local reads = require("reads")
+local PORTS = { 1080 }
+
 return {
   name = "socks",
   description = "SOCKS5 proxies: the authentication method they choose (method negotiation only)",
   categories = { "default", "safe" },
-  ports = { 1080 },
+  ports = PORTS,
   rarity = 5,
 
   run = function(host, port)
@@ -16,7 +19,7 @@ return {
     local sock = socket.connect(host, port)
     if not sock then return nil end
     sock:send("\5\2\0\2")
-    local reply = sock:receive_bytes(2, 2000)
+    local reply = sock:receive_bytes(2, reads.wait(port, PORTS))
     local extra
     if reply then extra = sock:receive(200) end -- a 2-byte answer is all a SOCKS5 server says
     sock:close()

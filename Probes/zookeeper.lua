@@ -21,11 +21,13 @@ local function handshake(host, port)
            extra = string.format("session timeout %d ms; four-letter words refused", timeout) }
 end
 
+local PORTS = { 2181 }
+
 return {
   name = "zookeeper",
   description = "Apache ZooKeeper: version and mode from srvr, else the client handshake",
   categories = { "default", "safe", "version" },
-  ports = { 2181 },
+  ports = PORTS,
   rarity = 6,
 
   run = function(host, port)
@@ -33,7 +35,7 @@ return {
     local sock = socket.connect(host, port)
     if not sock then return nil end
     sock:send("srvr")
-    local all, reason = reads.all(sock, 2000)
+    local all, reason = reads.all(sock, reads.wait(port, PORTS))
     sock:close()
     local version = all:match("^Zookeeper version: ([%w%.%-]+)")
     if version then

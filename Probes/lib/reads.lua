@@ -16,4 +16,14 @@ function reads.all(sock, timeout, limit)
   return all:sub(1, limit), reason
 end
 
+-- wait(port, ports): how long a request-answer probe waits for the first answer: 2 s on the
+-- ports it declares, 1 s elsewhere. A service of the probe's kind answers at once; the wait is
+-- what a port of another kind, which holds our bytes without answering, costs the map.
+function reads.wait(port, ports)
+  for _, number in ipairs(ports) do
+    if number == port.number then return 2000 end
+  end
+  return 1000
+end
+
 return reads

@@ -182,7 +182,8 @@ extension YamlError {
 
 /// Typo suggestions for error messages ("did you mean ...?").
 public enum Suggestion {
-    /// The allowed word closest to `word` by edit distance, when it is plausibly a typo.
+    /// The allowed word closest to `word` by edit distance, when it is plausibly a typo; of
+    /// equally close words the first, so pass the likeliest first.
     public static func nearest(_ word: String, in candidates: [String]) -> String? {
         let scored = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
         guard let (best, distance) = scored, distance <= max(2, word.count / 3) else { return nil }

@@ -123,8 +123,17 @@ public struct ProbeLibrary: Sendable {
     public func unknownName(in names: [String]) -> (name: String, message: String)? {
         let known = selectableNames
         guard let unknown = names.first(where: { !known.contains($0) }) else { return nil }
-        let hint = Suggestion.nearest(unknown, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+        let hint = Suggestion.nearest(unknown, in: suggestionOrder).map { " (did you mean \"\($0)\"?)" } ?? ""
         return (unknown, "no probe or category named \"\(unknown)\"\(hint)")
+    }
+
+    /// Probe names, commonest first (by rarity, then name), then the categories and `all`: the
+    /// order in which equally close names are suggested for a typo ("htpp" is one letter from
+    /// both `http` and `htcp`, and far more likely meant `http`).
+    public var suggestionOrder: [String] {
+        let probes = definitions.sorted { ($0.rarity, $0.name) < ($1.rarity, $1.name) }.map(\.name)
+        let rest = Set(definitions.flatMap(\.categories)).union(["all"]).subtracting(probes).sorted()
+        return probes + rest
     }
 
     public func definition(named name: String) -> ProbeDefinition? {

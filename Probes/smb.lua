@@ -113,6 +113,12 @@ return {
     local clock = filetime(system_time)
     if clock then notes[#notes + 1] = "system time " .. clock end
     result.extra = table.concat(notes, "; ")
+    -- Samba's smbd makes its server GUID of its NetBIOS name in lower case, padded with NULs
+    -- (Windows' is random): the name gives Samba and the host away.
+    local samba_name = server_guid:match("^([%l%d][%l%d%-_%.]*)%z*$")
+    if samba_name then
+      result.product, result.cpe, result.hostnames = "Samba smbd", "cpe:/a:samba:samba", { samba_name }
+    end
     return result
   end,
 }

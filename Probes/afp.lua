@@ -23,7 +23,7 @@ return {
   description = "AFP file servers (macOS, Netatalk): server name, machine type, AFP versions and UAMs",
   categories = { "default", "safe", "version" },
   ports = { 548 },
-  rarity = 6,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- the client speaks first

@@ -7,7 +7,7 @@ return {
   description = "CVS pserver: the answer to an authentication request for a user that does not exist",
   categories = { "default", "safe", "version" },
   ports = { 2401 },
-  rarity = 6,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- the client speaks first

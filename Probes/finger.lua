@@ -10,7 +10,7 @@ return {
   description = "Finger servers: the answer to an empty query (who is logged in)",
   categories = { "default", "safe", "version" },
   ports = { 79 },
-  rarity = 6,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- the client speaks first

@@ -6,7 +6,7 @@ return {
   description = "git daemons: the git protocol's answer to a request for a repository that is not there",
   categories = { "default", "safe", "version" },
   ports = { 9418 },
-  rarity = 5,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- the client speaks first

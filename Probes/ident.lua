@@ -6,7 +6,7 @@ return {
   description = "Ident (auth) servers: the protocol's answer to a query about a connection that does not exist",
   categories = { "default", "safe", "version" },
   ports = { 113 },
-  rarity = 5,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- the client speaks first

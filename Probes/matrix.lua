@@ -31,7 +31,7 @@ return {
   description = "Matrix homeservers: client API versions and the server software from the federation API",
   categories = { "default", "safe", "version" },
   ports = { 8008, 8448 },
-  rarity = 6,
+  rarity = 8,
   tls = true, -- federation (8448) and most clients' endpoints are HTTPS
 
   run = function(host, port)

@@ -16,7 +16,7 @@ return {
   description = "Mumble (Murmur) servers over TLS: release, version and OS from the server's Version message",
   categories = { "default", "safe", "version" },
   ports = { 64738 },
-  rarity = 6,
+  rarity = 8,
   tls = true,
 
   run = function(host, port)

@@ -20,7 +20,7 @@ return {
   description = "NNTP news servers: product and version from the greeting or the IMPLEMENTATION capability",
   categories = { "default", "safe", "version" },
   ports = { 119, 563 },
-  rarity = 5,
+  rarity = 6,
   tls = true, -- NNTPS (563)
 
   run = function(host, port)

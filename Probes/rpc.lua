@@ -10,7 +10,7 @@ return {
   description = "ONC RPC services on any port: program name and versions from the portmapper, NFS on 2049",
   categories = { "default", "safe", "version" },
   ports = { 2049 },
-  rarity = 6,
+  rarity = 7,
 
   run = function(host, port)
     if port.banner then return nil end -- the client speaks first

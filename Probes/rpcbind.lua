@@ -6,7 +6,7 @@ return {
   description = "ONC RPC portmapper (rpcbind) over TCP: the registered programs, versions and ports",
   categories = { "default", "safe", "version", "discovery" },
   ports = { 111 },
-  rarity = 5,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- the client speaks first

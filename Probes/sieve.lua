@@ -20,7 +20,7 @@ return {
   description = "ManageSieve servers: implementation, SASL mechanisms and STARTTLS from the greeting",
   categories = { "default", "safe", "version" },
   ports = { 4190, 2000 },
-  rarity = 5,
+  rarity = 6,
 
   run = function(host, port)
     if port.silent then return nil end

@@ -5,7 +5,7 @@ return {
   description = "Subversion svnserve: protocol versions and capabilities from the greeting",
   categories = { "default", "safe", "version" },
   ports = { 3690 },
-  rarity = 5,
+  rarity = 6,
 
   run = function(host, port)
     if port.silent then return nil end

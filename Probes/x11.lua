@@ -17,7 +17,7 @@ return {
   description = "X11 servers: vendor, release and screen size from the connection setup, or the refusal",
   categories = { "default", "safe", "version" },
   ports = { 6000, 6001, 6002, 6003, 6004, 6005 },
-  rarity = 6,
+  rarity = 8,
 
   run = function(host, port)
     if port.banner then return nil end -- the client speaks first

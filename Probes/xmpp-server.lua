@@ -7,7 +7,7 @@ return {
   description = "XMPP server-to-server ports: domain and stream features (dialback, STARTTLS)",
   categories = { "default", "safe", "version" },
   ports = { 5269 },
-  rarity = 5,
+  rarity = 8,
   tls = true,
 
   run = function(host, port)

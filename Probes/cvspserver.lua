@@ -25,8 +25,9 @@ return {
     sock:close()
     local last = lines[#lines] or ""
     local first = lines[1] or ""
-    if not (last:match("^I HATE YOU") or last:match("^I LOVE YOU") or last:match("^error %d* ")
-            or last:match("^cvs %[pserver aborted%]: ") or (first:match("^E ") and last:match("^error"))) then
+    -- A bare "error ..." line is not enough: other line protocols answer so too.
+    if not (last:match("^I HATE YOU") or last:match("^I LOVE YOU") or last:match("^cvs %[pserver aborted%]: ")
+            or (first:match("^E ") and last:match("^error %d* "))) then
       return nil
     end
     local result = { name = "cvspserver", product = "CVS pserver", cpe = "cpe:/a:nongnu:cvs" }

@@ -1,7 +1,8 @@
 -- Finger (RFC 1288): an empty query (CRLF) asks for the users logged in; the server answers with
 -- a list or a note such as "No one logged on." and closes the connection.
 local patterns = {
-  "^No one logged on", "^Login%s+Name%s+Tty", "^Login%s+Name", "^Login: ", "^finger: ",
+  -- Not a bare "Login: ": a login prompt answers a CRLF that way too.
+  "^No one logged on", "^Login%s+Name%s+Tty", "^Login%s+Name", "^Login: %S+%s+Name: ", "^finger: ",
   "^No user", "^User%s+Real Name", "^Line%s+User",
 }
 

@@ -18,7 +18,7 @@ return {
   description = "IRC servers: server name and software version from the registration numerics",
   categories = { "default", "safe", "version" },
   ports = { 6667, 6660, 6661, 6662, 6663, 6664, 6665, 6666, 6668, 6669, 6697, 7000, 194 },
-  rarity = 7,
+  rarity = 8,
   tls = true, -- IRC over TLS (6697)
 
   run = function(host, port)

@@ -7,7 +7,7 @@ return {
   description = "SIP servers over TCP and TLS: status of an OPTIONS request, product from Server/User-Agent",
   categories = { "default", "safe", "version" },
   ports = { 5060, 5061 },
-  rarity = 7,
+  rarity = 8,
   tls = true, -- SIPS (5061)
 
   run = function(host, port)

@@ -10,7 +10,7 @@ return {
   description = "SPICE remote displays (QEMU/KVM): protocol version and link status from the link reply",
   categories = { "default", "safe", "version" },
   ports = { 5930 }, -- QEMU and libvirt also use 5900 and up, where VNC answers first
-  rarity = 7,
+  rarity = 8,
   tls = true, -- SPICE over TLS (tls-port)
 
   run = function(host, port)

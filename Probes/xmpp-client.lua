@@ -7,7 +7,7 @@ return {
   description = "XMPP client ports: domain, stream features (SASL, STARTTLS) and the server where it shows",
   categories = { "default", "safe", "version" },
   ports = { 5222, 5223 },
-  rarity = 7,
+  rarity = 8,
   tls = true, -- legacy XMPP over TLS (5223)
 
   run = function(host, port)

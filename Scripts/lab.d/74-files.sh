@@ -7,23 +7,23 @@
 #   telnetd    telnet      tcp 23    inetutils, from inetd
 #   rsync      rsync       tcp 25    (on smtp's port) daemon mode, one read-only module
 #   tftpd-hpa  tftp        udp 69
-#   rpcbind    rpcbind     tcp+udp 111, with rpc.statd registered (status, tcp 32765)
-#   nmbd       netbios-ns  udp 137   Samba, workgroup CARTOGRAPH, name CG-FILES
-#   smbd       smb         tcp 139, 445
 #   fingerd    finger      tcp 79    from inetd
+#   rpcbind    rpcbind     tcp+udp 111, with rpc.statd registered (status, tcp 32765)
 #   oidentd    ident       tcp 113
 #   leafnode   nntp        tcp 119   from inetd
+#   nmbd       netbios-ns  udp 137   Samba, workgroup CARTOGRAPH, name CG-FILES
+#   smbd       smb         tcp 139, 445
 #   xdm        xdmcp       udp 177   willing to manage anyone; no display of its own
 #   cvs        cvspserver  tcp 2401  pserver from inetd
 #   xrdp       rdp         tcp 3389  (no session manager: only the RDP handshake matters)
 #   svnserve   svn         tcp 3690
-#   prosody    xmpp        tcp 5222 (client), 5269 (server)
+#   dovecot    sieve       tcp 4190  ManageSieve (Pigeonhole), nothing else
 #   kamailio   sip         udp+tcp 5060
+#   prosody    xmpp        tcp 5222 (client), 5269 (server)
 #   Xvnc       vnc         tcp 5901  TigerVNC, display :1, security None
 #   Xvfb       x11         tcp 6000  display :0, -listen tcp, no access control
 #   ngircd     irc         tcp 6667
 #   git daemon git         tcp 9418
-#   dovecot    sieve       tcp 4190  ManageSieve (Pigeonhole), nothing else
 #   murmurd    mumble      udp+tcp 64738  Mumble server (TLS on TCP)
 #
 # Sourced by Scripts/lab.sh (up, or `add Scripts/lab.d/74-files.sh`), with its functions and

@@ -34,7 +34,8 @@ return {
     local result = { name = "x11", extra = string.format("protocol %d.%d", major, minor) }
     if status == 0 then -- Failed: the reason, then padding
       if reason_length > #body then return nil end
-      result.extra = result.extra .. "; refused: " .. body:sub(1, reason_length):gsub("[^%g ]", " "):sub(1, 120)
+      local reason = body:sub(1, math.min(reason_length, 120)):gsub("[^%g ]", " "):gsub("%s+$", "")
+      result.extra = result.extra .. "; refused: " .. reason
       return result
     elseif status == 2 then
       result.extra = result.extra .. "; authentication required"

@@ -59,10 +59,11 @@ return {
     local protocol, software, comments = line:match("^SSH%-([%d%.]+)%-(%S+)%s*(.*)$")
     if not protocol then return nil end
 
+    software, comments = software:sub(1, 256), comments:sub(1, 256)
     local result = { name = "ssh", extra = "protocol " .. protocol }
     for _, p in ipairs(products) do
       -- A pattern with a space reads on into the comments ("7.45 FlowSsh: Bitvise ...").
-      local subject = p[1]:find(" ", 1, true) and (software .. " " .. comments:sub(1, 200)) or software
+      local subject = p[1]:find(" ", 1, true) and (software .. " " .. comments) or software
       local found, _, version = subject:find(p[1])
       if found then
         result.product, result.version = p[2], version

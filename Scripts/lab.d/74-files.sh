@@ -315,8 +315,10 @@ files_start_x() {
     # -ac: no access control, so the connection setup is answered with the server's details.
     files_background "${dir}/xvfb.log" /usr/bin/Xvfb :0 -listen tcp -ac -screen 0 1024x768x24 -nolisten unix
     files_register vnc:5901 5901 "${dir}/xvnc.log"
+    # A high BlacklistThreshold: scans that hang up without logging in would otherwise count as
+    # security failures, and after five Xvnc refuses everyone for a while.
     files_background "${dir}/xvnc.log" /usr/bin/Xvnc :1 -SecurityTypes None -rfbport 5901 \
-        -localhost=0 -desktop cg-files -geometry 800x600 -depth 24
+        -localhost=0 -desktop cg-files -geometry 800x600 -depth 24 -BlacklistThreshold 1000000
 }
 
 # --- IRC: ngircd ---------------------------------------------------------------------------

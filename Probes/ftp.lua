@@ -7,10 +7,26 @@ local greeting = require("greeting")
 local products = {
   { "vsFTPd ([%d%.]+)", "vsftpd", "cpe:/a:beasts:vsftpd" },
   { "ProFTPD ([%d%.]+%a*%d*)", "ProFTPD", "cpe:/a:proftpd:proftpd" },
+  -- Since 1.3.6 ProFTPD keeps its version out of the greeting: "220 ProFTPD Server (Debian) [addr]".
+  { "ProFTPD Server", "ProFTPD", "cpe:/a:proftpd:proftpd" },
   { "Pure%-FTPd", "Pure-FTPd", "cpe:/a:pureftpd:pure-ftpd" },
-  { "FileZilla Server v?([%d%.]+)", "FileZilla Server", "cpe:/a:filezilla-project:filezilla_server" },
+  { "FileZilla Server v?([%d%.]+)", "FileZilla Server", "cpe:/a:filezilla-project:filezilla_server", "Windows" },
   { "Microsoft FTP Service", "Microsoft ftpd", "cpe:/a:microsoft:internet_information_services",
     "Windows" },
+  { "Serv%-U FTP Server v([%d%.]+)", "Serv-U ftpd", "cpe:/a:solarwinds:serv-u", "Windows" },
+  { "pyftpdlib ([%d%.]+)", "pyftpdlib", "cpe:/a:giampaolo_rodola:pyftpdlib" },
+  { "Twisted ([%d%.]+) FTP Server", "Twisted ftpd", "cpe:/a:twistedmatrix:twisted" },
+  { "bftpd ([%d%.]+)", "bftpd", "cpe:/a:bftpd_project:bftpd" },
+  { "FTP server %(Version wu%-([%d%.]+)", "WU-FTPD", "cpe:/a:washington_university:wu-ftpd" },
+  { "wu%-([%d%.]+%(%d+%))", "WU-FTPD", "cpe:/a:washington_university:wu-ftpd" },
+  { "CrushFTP Server", "CrushFTP", "cpe:/a:crushftp:crushftp" },
+  { "Gene6 FTP Server v([%d%.]+)", "Gene6 ftpd", "cpe:/a:gene6:g6_ftp_server", "Windows" },
+  { "WarFTPd ([%d%.]+)", "WarFTPd", "cpe:/a:jgaa:warftpd", "Windows" },
+  { "Xlight FTP Server ([%d%.]+)", "Xlight ftpd", "cpe:/a:xlightftpd:xlight_ftp_server", "Windows" },
+  { "glFTPd ([%d%.]+)", "glFTPd", "cpe:/a:glftpd:glftpd" },
+  { "MikroTik FTP server %(MikroTik ([%d%.]+)%)", "MikroTik router ftpd", "cpe:/o:mikrotik:routeros", "RouterOS" },
+  { "FTP server %(Version (6%.%d+LS)%)", "FreeBSD ftpd", "cpe:/o:freebsd:freebsd", "FreeBSD" },
+  { "Welcome to the DrFTPD", "DrFTPD", "cpe:/a:drftpd:drftpd" },
 }
 
 return {

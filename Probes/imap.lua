@@ -10,6 +10,12 @@ local products = {
   { "Courier%-IMAP", "Courier imapd", "cpe:/a:courier-mta:courier-imap" },
   { "IMAP4rev1 (20%d%d%a*%.?%d*) at", "UW imapd", "cpe:/a:university_of_washington:imap_toolkit" },
   { "Microsoft Exchange", "Microsoft Exchange imapd", "cpe:/a:microsoft:exchange_server", "Windows" },
+  { "The Microsoft Exchange IMAP4 service is ready", "Microsoft Exchange imapd", "cpe:/a:microsoft:exchange_server",
+    "Windows" },
+  { "Zimbra IMAP4rev1", "Zimbra imapd", "cpe:/a:zimbra:collaboration_server" },
+  { "Gimap ready", "Google Gmail imapd" },
+  { "hMailServer", "hMailServer imapd", "cpe:/a:hmailserver:hmailserver", "Windows" },
+  { "IceWarp", "IceWarp imapd", "cpe:/a:icewarp:mail_server" },
 }
 
 return {

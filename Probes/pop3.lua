@@ -8,6 +8,10 @@ local products = {
   { "Cyrus POP3 v?([%d%.]+)", "Cyrus pop3d", "cpe:/a:cmu:cyrus_imap_server" },
   { "Qpopper %(version ([%d%.]+)%)", "Qpopper", "cpe:/a:qualcomm:qpopper" },
   { "^%+OK Hello there", "Courier pop3d", "cpe:/a:courier-mta:courier" },
+  { "The Microsoft Exchange POP3 service is ready", "Microsoft Exchange pop3d", "cpe:/a:microsoft:exchange_server",
+    "Windows" },
+  { "Zimbra POP3", "Zimbra pop3d", "cpe:/a:zimbra:collaboration_server" },
+  { "POP3 server %(Version ([%d%.]+)", "UW ipop3d", "cpe:/a:university_of_washington:imap_toolkit" },
 }
 
 return {

@@ -49,6 +49,10 @@ return {
         result.product = "Microsoft Terminal Services"
         result.os = "Windows"
         result.cpe = "cpe:/o:microsoft:windows"
+      elseif value == 1 and flags & 0xFE == 0 then
+        -- TLS picked over CredSSP, and none of the newer flags: xrdp answers so (its
+        -- xrdp_iso.c sets only EXTENDED_CLIENT_DATA_SUPPORTED), as Windows 7/2008 R2 set to SSL do.
+        result.extra = result.extra .. "; no CredSSP, no graphics pipeline (xrdp, or an older Windows)"
       end
     elseif kind == 3 then -- RDP_NEG_FAILURE
       result.extra = "negotiation failed: " .. (failures[value] or string.format("code %d", value))

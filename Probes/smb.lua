@@ -1,6 +1,7 @@
 -- SMB: an SMB2 NEGOTIATE offering dialects 2.0.2 to 3.1.1 (MS-SMB2 2.2.3) in a NetBIOS session
 -- message; the response gives the chosen dialect, the server GUID and the server's clock.
--- On 139 a NetBIOS session request for "*SMBSERVER" comes first.
+-- On 139 a NetBIOS session request for "*SMBSERVER" comes first. An anonymous NTLMSSP session
+-- setup then gives the computer and domain names (and Windows' version) without logging in.
 
 local dialects = { [0x0202] = "2.0.2", [0x0210] = "2.1", [0x0300] = "3.0", [0x0302] = "3.0.2",
                    [0x0311] = "3.1.1", [0x02FF] = "2.x (multi-protocol)" }
@@ -59,6 +60,59 @@ local function filetime(ticks)
                        rest // 3600, rest % 3600 // 60, rest % 60)
 end
 
+-- An anonymous SESSION_SETUP with an NTLMSSP NEGOTIATE in SPNEGO (MS-SMB2 2.2.5, MS-NLMP 2.2.1.1):
+-- the server's CHALLENGE names the computer and domain (NetBIOS and DNS, MS-NLMP 2.2.2.1) and,
+-- when it sets NEGOTIATE_VERSION, its OS version. Returns { [1] = NetBIOS computer, [2] = NetBIOS
+-- domain, [3] = DNS computer, version = "6.1.7600" } or nil. Nothing is authenticated.
+local function challenge(sock)
+  local ntlm = "NTLMSSP\0" .. string.pack("<I4I4", 1, 0xA2088207) .. string.rep("\0", 16) ..
+               string.pack("<BBI2BBBB", 6, 1, 7601, 0, 0, 0, 15)
+  local token = "\x04" .. string.char(#ntlm) .. ntlm
+  token = "\xA2" .. string.char(#token) .. token
+  local mechs = "\xA0\x0E\x30\x0C\x06\x0A\x2B\x06\x01\x04\x01\x82\x37\x02\x02\x0A"
+  local init = "\x30" .. string.char(#mechs + #token) .. mechs .. token
+  init = "\xA0" .. string.char(#init) .. init
+  local blob = "\x06\x06\x2B\x06\x01\x05\x05\x02" .. init
+  blob = "\x60" .. string.char(#blob) .. blob
+  local header = "\xFESMB" .. string.pack("<I2I2I4I2I2I4I4I8I4I4I8", 64, 0, 0, 1, 31, 0, 0, 1, 0, 0, 0)
+                 .. string.rep("\0", 16)
+  local body = string.pack("<I2BBI4I4I2I2I8", 25, 0, 1, 0, 0, 64 + 24, #blob, 0) .. blob
+  local message = header .. body
+  if not sock:send(string.pack(">I4", #message) .. message) then return nil end
+  local frame = sock:receive_bytes(4, 2000)
+  if not frame or frame:byte(1) ~= 0 then return nil end
+  local length = string.unpack(">I4", frame) & 0xFFFFFF
+  if length < 64 or length > 65536 then return nil end
+  local reply = sock:receive_bytes(length, 3000)
+  if not reply or reply:sub(1, 4) ~= "\xFESMB" then return nil end
+  local start = reply:find("NTLMSSP\0\2\0\0\0", 65, true)
+  if not start or start + 47 > #reply then return nil end
+  local c = reply:sub(start)
+  local flags = string.unpack("<I4", c, 21)
+  local info_length, _, info_offset = string.unpack("<I2I2I4", c, 41)
+  local out = {}
+  if flags & 0x02000000 ~= 0 and #c >= 56 then
+    local major, minor, build = string.unpack("<BBI2", c, 49)
+    out.version = string.format("%d.%d.%d", major, minor, build)
+  end
+  local info = c:sub(info_offset + 1, info_offset + info_length)
+  local at = 1
+  for _ = 1, 16 do
+    if at + 3 > #info then break end
+    local id, size = string.unpack("<I2I2", info, at)
+    if id == 0 then break end
+    local value = info:sub(at + 4, at + 3 + size)
+    if id >= 1 and id <= 4 then
+      -- UTF-16LE, as ASCII where it is ASCII.
+      local text = value:gsub("(.)(.)", function(low, high) return high == "\0" and low or "?" end)
+      text = text:gsub("[^%w%.%-_]", ""):sub(1, 64)
+      if text ~= "" then out[id == 1 and 1 or (id == 2 and 2 or (id == 3 and 3 or 4))] = text end
+    end
+    at = at + 4 + size
+  end
+  return out
+end
+
 return {
   name = "smb",
   description = "SMB servers (Windows, Samba): SMB2 dialect, server GUID and clock from NEGOTIATE",
@@ -86,23 +140,25 @@ return {
     local length = string.unpack(">I4", frame) & 0xFFFFFF
     if length < 32 or length > 65536 then sock:close() return nil end
     local message = sock:receive_bytes(length, 3000)
-    sock:close()
-    if not message then return nil end
+    if not message then sock:close() return nil end
     if message:sub(1, 4) == "\xFFSMB" then
+      sock:close()
       return { name = "smb", extra = "answered in SMB1" }
     end
     if #message < 64 or message:sub(1, 4) ~= "\xFESMB" or string.unpack("<I2", message, 5) ~= 64 then
+      sock:close()
       return nil
     end
     local status, command, _, flags = string.unpack("<I4I2I2I4", message, 9)
-    if command ~= 0 or flags & 1 == 0 then return nil end -- a NEGOTIATE response, server to client
+    if command ~= 0 or flags & 1 == 0 then sock:close() return nil end -- a NEGOTIATE response
 
     local result = { name = "smb" }
     if status ~= 0 then
+      sock:close()
       result.extra = string.format("NEGOTIATE refused, status 0x%08x", status)
       return result
     end
-    if #message < 128 or string.unpack("<I2", message, 65) ~= 65 then return nil end
+    if #message < 128 or string.unpack("<I2", message, 65) ~= 65 then sock:close() return nil end
     local security, dialect = string.unpack("<I2I2", message, 67)
     local server_guid = message:sub(73, 88)
     local system_time = string.unpack("<I8", message, 105)
@@ -112,7 +168,26 @@ return {
     notes[#notes + 1] = "server GUID " .. guid(server_guid)
     local clock = filetime(system_time)
     if clock then notes[#notes + 1] = "system time " .. clock end
+    local ntlm = challenge(sock)
+    sock:close()
+    if ntlm then
+      local names = {}
+      if ntlm[2] then names[#names + 1] = "domain " .. ntlm[2] end
+      if ntlm[1] then names[#names + 1] = "NetBIOS name " .. ntlm[1] end
+      if ntlm[3] then names[#names + 1] = "DNS name " .. ntlm[3]; result.hostnames = { ntlm[3] } end
+      if ntlm.version then names[#names + 1] = "NTLM version " .. ntlm.version end
+      if #names > 0 then table.insert(notes, 2, table.concat(names, ", ")) end
+    end
     result.extra = table.concat(notes, "; ")
+    -- Samba's smbd makes its server GUID of its NetBIOS name in lower case, padded with NULs
+    -- (Windows' is random): the name gives Samba and the host away.
+    local samba_name = server_guid:match("^([%l%d][%l%d%-_%.]*)%z*$")
+    if samba_name then
+      result.product, result.cpe = "Samba smbd", "cpe:/a:samba:samba"
+      result.hostnames = result.hostnames or { samba_name }
+    elseif ntlm and ntlm.version then
+      result.os = "Windows" -- NTLM's version field is Windows' (Samba's is a fixed 6.1.0)
+    end
     return result
   end,
 }

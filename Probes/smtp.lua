@@ -8,10 +8,20 @@ local products = {
   { "Postfix", "Postfix", "cpe:/a:postfix:postfix" },
   { "Exim ([%d%.]+)", "Exim", "cpe:/a:exim:exim" },
   { "Sendmail ([%d%.]+)", "Sendmail", "cpe:/a:sendmail:sendmail" },
+  { "Sendmail", "Sendmail", "cpe:/a:sendmail:sendmail" },
   { "OpenSMTPD", "OpenSMTPD", "cpe:/a:openbsd:opensmtpd" },
   { "Microsoft ESMTP MAIL Service, Version: ([%d%.]+)", "Microsoft ESMTP",
     "cpe:/a:microsoft:internet_information_services", "Windows" },
-  { "Microsoft ESMTP MAIL Service", "Microsoft ESMTP", "cpe:/a:microsoft:exchange_server", "Windows" },
+  { "Microsoft ESMTP MAIL Service", "Microsoft Exchange smtpd", "cpe:/a:microsoft:exchange_server", "Windows" },
+  { "Haraka/([%d%.]+)", "Haraka", "cpe:/a:haraka_project:haraka" },
+  { "hMailServer", "hMailServer", "cpe:/a:hmailserver:hmailserver", "Windows" },
+  { "MailEnable", "MailEnable smtpd", "cpe:/a:mailenable:mailenable", "Windows" },
+  { "MDaemon ([%d%.]+)", "MDaemon", "cpe:/a:alt-n:mdaemon", "Windows" },
+  { "Kerio Connect ([%d%.]+)", "Kerio Connect", "cpe:/a:kerio:connect" },
+  { "IceWarp ([%d%.]+)", "IceWarp", "cpe:/a:icewarp:mail_server" },
+  { "ZMailer Server ([%d%.]+)", "ZMailer", "cpe:/a:zmailer:zmailer" },
+  { "Python SMTP ([%d%.]+)", "aiosmtpd", "cpe:/a:aiosmtpd_project:aiosmtpd" },
+  { "Zimbra", "Zimbra smtpd", "cpe:/a:zimbra:collaboration_server" },
 }
 
 return {

@@ -11,6 +11,9 @@ local IAC, SB, WILL, WONT, DO, DONT = 255, 250, 251, 252, 253, 254
 local daemons = {
   ["\xFF\xFD\x18\xFF\xFD\x20\xFF\xFD\x23\xFF\xFD\x27"] = "Linux telnetd",  -- netkit-telnetd
   ["\xFF\xFD\x01\xFF\xFD\x1F\xFF\xFB\x01\xFF\xFB\x03"] = "BusyBox telnetd",
+  -- GNU inetutils telnetd built with authentication and encryption (Debian's): WILL AUTHENTICATION,
+  -- WILL ENCRYPT, then DO TTYPE, TSPEED, XDISPLOC, NEW-ENVIRON, OLD-ENVIRON.
+  ["\xFF\xFB\x25\xFF\xFB\x26\xFF\xFD\x18\xFF\xFD\x20\xFF\xFD\x23\xFF\xFD\x27\xFF\xFD\x24"] = "GNU inetutils telnetd",
 }
 
 local systems = {

@@ -31,8 +31,31 @@ local function security_types(sock, minor)
     local reason = size and sock:receive_bytes(math.min(string.unpack(">I4", size), 200), 3000)
     return nil, reason or "connection refused"
   end
-  for i, kind in ipairs(types) do types[i] = security_names[kind] or ("type " .. kind) end
-  return types
+  local open = false
+  for i, kind in ipairs(types) do
+    open = open or kind == 1
+    types[i] = security_names[kind] or ("type " .. kind)
+  end
+  return types, nil, open
+end
+
+-- With security None chosen, ClientInit (shared) is answered by ServerInit (RFC 6143 7.3.2):
+-- the framebuffer size and the desktop's name.
+local function server_init(sock, minor)
+  if minor >= 7 then
+    sock:send("\1")
+    if minor >= 8 then
+      local status = sock:receive_bytes(4, 3000)
+      if not status or string.unpack(">I4", status) ~= 0 then return nil end
+    end
+  end
+  sock:send("\1")
+  local init = sock:receive_bytes(24, 3000)
+  if not init then return nil end
+  local width, height = string.unpack(">I2I2", init)
+  local length = string.unpack(">I4", init, 21)
+  local name = length > 0 and sock:receive_bytes(math.min(length, 256), 3000) or ""
+  return string.format("%dx%d", width, height), (name or ""):gsub("[^%g ]", "")
 end
 
 return {
@@ -71,10 +94,13 @@ return {
       if not sock or not sock:receive_bytes(12, 3000) then return result end
     end
     sock:send(string.format("RFB 003.%03d\n", reply_minor))
-    local types, reason = security_types(sock, reply_minor)
+    local types, reason, open = security_types(sock, reply_minor)
+    local size, desktop
+    if open then size, desktop = server_init(sock, reply_minor) end
     sock:close()
     if types then
       result.extra = result.extra .. "; security: " .. table.concat(types, ", ")
+      if size then result.extra = result.extra .. "; open: desktop \"" .. desktop .. "\" " .. size end
     elseif reason then
       result.extra = result.extra .. "; refused: " .. reason:gsub("[^%g ]", "")
     end

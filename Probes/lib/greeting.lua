@@ -79,9 +79,11 @@ function greeting.first_line(text)
   return (text:match("^[^\n]*"):gsub("[^%g ]", "."):sub(1, 100))
 end
 
--- "Debian" or "Ubuntu" when the greeting says so, as Debian's and Ubuntu's packages do.
+-- "Debian" or "Ubuntu" when the greeting says so, as Debian's and Ubuntu's packages do
+-- ("(Debian/GNU)", "(Ubuntu)", Sendmail's "8.17.1.9/Debian-2").
 function greeting.distro(text)
-  return text:match("%((Debian)[/%)]") or text:match("%((Ubuntu)[/%)]")
+  return text:match("%((Debian)[/%)]") or text:match("%((Ubuntu)[/%)]") or text:match("/(Debian)%-%d")
+         or text:match("/(Ubuntu)%-%d")
 end
 
 return greeting

@@ -72,6 +72,80 @@ public enum Sockets {
         return .failed(code)
     }
 
+    /// Dissolves a UDP socket's association (connect to AF_UNSPEC): it keeps its local port and
+    /// then receives from anyone.
+    public static func disconnect(_ fd: Int32) -> Bool {
+        var address = sockaddr()
+        address.sa_family = sa_family_t(AF_UNSPEC)
+        return connect(fd, &address, socklen_t(MemoryLayout<sockaddr>.size)) == 0
+    }
+
+    /// Connects a UDP socket (again) to one peer; true on success.
+    public static func connectUDP(_ fd: Int32, to address: IPAddress, port: UInt16) -> Bool {
+        var (storage, length) = socketAddress(address, port: port)
+        return withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
+        } == 0
+    }
+
+    /// Receives one datagram without blocking, with its source; nil (errno set) when none is there.
+    public static func receiveFrom(_ fd: Int32, max: Int = 65536) -> ([UInt8], IPAddress, UInt16)? {
+        var buffer = [UInt8](repeating: 0, count: max)
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let count = buffer.withUnsafeMutableBytes { bytes in
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(fd, bytes.baseAddress, max, Int32(MSG_DONTWAIT), $0, &length)
+                }
+            }
+        }
+        guard count >= 0 else { return nil }
+        buffer.removeSubrange(count...)
+        guard let (address, port) = endpoint(storage) else { return (buffer, .v4(0), 0) }
+        return (buffer, address, port)
+    }
+
+    /// The port a connected socket's peer has.
+    public static func peerPort(_ fd: Int32) -> UInt16? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let status = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        return status == 0 ? endpoint(storage)?.1 : nil
+    }
+
+    /// Sends one datagram to a peer (on a socket that is not connected); bytes sent or nil.
+    public static func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, to address: IPAddress, port: UInt16) -> Int? {
+        var (storage, length) = socketAddress(address, port: port)
+        let sent = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL), $0, length)
+            }
+        }
+        return sent >= 0 ? sent : nil
+    }
+
+    private static func endpoint(_ storage: sockaddr_storage) -> (IPAddress, UInt16)? {
+        let family = Int32(storage.ss_family)
+        var storage = storage
+        return withUnsafeBytes(of: &storage) { raw -> (IPAddress, UInt16)? in
+            switch family {
+            case AF_INET:
+                let sin = raw.load(as: sockaddr_in.self)
+                return (.v4(UInt32(bigEndian: sin.sin_addr.s_addr)), UInt16(bigEndian: sin.sin_port))
+            case AF_INET6:
+                let sin6 = raw.load(as: sockaddr_in6.self)
+                var value: UInt128 = 0
+                withUnsafeBytes(of: sin6.sin6_addr) { for byte in $0 { value = value << 8 | UInt128(byte) } }
+                return (.v6(value), UInt16(bigEndian: sin6.sin6_port))
+            default:
+                return nil
+            }
+        }
+    }
+
     /// The outcome of a connect once the descriptor is writable: 0 or an errno.
     public static func pendingError(_ fd: Int32) -> Int32 {
         var code: Int32 = 0

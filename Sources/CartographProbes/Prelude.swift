@@ -79,6 +79,13 @@ enum Prelude {
       return yield(TOKEN, "limit", self.id, math.tointeger(bytes) or 0)
     end
 
+    -- sock:follow_port() -> true | nil, err: for UDP, the next datagram may come from another port
+    -- of the same host (TFTP answers from a new one, RFC 1350 4); the socket then talks to it.
+    -- Call it before sending: sends still go to the port connected to until then.
+    function Socket:follow_port()
+      return yield(TOKEN, "follow", self.id)
+    end
+
     -- sock:starttls([sni]) -> true | nil, err: a TLS handshake over the open connection.
     function Socket:starttls(sni)
       self.buffer = ""

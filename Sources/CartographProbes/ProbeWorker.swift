@@ -757,6 +757,18 @@ final class ProbeWorker {
             lua_pushinteger(co, lua_Integer(limit))
             return .resume(1)
 
+        case "follow":
+            let id = integerArg(1) ?? -1
+            lua_settop(co, 0)
+            guard let socket = invocation.sockets[id], socket.proto == .udp else { return reply(co, nil, "not a UDP socket") }
+            guard let port = Sockets.peerPort(socket.fd), Sockets.disconnect(socket.fd) else {
+                return reply(co, nil, Self.errorText(errno))
+            }
+            invocation.sockets[id]?.follows = (invocation.address, port)
+            trace(invocation, "follow: the next datagram from \(invocation.address) on any port")
+            lua_pushboolean(co, 1)
+            return .resume(1)
+
         case "log":
             // Capped per run: a probe that logs in a loop gets one note, not the worker's memory.
             if invocation.logBytes <= Self.logBytes && invocation.log.count <= Self.logLines {
@@ -998,7 +1010,10 @@ final class ProbeWorker {
                     return reply(invocation.co, nil, status == Int32(CG_TLS_CLOSED) ? "closed" : String(cString: cg_tls_error(tls)))
                 }
             }
-            guard let sent = remaining.withUnsafeBytes({ Sockets.send(socket.fd, $0) }) else {
+            let sent = remaining.withUnsafeBytes { bytes in
+                socket.follows.map { Sockets.send(socket.fd, bytes, to: $0.0, port: $0.1) } ?? Sockets.send(socket.fd, bytes)
+            }
+            guard let sent else {
                 let code = errno
                 if code == EAGAIN || code == EWOULDBLOCK {
                     invocation.waiting = .send(socket: id, remaining: remaining)
@@ -1045,6 +1060,28 @@ final class ProbeWorker {
                 heardOverTLS(invocation)
                 return recvReply(invocation, nil, String(cString: cg_tls_error(tls)), deadline)
             }
+        }
+        if let peer = socket.follows?.0 {
+            // Datagrams from other addresses are dropped; the first from the host fixes the peer.
+            var bytes: [UInt8]?
+            for _ in 0..<16 {
+                guard let (data, from, port) = Sockets.receiveFrom(socket.fd, max: min(65536, allowed)) else { break }
+                if from == peer {
+                    if Sockets.connectUDP(socket.fd, to: from, port: port) { invocation.sockets[id]?.follows = nil }
+                    trace(invocation, "follow: answered from port \(port)")
+                    bytes = data
+                    break
+                }
+            }
+            if let bytes {
+                heard(invocation)
+                invocation.sockets[id]?.received += bytes.count
+                return recvReply(invocation, bytes, nil, deadline)
+            }
+            if MonotonicClock.now() >= deadline { return recvReply(invocation, nil, "timeout", deadline) }
+            invocation.waiting = .receive(socket: id, deadline: deadline)
+            arm(invocation, fd: socket.fd, for: .readable, until: deadline)
+            return .wait
         }
         guard let bytes = Sockets.receive(socket.fd, max: min(65536, allowed)) else {
             let code = errno
@@ -1270,6 +1307,9 @@ final class Invocation {
         /// Bytes received so far, and how many this socket may receive in all.
         var received = 0
         var receiveLimit = ProbeWorker.receiveLimit
+        /// A UDP socket that `follow_port` disconnected: it sends to this address and port, takes
+        /// the next datagram from the address, whatever its port, then is connected to that port.
+        var follows: (IPAddress, UInt16)?
         /// When its connect began, and how long it took (nanoseconds).
         var connectStarted: UInt64 = 0
         var rtt: UInt64?

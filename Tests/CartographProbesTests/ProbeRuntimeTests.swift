@@ -267,6 +267,57 @@ struct ProbeAPITests {
         #expect(closed.match?.extraInfo == "refused")
     }
 
+    @Test("UDP follow_port: an answer from another port of the host is taken, and the socket then talks to that port")
+    func udpFollowPort() throws {
+        // As a TFTP server does: the request comes in on one socket, the answer leaves from a new
+        // one (a new port), which then gets the client's next datagram and answers it.
+        func bound() -> (Int32, UInt16) {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+            var wait = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+            return (fd, UInt16(bigEndian: address.sin_port))
+        }
+        let (listener, port) = bound()
+        let (transfer, _) = bound()
+        defer { close(listener); close(transfer) }
+        let thread = Thread {
+            var buffer = [UInt8](repeating: 0, count: 512)
+            var peer = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let got = withUnsafeMutablePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(listener, &buffer, 512, 0, $0, &length) }
+            }
+            guard got > 0 else { return }
+            func answer(_ text: String) {
+                _ = Array(text.utf8).withUnsafeBytes { raw in
+                    withUnsafePointer(to: &peer) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(transfer, raw.baseAddress, raw.count, 0, $0, length) }
+                    }
+                }
+            }
+            answer("from-new-port")
+            if recv(transfer, &buffer, 512, 0) > 0 { answer("done") }
+        }
+        thread.start()
+        let result = try run("udpfollow", body: """
+            local sock = socket.connect(host, port, { protocol = "udp" })
+            assert(sock:follow_port())
+            sock:send("request")
+            local first = sock:receive(3000)
+            if not first then return nil end
+            sock:send("ack")
+            local second = sock:receive(3000)
+            return { name = "follow", extra = first .. "/" .. tostring(second) }
+        """, port: port, proto: .udp)
+        #expect(result.match?.extraInfo == "from-new-port/done", "\(result.errors)")
+    }
+
     @Test("regular expressions: alternation, counted repetition, captures, bad expressions")
     func regex() throws {
         let server = try LoopbackServer { $0.write("220 mail.example ESMTP Exim 4.96 ready\r\n"); $0.idle() }

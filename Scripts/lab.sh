@@ -469,8 +469,19 @@ cmd_up() {
     print_summary
 }
 
+# status [--only A,B] [--except A,B]: every namespace exists and every registered endpoint
+# answers; --only checks just the endpoints of those namespaces or addresses, --except leaves
+# those namespaces' endpoints out (the lab tests check the breadth parts' many daemons only in
+# the tests that map them).
 cmd_status() {
-    local ns bad=0 name addr port logfile hostport proto from
+    local ns bad=0 name addr port logfile hostport proto from only="" except=""
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+            --only) only=",$2,"; shift 2 ;;
+            --except) except=",$2,"; shift 2 ;;
+            *) die "usage: ${SCRIPT_NAME} status [--only NS|ADDRESS,...] [--except NS,...]" ;;
+        esac
+    done
     for ns in $(lab_namespaces); do
         if ! ns_exists "${ns}"; then
             log "missing namespace: ${ns}"
@@ -483,6 +494,8 @@ cmd_status() {
     fi
     if ns_exists "${NS_SCAN}"; then
         while read -r name ns addr port logfile proto from; do
+            if [[ -n ${only} && ${only} != *",${ns},"* && ${only} != *",${addr},"* ]]; then continue; fi
+            if [[ -n ${except} && ${except} == *",${ns},"* ]]; then continue; fi
             hostport="${addr}:${port}"
             [[ ${addr} == *:* ]] && hostport="[${addr}]:${port}"
             if ! probe "${addr}" "${port}" "${proto}" "${ns}" "${from}"; then
@@ -544,7 +557,7 @@ main() {
     case ${cmd} in
         up) cmd_up ;;
         down) cmd_down ;;
-        status) cmd_status ;;
+        status) cmd_status "$@" ;;
         exec) cmd_exec "$@" ;;
         add) cmd_add "$@" ;;
         remove-host) cmd_remove_host "$@" ;;

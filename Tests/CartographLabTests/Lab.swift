@@ -16,11 +16,18 @@ enum Lab {
     /// On h1's link, but no host has it: the router's ARP fails and reports it unreachable.
     static let absent = "198.18.1.99"
 
-    /// Fails the calling test with a clear message unless every lab daemon answers.
-    static func require() throws {
+    /// The lab's breadth parts: dozens of daemons each, there for the probe tests
+    /// (`LabServiceTests`), which check them host by host. The other lab tests do not need them.
+    static let serviceParts = ["cg-web", "cg-files", "cg-data"]
+
+    /// Fails the calling test with a clear message unless every lab namespace is there and every
+    /// daemon answers: those of `only` (namespaces or addresses) when given, else all but the
+    /// breadth parts' daemons.
+    static func require(only: [String] = []) throws {
         let status = Process()
         status.executableURL = URL(fileURLWithPath: "/bin/bash")
-        status.arguments = [Cartograph.packageRoot.appendingPathComponent("Scripts/lab.sh").path, "status"]
+        let filter = only.isEmpty ? ["--except", serviceParts.joined(separator: ",")] : ["--only", only.joined(separator: ",")]
+        status.arguments = [Cartograph.packageRoot.appendingPathComponent("Scripts/lab.sh").path, "status"] + filter
         let err = Pipe()
         status.standardError = err
         status.standardOutput = Pipe()

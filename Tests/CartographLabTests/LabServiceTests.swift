@@ -56,7 +56,7 @@ struct LabServiceTests {
 
     @Test("each service is found open and named by its probe", arguments: hosts)
     func services(_ host: Host) throws {
-        try Lab.require()
+        try Lab.require(only: [host.address])
         let tcp = host.expectations.filter { ($0.protocol ?? "tcp") == "tcp" }.map { String($0.port) }
         let udp = host.expectations.filter { $0.protocol == "udp" }.map { String($0.port) }
         var spec: [String] = []

@@ -30,12 +30,16 @@ final class ProgressDisplay: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
-    init(meter: ProgressMeter, mode: ProgressMode) {
+    /// Whether stage notes are printed when the mode alone would not print them (`-v`).
+    private let verbose: Bool
+
+    init(meter: ProgressMeter, mode: ProgressMode, verbose: Bool = false) {
         self.meter = meter
         self.mode = mode == .auto ? (isatty(STDERR_FILENO) == 1 ? .line : .none) : mode
+        self.verbose = verbose
     }
 
-    var showsNotes: Bool { mode == .line }
+    var showsNotes: Bool { mode == .line || verbose }
 
     func start() {
         guard mode == .line || mode == .json else { return }

@@ -74,7 +74,24 @@ struct FileIdentity {
 
 /// Report formats, for `map` and `maps report`.
 enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, csv, xml, html
+    case text, json, jsonl, csv, xml, html
+
+    /// The format and destination of `--format F -o FILE`: without `--format`, the file's
+    /// extension says (`.xml`, `.json`, `.jsonl`, `.csv`, `.html`, `.txt`); `-o -` is stdout.
+    static func destination(format: ReportFormat?, output: String?) -> (ReportFormat, String?) {
+        let path = output == "-" ? nil : output
+        if let format { return (format, path) }
+        let ext = path.map { ($0 as NSString).pathExtension.lowercased() } ?? ""
+        let inferred: ReportFormat? = switch ext {
+        case "xml": .xml
+        case "json": .json
+        case "jsonl", "ndjson": .jsonl
+        case "csv": .csv
+        case "html", "htm": .html
+        default: nil
+        }
+        return (inferred ?? .text, path)
+    }
 
     func render(_ report: MapReport) throws(CLIError) -> String {
         switch self {
@@ -83,6 +100,7 @@ enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
             do { return try JSONReport.render(report) } catch {
                 throw CLIError("cannot encode the report: \(error)", code: .failure)
             }
+        case .jsonl: return JSONLinesReport.render(report)
         case .csv: return CSVReport.render(report)
         case .xml: return XMLReport.render(report, arguments: CommandLine.arguments.joined(separator: " "), version: Cartograph.configuration.version)
         case .html: return HTMLReport.render(report)
@@ -141,6 +159,9 @@ struct MapID: ExpressibleByArgument {
         guard let number = Int64(argument), number > 0 else { return nil }
         value = number
     }
+
+    /// How the help shows a default id (else it would print the struct).
+    var defaultValueDescription: String { value.map(String.init) ?? "latest" }
 
     func resolve(in store: MapStore) throws(CLIError) -> Int64 {
         if let value { return value }

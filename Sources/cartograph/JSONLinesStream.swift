@@ -1,0 +1,111 @@
+import CartographCore
+import CartographEngine
+import CartographReport
+import Foundation
+
+/// `map --format jsonl`: writes a line for each host, open port and identified service as the
+/// scheduler finds it, and one for each map as it ends, to stdout or the `-o` file (opened once,
+/// truncated, and written line by line so a reader can follow it).
+final class JSONLinesStream: @unchecked Sendable {
+    // Guarded by `lock`: the map's thread writes lines, the interrupt watchdog may end the run.
+    private let lock = NSLock()
+    private let fd: Int32
+    private var target = ""
+    private var network = "default"
+    private var hosts = Set<String>()
+    private var ports = Set<String>()
+    private var mapsWritten = 0
+
+    init(path: String?) throws(CLIError) {
+        guard let path else {
+            fd = STDOUT_FILENO
+            return
+        }
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw CLIError("cannot write the report to \(path): \(String(cString: strerror(errno)))", code: .failure)
+        }
+    }
+
+    /// A map starts: its lines carry its target and network.
+    func began(_ skeleton: MapResult) {
+        lock.withLock {
+            target = skeleton.target
+            network = skeleton.network
+            hosts = []
+            ports = []
+        }
+    }
+
+    func event(_ event: MapEvent, mapId: Int64?, newHost: Bool) {
+        lock.withLock {
+            var lines: [JSONLine] = []
+            func line(_ kind: JSONLine.Kind, _ address: IPAddress) -> JSONLine {
+                var line = JSONLine(type: kind, mapId: mapId, target: target, network: network)
+                line.address = address.description
+                return line
+            }
+            func port(_ address: IPAddress, _ number: UInt16, _ proto: TransportProtocol) {
+                guard ports.insert("\(address) \(proto) \(number)").inserted else { return }
+                var portLine = line(.port, address)
+                portLine.port = number
+                portLine.protocol = proto
+                portLine.state = "open"
+                lines.append(portLine)
+            }
+            switch event {
+            case .live(let address, let method, _) where newHost && hosts.insert(address.description).inserted:
+                var host = line(.host, address)
+                host.discovery = method
+                lines.append(host)
+            case .port(let observation):
+                if newHost && hosts.insert(observation.address.description).inserted {
+                    lines.append(line(.host, observation.address))
+                }
+                if observation.state == .open { port(observation.address, observation.port, observation.proto) }
+            case .identified(let result):
+                guard let match = result.match else { break }
+                // A UDP port is open when a probe's payload drew an answer: no scan event said so.
+                port(result.address, result.port, result.proto)
+                var service = line(.service, result.address)
+                service.port = result.port
+                service.protocol = result.proto
+                service.service = match.name
+                service.product = match.product
+                service.version = match.version
+                service.certain = match.certain
+                lines.append(service)
+            default:
+                break
+            }
+            for line in lines { write(line.text) }
+        }
+    }
+
+    func ended(_ completion: MapCompletion) {
+        lock.withLock {
+            mapsWritten += 1
+            write(JSONLine(completion: completion).text)
+        }
+    }
+
+    /// The run was cut short: map lines for the maps that had not ended yet.
+    func finish(_ maps: [MapResult]) {
+        lock.withLock {
+            for map in maps.dropFirst(mapsWritten) { write(JSONLine(completion: MapCompletion(map: map)).text) }
+            mapsWritten = max(mapsWritten, maps.count)
+        }
+    }
+
+    private func write(_ text: String) {
+        let bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            // A reader that went away (a closed pipe) ends the lines, not the map.
+            guard count > 0 else { return }
+            written += count
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import CartographTestSupport
+import Foundation
+import Testing
+
+/// The binary driven with nmap's and naabu's habits, and its JSON lines followed live.
+@Suite("nmap habits, report files and JSON lines")
+struct HabitsTests {
+    /// An HTTP service that answers after `delayMs`, so a map of it lasts at least that long.
+    static func slowHTTP(delayMs: UInt32 = 0) throws -> LoopbackServer {
+        try LoopbackServer { connection in
+            _ = connection.read(until: "\r\n\r\n")
+            usleep(delayMs * 1000)
+            connection.write("HTTP/1.1 200 OK\r\nServer: testd/3.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        }
+    }
+
+    /// A loopback port nothing listens on (a server's, once it has stopped).
+    static func closedPort() throws -> UInt16 {
+        let server = try LoopbackServer { _ in }
+        server.stop()
+        return server.port
+    }
+
+    @Test("naabu's -host is one line naming our form and exit 64, never the help with exit 0")
+    func naabuHost() throws {
+        for arguments in [["-host", "127.0.0.1"], ["map", "-host", "127.0.0.1"], ["map", "127.0.0.1", "-silent"]] {
+            let result = try Cartograph.run(arguments)
+            #expect(result.status == 64, "\(arguments): \(result.stderr)")
+            #expect(result.stdout.isEmpty, "\(arguments) printed \(result.stdout)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+            #expect(!result.stderr.contains("USAGE") && !result.stderr.contains("OPTIONS"))
+        }
+    }
+
+    @Test("-p with service names and octet ranges reach the plan")
+    func namesAndOctets() throws {
+        let result = try Cartograph.run(["map", "-p", "ssh,http,https", "10.0.1-6.2", "10.0.0.*", "--dry-run"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("scan 3 TCP and 0 UDP port(s)"), "\(result.stdout)")
+        #expect(result.stdout.contains("addresses: 262"), "\(result.stdout)")
+        let udp = try Cartograph.run(["-sU", "--top-ports", "5", "-T4", "127.0.0.1", "--dry-run"])
+        #expect(udp.status == 0, "\(udp.stderr)")
+        #expect(udp.stdout.contains("scan 0 TCP and 5 UDP port(s)"), "\(udp.stdout)")
+    }
+
+    @Test("-o FILE.xml writes nmap XML, -oJ FILE JSON, -o - the standard output (no file named -)")
+    func reportDestinations() throws {
+        let server = try Self.slowHTTP()
+        let dir = Cartograph.scratch.appendingPathComponent("habits-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let xml = dir.appendingPathComponent("map.xml").path
+        let first = try Cartograph.run(["map", "127.0.0.1", "-p", "\(server.port)", "-n", "-o", xml])
+        #expect(first.status == 0, "\(first.stderr)")
+        let xmlText = try String(contentsOfFile: xml, encoding: .utf8)
+        #expect(xmlText.hasPrefix("<?xml"), "\(xmlText.prefix(80))")
+        #expect(xmlText.contains("portid=\"\(server.port)\""))
+        let json = dir.appendingPathComponent("out.data").path
+        let second = try Cartograph.run(["-oJ", json, "127.0.0.1", "-p", "\(server.port)", "-n"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect((try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json)))) != nil)
+        let stdout = try Cartograph.run(["map", "127.0.0.1", "-p", "\(server.port)", "-n", "--format", "text", "-o", "-"])
+        #expect(stdout.status == 0, "\(stdout.stderr)")
+        #expect(stdout.stdout.contains("\(server.port)/tcp"), "\(stdout.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: "-"))
+    }
+
+    @Test("--open leaves out closed ports and the hosts without an open one")
+    func openOnly() throws {
+        let server = try Self.slowHTTP()
+        let closed = try Self.closedPort()
+        let both = try Cartograph.run(["map", "127.0.0.1", "-p", "\(server.port),\(closed)", "-n", "--open", "--format", "json"])
+        #expect(both.status == 0, "\(both.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(both.stdout.utf8)) as? [String: Any])
+        let hosts = try #require((report["maps"] as? [[String: Any]])?.first?["hosts"] as? [[String: Any]])
+        let ports = hosts.flatMap { ($0["services"] as? [[String: Any]] ?? []).compactMap { $0["port"] as? Int } }
+        #expect(ports == [Int(server.port)])
+        let none = try Cartograph.run(["map", "127.0.0.1", "-Pn", "-p", "\(closed)", "-n", "--open", "--format", "json"])
+        #expect(none.status == 0, "\(none.stderr)")
+        let noneReport = try #require(try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [String: Any])
+        #expect(((noneReport["maps"] as? [[String: Any]])?.first?["hosts"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test("--format jsonl streams: the port line arrives while the map still runs, the map line ends it")
+    func jsonLinesStream() throws {
+        // The service answers a request after 800 ms, so identification holds the map that long
+        // after the port is found (on top of the passive banner read before the request).
+        let server = try Self.slowHTTP(delayMs: 800)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Cartograph.binary)
+        process.arguments = ["map", "127.0.0.1", "-p", "\(server.port)", "-n", "--format", "jsonl",
+                             "--db", Cartograph.freshStore()]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        var runningAtPortLine: Bool?
+        while true {
+            let data = out.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+            if runningAtPortLine == nil && text.contains("\"type\":\"port\"") { runningAtPortLine = process.isRunning }
+        }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(runningAtPortLine == true, "the port line came only at the end: \(text)")
+        let lines = try text.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        try #require(lines.map { $0["type"] as? String } == ["host", "port", "service", "map"], "\(text)")
+        for line in lines {
+            #expect(line["map_id"] as? Int == 1)
+            #expect(line["target"] as? String == "none:[127.0.0.1]")
+            #expect((line["time"] as? String)?.hasPrefix("20") == true)
+        }
+        #expect(lines[1]["port"] as? Int == Int(server.port) && lines[1]["protocol"] as? String == "tcp")
+        #expect(lines[2]["service"] as? String == "http" && lines[2]["product"] as? String == "testd")
+        #expect(lines[3]["status"] as? String == "complete" && lines[3]["open_ports"] as? Int == 1)
+    }
+
+    @Test("maps report --format jsonl writes the stored map as the same lines")
+    func storedJSONLines() throws {
+        let server = try Self.slowHTTP()
+        let store = Cartograph.freshStore()
+        let map = try Cartograph.run(["map", "127.0.0.1", "-p", "\(server.port)", "-n", "--db", store, "--progress", "none"])
+        #expect(map.status == 0, "\(map.stderr)")
+        let report = try Cartograph.run(["maps", "report", "--db", store, "-o", "-", "--format", "jsonl"])
+        #expect(report.status == 0, "\(report.stderr)")
+        let types = report.stdout.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["type"] as? String
+        }
+        #expect(types == ["host", "port", "service", "map"], "\(report.stdout)")
+    }
+
+    @Test("help texts show no internal names and each default once")
+    func helpTexts() throws {
+        let show = try Cartograph.run(["maps", "show", "--help"])
+        #expect(show.status == 0)
+        #expect(!show.stdout.contains("MapID("), "\(show.stdout)")
+        #expect(show.stdout.contains("(default: latest)"), "\(show.stdout)")
+        let map = try Cartograph.run(["map", "--help"])
+        #expect(map.stdout.contains("With --engine syn: packets per second"), "\(map.stdout)")
+        #expect(!map.stdout.contains("--timing") && !map.stdout.contains("--no-sweep"), "hidden flags shown")
+        let hosts = try Cartograph.run(["hosts", "--help"])
+        #expect(hosts.stdout.contains("(default: all)") && !hosts.stdout.contains("(default)"), "\(hosts.stdout)")
+    }
+}

@@ -297,6 +297,9 @@ public enum TargetParser {
         throw TargetError(token: token, reason: "\"\(text)\" is not a valid IPv4 address")
     }
 
+    /// Checks a host name as targets are checked (labels, characters, length).
+    public static func validateName(_ name: String) throws(TargetError) { try validateHostname(name, token: name) }
+
     static func validateHostname(_ name: String, token: String) throws(TargetError) {
         guard !name.isEmpty else { throw TargetError(token: token, reason: "missing name") }
         guard name.utf8.count <= 253 else { throw TargetError(token: token, reason: "a name is at most 253 characters") }

@@ -390,18 +390,7 @@ struct MapCommand: ParsableCommand {
     }
 
     func loadProbes() throws(CLIError) -> ProbeLibrary {
-        var directories: [String] = []
-        if let shipped = Resources.probesDirectory { directories.append(shipped) }
-        directories += probeDir
-        do {
-            let library = try ProbeLibrary.load(directories: directories)
-            for warning in library.warnings { printError("warning: \(warning)") }
-            for error in library.errors { printError("warning: probe \(error.description)") }
-            for notice in library.notices { printError("note: \(notice)") }
-            return library
-        } catch {
-            throw CLIError("probe directory \(error.file): \(error.message)", code: .noInput)
-        }
+        try ProbesCommand.Options.load(extra: probeDir, notices: true)
     }
 }
 

@@ -145,3 +145,75 @@ struct HabitsTests {
         #expect(hosts.stdout.contains("(default: all)") && !hosts.stdout.contains("(default)"), "\(hosts.stdout)")
     }
 }
+
+/// Profiles and probes of one's own, read from the user's config directory.
+@Suite("User profiles and probes")
+struct UserDirectoryTests {
+    static func configHome() throws -> URL {
+        let dir = Cartograph.scratch.appendingPathComponent("config-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test("profiles new --from fast writes an editable copy (top:N and comments kept) that list and map read")
+    func profileCopy() throws {
+        let config = try Self.configHome()
+        let environment = ["XDG_CONFIG_HOME": config.path]
+        let made = try Cartograph.run(["profiles", "new", "mine", "--from", "fast"], environment: environment)
+        #expect(made.status == 0, "\(made.stderr)")
+        let path = config.appendingPathComponent("cartograph/profiles/mine.yaml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.contains("tcp_ports: \"top:100\""), "\(text)")
+        #expect(text.contains("name: mine\n") && text.hasPrefix("# Copied from "), "\(text)")
+        let list = try Cartograph.run(["profiles", "list"], environment: environment)
+        #expect(list.stdout.split(separator: "\n").contains { $0.hasPrefix("mine ") && $0.contains(path) }, "\(list.stdout)")
+        #expect(list.stdout.split(separator: "\n").contains { $0.hasPrefix("fast ") && $0.contains("Profiles/fast.yaml") })
+        // Edited, it is what a map uses.
+        try text.replacingOccurrences(of: "\"top:100\"", with: "\"top:7\"").write(toFile: path, atomically: true, encoding: .utf8)
+        let plan = try Cartograph.run(["map", "--profile", "mine", "127.0.0.1", "--dry-run"], environment: environment)
+        #expect(plan.stdout.contains("profile mine:") && plan.stdout.contains("scan 7 TCP"), "\(plan.stdout)\(plan.stderr)")
+        let again = try Cartograph.run(["profiles", "new", "mine", "--from", "fast"], environment: environment)
+        #expect(again.status == 64 && again.stderr.contains("exists already; not overwritten"))
+    }
+
+    @Test("probes in the user's directory load by default; probes test takes a probe name and a host name")
+    func userProbes() throws {
+        let config = try Self.configHome()
+        let probes = config.appendingPathComponent("cartograph/probes")
+        try FileManager.default.createDirectory(at: probes, withIntermediateDirectories: true)
+        try """
+            return { name = "hello", description = "says hello", categories = { "safe" }, ports = { 4000 },
+              run = function(host, port)
+                local sock = socket.connect(host, port)
+                if not sock then return nil end
+                local line = sock:receive_line(2000)
+                sock:close()
+                if line and line:sub(1, 5) == "HELLO" then return { name = "hello" } end
+                return nil
+              end }
+            """.write(to: probes.appendingPathComponent("hello.lua"), atomically: true, encoding: .utf8)
+        let environment = ["XDG_CONFIG_HOME": config.path]
+        let list = try Cartograph.run(["probes", "list"], environment: environment)
+        #expect(list.stdout.split(separator: "\n").contains { $0.hasPrefix("hello ") && $0.hasSuffix(probes.path + "/hello.lua") }, "\(list.stdout)")
+        let server = try LoopbackServer { $0.write("HELLO there\r\n") }
+        let test = try Cartograph.run(["probes", "test", "hello", "localhost:\(server.port)"], environment: environment)
+        #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
+        #expect(test.stdout.contains("result: name=hello"), "\(test.stdout)")
+        let typo = try Cartograph.run(["probes", "test", "helo", "127.0.0.1:\(server.port)"], environment: environment)
+        #expect(typo.status == 64 && typo.stderr.contains("did you mean \"hello\"?"), "\(typo.stderr)")
+    }
+
+    @Test("without the shipped probes and profiles, a map is an error naming where it looked, never a map with no probes")
+    func missingResources() throws {
+        let empty = try Self.configHome()
+        let environment = ["CARTOGRAPH_HOME": empty.path, "XDG_CONFIG_HOME": empty.path]
+        let map = try Cartograph.run(["map", "127.0.0.1", "-p", "1", "-n"], environment: environment)
+        #expect(map.status == 66, "\(map.stderr)")
+        #expect(map.stderr.contains("cannot find the shipped profiles") && map.stderr.contains(empty.path + "/Profiles"), "\(map.stderr)")
+        let withProfile = try Cartograph.run(["map", "127.0.0.1", "-p", "1", "-n", "--profile", Cartograph.packageRoot.appendingPathComponent("Profiles/fast.yaml").path],
+                                             environment: environment)
+        #expect(withProfile.status == 66, "\(withProfile.stderr)")
+        #expect(withProfile.stderr.contains("cannot find the shipped probes") && withProfile.stderr.contains(empty.path + "/Probes"), "\(withProfile.stderr)")
+        #expect(withProfile.stdout.isEmpty)
+    }
+}

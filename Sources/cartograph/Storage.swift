@@ -182,17 +182,6 @@ extension MapStore {
     }
 }
 
-/// Durations as people read them: `4.2 s`, `3 min 12 s`, `2 h 5 min`.
-func humanDuration(_ seconds: TimeInterval) -> String {
-    // An ETA at a crawling rate can be astronomical (or not a number): no Int conversion then.
-    guard seconds.isFinite, seconds < 100 * 365 * 86400 else { return "more than a century" }
-    if seconds < 60 { return String(format: "%.1f s", seconds) }
-    let whole = Int(seconds)
-    if whole < 3600 { return "\(whole / 60) min \(whole % 60) s" }
-    if whole < 86400 { return "\(whole / 3600) h \(whole % 3600 / 60) min" }
-    return "\(whole / 86400) d \(whole % 86400 / 3600) h"
-}
-
 /// `--network NAME` of the listings: a name no map can have is a mistake, not an empty list.
 /// `all` is accepted where the command means every network by it.
 func checkNetworkName(_ name: String?, allowingAll: Bool) throws(CLIError) {

@@ -217,3 +217,20 @@ struct UserDirectoryTests {
         #expect(withProfile.stdout.isEmpty)
     }
 }
+
+@Suite("The progress line")
+struct ProgressLineTests {
+    @Test("labels and counts are spaced and carry their units; the raw engines' cool-down is named")
+    func spacedLine() throws {
+        let result = try Cartograph.run(["map", "127.3.0.0/24", "-p", "9", "-n", "--engine", "syn", "--probes", "none",
+                                         "--progress", "line", "--db", Cartograph.freshStore(), "-o", "/dev/null"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let drawn = result.stderr.components(separatedBy: "\r\u{1B}[K").filter { !$0.isEmpty }
+        let sweep = drawn.filter { $0.hasPrefix("sweep  ") }
+        #expect(!sweep.isEmpty, "\(result.stderr.debugDescription.prefix(400))")
+        #expect(sweep.allSatisfy { $0.range(of: #"^sweep  \d+% \d+/\d+ probes  "#, options: .regularExpression) != nil }, "\(sweep.prefix(3))")
+        // The raw engines name their cool-down (ProgressPhaseTests checks the text exactly).
+        #expect(drawn.contains { $0.contains("cool-down: up to ") }, "\(drawn.suffix(3))")
+        #expect(!drawn.contains { $0.range(of: #"^[a-z]+\d"#, options: .regularExpression) != nil }, "a label runs into its number")
+    }
+}

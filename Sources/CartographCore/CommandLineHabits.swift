@@ -68,7 +68,10 @@ public enum CommandLineHabits {
     public static func rewrite(_ arguments: [String]) -> Outcome {
         guard let first = arguments.first else { return .arguments(arguments) }
         var arguments = arguments
-        if first.hasPrefix("-") && !["-h", "--help", "--version"].contains(first) && !first.hasPrefix("--generate-completion") {
+        // The root's own options, and the calls the shell completion scripts make, stay as they are.
+        let rootOptions = ["-h", "--help", "--version"]
+        if first.hasPrefix("-") && !rootOptions.contains(first) && !first.hasPrefix("---")
+            && !first.hasPrefix("--generate-completion") && !first.hasPrefix("--experimental") {
             // `cartograph -p 22 HOST`, as with nmap: the map command is meant.
             arguments.insert("map", at: 0)
         }

@@ -31,16 +31,16 @@ struct MapCommand: ParsableCommand {
     @Argument(help: "Targets to map.")
     var targets: [String] = []
 
-    @Option(name: .customLong("iL", withSingleDash: true), help: ArgumentHelp("Read targets from a file ('-' for stdin).", valueName: "file"))
+    @Option(name: .customLong("iL", withSingleDash: true), help: ArgumentHelp("Read targets from a file ('-' for stdin).", valueName: "file"), completion: .file())
     var inputList: String?
 
     @Option(name: .long, help: ArgumentHelp("Addresses never to send a packet to (comma-separated).", valueName: "list"))
     var exclude: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Read addresses to exclude from a file.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Read addresses to exclude from a file.", valueName: "file"), completion: .file())
     var excludeFile: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Inventory file (default: $XDG_CONFIG_HOME/cartograph/inventory.yaml, if it exists).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Inventory file (default: $XDG_CONFIG_HOME/cartograph/inventory.yaml, if it exists).", valueName: "file"), completion: .file(extensions: ["yaml", "yml"]))
     var inventory: String?
 
     @Option(name: .long, help: ArgumentHelp("What an asset group @NAME maps: domains, ips or both.", valueName: "which"))
@@ -48,16 +48,16 @@ struct MapCommand: ParsableCommand {
 
     enum GroupChoice: String, ExpressibleByArgument, CaseIterable { case domains, ips, both }
 
-    @Option(name: .long, help: ArgumentHelp("Option profile: a name from Profiles/ or a path.", valueName: "name|path"))
+    @Option(name: .long, help: ArgumentHelp("Option profile: a name ('cartograph profiles list') or a path.", valueName: "name|path"), completion: Completions.profiles)
     var profile: String = "default"
 
     @Option(name: .short, help: ArgumentHelp("Ports to scan, nmap syntax: 22,80  1-1024  -  T:22,U:53  top:100  ssh,http.", valueName: "ports"))
     var ports: String?
 
-    @Option(name: .long, help: ArgumentHelp("Probes to run: names or categories, comma-separated; 'none' turns identification off.", valueName: "list"))
+    @Option(name: .long, help: ArgumentHelp("Probes to run: names or categories, comma-separated; 'none' turns identification off.", valueName: "list"), completion: Completions.probesAndCategories)
     var probes: String?
 
-    @Option(name: .long, help: ArgumentHelp("Also load probes from this directory (repeatable).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Also load probes from this directory (repeatable).", valueName: "dir"), completion: .directory)
     var probeDir: [String] = []
 
     @Flag(name: [.customShort("n"), .long], help: "Disable DNS traffic: no lookups of any kind.")
@@ -83,7 +83,7 @@ struct MapCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Report format: text, json, jsonl (a line per host, port and service as found, then per map), csv, xml (nmap) or html (default: from the -o file's extension, else text).", valueName: "format"))
     var format: ReportFormat?
 
-    @Option(name: [.short, .long], help: ArgumentHelp("Write the report to a file ('-': stdout).", valueName: "file"))
+    @Option(name: [.short, .long], help: ArgumentHelp("Write the report to a file ('-': stdout).", valueName: "file"), completion: .file())
     var output: String?
 
     @Flag(name: .long, help: "Report only open ports, and only hosts with one (nmap's --open).")

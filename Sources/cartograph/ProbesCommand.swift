@@ -57,7 +57,7 @@ struct ProbesCommand: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one probe's declaration.")
         @OptionGroup var options: Options
-        @Argument(help: "The probe's name.") var name: String
+        @Argument(help: "The probe's name.", completion: Completions.probes) var name: String
 
         func run() throws {
             let library = try options.load()
@@ -82,7 +82,7 @@ struct ProbesCommand: ParsableCommand {
             discussion: "The port goes through the same steps as in a map (passive banner read, TLS detection) with only this probe loaded. Exit 0 when the probe identified the service, 1 otherwise."
         )
 
-        @Argument(help: "A probe's name (as 'probes list' shows it) or a probe file.") var file: String
+        @Argument(help: "A probe's name (as 'probes list' shows it) or a probe file.", completion: Completions.probes) var file: String
         @Argument(help: "HOST:PORT, e.g. 127.0.0.1:22, [::1]:443 or server.example:25.") var target: String
         @OptionGroup var options: Options
         @Flag(name: .long, help: "The port is UDP.") var udp = false

@@ -30,7 +30,7 @@ struct ProfilesCommand: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show every setting of a profile, defaults filled in.")
 
-        @Argument(help: "A profile name or path.")
+        @Argument(help: "A profile name or path.", completion: Completions.profiles)
         var name: String
 
         func run() throws {
@@ -47,7 +47,7 @@ struct ProfilesCommand: ParsableCommand {
         @Argument(help: "The new profile's name (letters, digits, '-', '_').")
         var name: String
 
-        @Option(name: .long, help: ArgumentHelp("The profile to copy: a name or a path.", valueName: "name|path"))
+        @Option(name: .long, help: ArgumentHelp("The profile to copy: a name or a path.", valueName: "name|path"), completion: Completions.profiles)
         var from: String = "default"
 
         @Option(name: .long, help: ArgumentHelp("Directory to write NAME.yaml into (default: $XDG_CONFIG_HOME/cartograph/profiles).", valueName: "dir"))

@@ -10,7 +10,7 @@ public struct JSONLine: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable { case host, port, service, map }
 
     public var type: Kind
-    /// When the line was written (for a stored map: when the map ended).
+    /// When the line was written (for a stored map: when the map ended), UTC with milliseconds.
     public var time: Date
     /// The map's id in the store; nil when the map is not stored.
     public var mapId: Int64?
@@ -57,6 +57,13 @@ public struct JSONLine: Codable, Sendable, Equatable {
     public var text: String {
         let encoder = MapReport.jsonEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Lines follow each other within milliseconds: the time keeps them.
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            var container = encoder.singleValueContainer()
+            try container.encode(formatter.string(from: date))
+        }
         // Encoding fails only on non-finite numbers; a duration is always finite.
         return ((try? MapReport.jsonText(self, encoder: encoder)) ?? "{}") + "\n"
     }

@@ -102,7 +102,7 @@ struct MapCommand: ParsableCommand {
     @Flag(name: .long, help: ArgumentHelp("nmap's -v: stage notes on stderr even when it is not a terminal.", visibility: .hidden))
     var verbose = false
 
-    @Option(name: .long, help: ArgumentHelp("The network the targets are in (default: default); the same address in two networks is two hosts.", valueName: "name"))
+    @Option(name: .long, help: ArgumentHelp("The network the targets are in; the same address in two networks is two hosts.", valueName: "name"))
     var network: String = "default"
 
     @Option(name: .long, help: ArgumentHelp("A title for the map (default: its target).", valueName: "text"))

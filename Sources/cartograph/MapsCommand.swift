@@ -22,7 +22,7 @@ struct MapsCommand: ParsableCommand {
         @Option(name: .long, help: ArgumentHelp("Only maps of this network.", valueName: "name"))
         var network: String?
 
-        @Option(name: .long, help: ArgumentHelp("text or json.", valueName: "format"))
+        @Option(name: .long, help: ArgumentHelp("Output format.", valueName: "format"))
         var format: ListFormat = .text
 
         func run() throws {
@@ -159,7 +159,7 @@ struct MapsCommand: ParsableCommand {
         @Argument(help: "The older and the newer map's ids.")
         var ids: [Int64] = []
 
-        @Option(name: .long, help: ArgumentHelp("text or json.", valueName: "format"))
+        @Option(name: .long, help: ArgumentHelp("Output format.", valueName: "format"))
         var format: ListFormat = .text
 
         @Flag(name: .long, help: "Also compare maps still running (their findings are partial).")
@@ -219,7 +219,7 @@ struct HostsCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A network's name, or 'all'.", valueName: "name|all"))
     var network: String = "all"
 
-    @Option(name: .long, help: ArgumentHelp("text or json.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Output format.", valueName: "format"))
     var format: MapsCommand.ListFormat = .text
 
     func run() throws {

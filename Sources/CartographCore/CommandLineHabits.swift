@@ -23,7 +23,11 @@ public enum CommandLineHabits {
         "-iL", "-p", "-o", "--output", "--exclude", "--exclude-file", "--inventory", "--group-targets", "--profile",
         "--probes", "--probe-dir", "--dns-servers", "--rate", "--engine", "--format", "--network", "--title",
         "--notifications", "--progress", "--db", "--timeout", "--arg", "--dir", "--from", "--timing", "--top-ports",
+        "--excludefile", "--max-rate",
     ]
+
+    /// nmap's long options with a Cartograph twin under another name.
+    static let longTwins = ["--excludefile": "--exclude-file", "--max-rate": "--rate"]
 
     /// naabu's single-dash words (and nmap's long ones people type with one dash), with ours.
     static let foreignWords: [String: String] = [
@@ -46,6 +50,7 @@ public enum CommandLineHabits {
         "-help": "ask for the help with --help",
         "-version": "ask for the version with --version",
         "-iR": "Cartograph never picks random targets; give them as arguments or with -iL FILE",
+        "-min-rate": "set the rate with --rate N",
         "-oG": "grepable output is not written; use --format csv -o FILE (one row per port)",
         "-oS": "script-kiddie output is not written; use -oN FILE",
         "-sA": "ACK scans are not supported; use -sS (--engine syn) or -sT (--engine connect)",
@@ -67,6 +72,7 @@ public enum CommandLineHabits {
 
     public static func rewrite(_ arguments: [String]) -> Outcome {
         guard let first = arguments.first else { return .arguments(arguments) }
+        if first == "-V" && arguments.count == 1 { return .arguments(["--version"]) }
         var arguments = arguments
         // The root's own options, and the calls the shell completion scripts make, stay as they are.
         let rootOptions = ["-h", "--help", "--version"]
@@ -98,7 +104,7 @@ public enum CommandLineHabits {
             let name = word.split(separator: "=", maxSplits: 1).first.map(String.init) ?? word
             if valueOptions.contains(name) && !word.contains("=") {
                 guard let next = value(after: word) else { out.append(word); continue }
-                if isMap && name == "-p" { ports = next } else if isMap && name == "--top-ports" { topPorts = next } else { out += [word, next] }
+                if isMap && name == "-p" { ports = next } else if isMap && name == "--top-ports" { topPorts = next } else { out += [longTwins[word] ?? word, next] }
                 continue
             }
             if isMap && word.hasPrefix("--top-ports=") { topPorts = String(word.dropFirst(12)); continue }
@@ -115,6 +121,7 @@ public enum CommandLineHabits {
                 continue
             }
             if isMap && (word == "-v" || word == "-d") { out.append("--verbose"); continue }
+            if isMap && word == "-F" { topPorts = "100"; continue }   // nmap's fast scan: the top 100 ports
             guard word.hasPrefix("-") && !word.hasPrefix("--") && word.count > 2 else {
                 out.append(word)
                 continue
@@ -130,7 +137,7 @@ public enum CommandLineHabits {
             case "-sT": out += ["--engine", "connect"]; tcp = true
             case "-sU": udp = true
             case "-sV": break   // identification runs by default
-            case "-sn": out.append("--no-port-scan")
+            case "-sn", "-sP": out.append("--no-port-scan")
             case "-Pn": out.append("--no-sweep")
             case "-v", "-vv", "-vvv", "-d", "-dd", "-ddd": out.append("--verbose")
             case "-oX", "-oN", "-oJ":

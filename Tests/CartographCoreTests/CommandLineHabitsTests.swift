@@ -51,6 +51,10 @@ struct CommandLineHabitsTests {
         ("map H -- -sV", "map H -- -sV"),
         ("maps report -o -", "maps report -o -"),
         ("--help", "--help"),
+        ("-V", "--version"),
+        ("map -F H", "map H -p top:100"),
+        ("map -sP H", "map --no-port-scan H"),
+        ("map --excludefile x.txt --max-rate 50 H", "map --exclude-file x.txt --rate 50 H"),
         ("--version", "--version"),
         ("probes test ssh 127.0.0.1:22 --timeout -5", "probes test ssh 127.0.0.1:22 --timeout -5"),
     ])
@@ -84,7 +88,7 @@ struct CommandLineHabitsTests {
     @Test("every value option of the rewrite keeps its value, even one that looks like a flag")
     func valueOptions() {
         for option in CommandLineHabits.valueOptions where !["-p", "--top-ports"].contains(option) {
-            #expect(Self.rewritten("map \(option) -host H") == ["map", option, "-host", "H"], "\(option)")
+            #expect(Self.rewritten("map \(option) -host H") == ["map", CommandLineHabits.longTwins[option] ?? option, "-host", "H"], "\(option)")
         }
     }
 }

@@ -29,6 +29,7 @@ fi
 
 fail() { echo "check-install: FAIL: $*" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/cartograph-check-install.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
 mount -t tmpfs tmpfs /usr/local
 
 # Copied away from any resources (and before the install puts them under /usr/local).
@@ -68,7 +69,7 @@ completion=$(cartograph ---completion map -- --profile 2 0 cartograph map --prof
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null' EXIT
+trap 'kill $server 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break; sleep 0.1; done
 lines=$(cartograph map 127.0.0.1 -p "$port" -n --format jsonl --progress none 2>"$WORK/map.err") \
     || fail "the map failed: $(cat "$WORK/map.err")"

@@ -15,8 +15,15 @@ final class JSONLinesStream: @unchecked Sendable {
     private var hosts = Set<String>()
     private var ports = Set<String>()
     private var mapsWritten = 0
+    private var readerGone = false
+    /// Called once when the reader goes away (`| head -1`): the map is stopped as by Ctrl-C, so
+    /// it is stored as interrupted instead of the process dying of SIGPIPE mid-write.
+    private let goneAway: () -> Void
 
-    init(path: String?) throws(CLIError) {
+    init(path: String?, goneAway: @escaping () -> Void) throws(CLIError) {
+        self.goneAway = goneAway
+        // A closed pipe is an EPIPE for `write` to see, not a signal that ends the process.
+        signal(SIGPIPE, SIG_IGN)
         guard let path else {
             fd = STDOUT_FILENO
             return
@@ -98,13 +105,20 @@ final class JSONLinesStream: @unchecked Sendable {
     }
 
     private func write(_ text: String) {
+        guard !readerGone else { return }
         let bytes = Array(text.utf8)
         var written = 0
         while written < bytes.count {
             let count = bytes[written...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
-            // A reader that went away (a closed pipe) ends the lines, not the map.
-            guard count > 0 else { return }
+            guard count > 0 else {
+                if errno == EPIPE {
+                    readerGone = true
+                    printError("the reader of the JSON lines went away; stopping the map")
+                    goneAway()
+                }
+                return
+            }
             written += count
         }
     }

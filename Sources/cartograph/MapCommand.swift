@@ -134,7 +134,7 @@ struct MapCommand: ParsableCommand {
         if let output, !dryRun { try store.checkReport(output) }
         if noPortScan && ports != nil { throw CLIError("-sn maps without a port scan; drop -p (or -sn)", code: .usage) }
         // JSON lines are written as the map runs; the end only adds what did not end.
-        let stream = format == .jsonl && !dryRun ? try JSONLinesStream(path: output) : nil
+        let stream = format == .jsonl && !dryRun ? try JSONLinesStream(path: output, goneAway: { interruption.cancel() }) : nil
         let watchdog = InterruptWatchdog(flag: interruption) { maps throws(CLIError) in
             if let stream { return stream.finish(maps) }
             try emit(try format.render(MapReport(maps: maps, openOnly: openOnly)), to: output)

@@ -118,6 +118,33 @@ struct HabitsTests {
         #expect(lines[3]["status"] as? String == "complete" && lines[3]["open_ports"] as? Int == 1)
     }
 
+    @Test("a reader that goes away after one line (| head -1) stops the map as Ctrl-C would: stored, exit 130, no SIGPIPE death")
+    func readerGoesAway() throws {
+        let server = try Self.slowHTTP(delayMs: 800)
+        let store = Cartograph.freshStore()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Cartograph.binary)
+        process.arguments = ["map", "127.0.0.1", "-p", "\(server.port)", "-n", "--format", "jsonl", "--db", store]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        var first = Data()
+        while !first.contains(UInt8(ascii: "\n")) {
+            let data = out.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            first += data
+        }
+        try out.fileHandleForReading.close()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(String(decoding: first, as: UTF8.self).hasPrefix("{\"address\":\"127.0.0.1\""), "\(String(decoding: first, as: UTF8.self))")
+        #expect(process.terminationReason == .exit && process.terminationStatus == 130, "\(process.terminationReason) \(process.terminationStatus): \(stderr)")
+        #expect(stderr.contains("the reader of the JSON lines went away; stopping the map"), "\(stderr)")
+        let list = try Cartograph.run(["maps", "list", "--db", store])
+        #expect(list.stdout.contains("interrupted"), "\(list.stdout)")
+    }
+
     @Test("maps report --format jsonl writes the stored map as the same lines")
     func storedJSONLines() throws {
         let server = try Self.slowHTTP()

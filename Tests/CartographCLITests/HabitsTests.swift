@@ -273,4 +273,14 @@ struct ProgressLineTests {
         #expect(drawn.contains { $0.contains("cool-down: up to ") }, "\(drawn.suffix(3))")
         #expect(!drawn.contains { $0.range(of: #"^[a-z]+\d"#, options: .regularExpression) != nil }, "a label runs into its number")
     }
+
+    @Test("the connect engine's retries are shown as retries: a lab address nobody answers (198.18.1.99)")
+    func connectRetries() throws {
+        let result = try Cartograph.run(["map", "198.18.1.99", "-Pn", "-p", "1-20", "-n", "--engine", "connect", "--probes", "none",
+                                         "--progress", "line", "--db", Cartograph.freshStore(), "-o", "/dev/null"], namespace: "cg-scan")
+        #expect(result.status == 0, "\(result.stderr)")
+        let drawn = result.stderr.components(separatedBy: "\r\u{1B}[K")
+        #expect(drawn.contains { $0.hasPrefix("scan  0% 0/20 ports  hosts 0  open 0  retrying 20 silent ports") }, "\(result.stderr.debugDescription.prefix(600))")
+        #expect(!drawn.contains { $0.contains("ETA 0.0 s") }, "an ETA of 0 while the retries run")
+    }
 }

@@ -57,7 +57,6 @@ public enum CommandLineHabits {
         "-sF": "FIN scans are not supported; use -sS (--engine syn) or -sT (--engine connect)",
         "-sN": "NULL scans are not supported; use -sS (--engine syn) or -sT (--engine connect)",
         "-sX": "Xmas scans are not supported; use -sS (--engine syn) or -sT (--engine connect)",
-        "-sC": "scripts are Cartograph's Lua probes, run by default; choose them with --probes LIST",
         "-sL": "list the plan without sending with --dry-run",
         "-sO": "IP protocol scans are not supported",
         "-PE": "choose sweep methods in a profile (host_discovery.methods: [icmp-echo]); see cartograph profiles new",
@@ -122,6 +121,9 @@ public enum CommandLineHabits {
             }
             if isMap && (word == "-v" || word == "-d") { out.append("--verbose"); continue }
             if isMap && word == "-F" { topPorts = "100"; continue }   // nmap's fast scan: the top 100 ports
+            // What these ask nmap for, a map does by default: identification with the default
+            // probes, OS and device classification, the traceroute, IPv6 targets as given.
+            if isMap && ["-A", "-O", "-6", "-sC", "--traceroute"].contains(word) { continue }
             guard word.hasPrefix("-") && !word.hasPrefix("--") && word.count > 2 else {
                 out.append(word)
                 continue

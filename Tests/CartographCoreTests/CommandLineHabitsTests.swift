@@ -52,6 +52,7 @@ struct CommandLineHabitsTests {
         ("maps report -o -", "maps report -o -"),
         ("--help", "--help"),
         ("-V", "--version"),
+        ("map -A -O -6 -sC --traceroute H", "map H"),
         ("map -F H", "map H -p top:100"),
         ("map -sP H", "map --no-port-scan H"),
         ("map --excludefile x.txt --max-rate 50 H", "map --exclude-file x.txt --rate 50 H"),

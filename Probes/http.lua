@@ -1,30 +1,17 @@
--- HTTP: a GET of "/" (or args.path); product and version come from the Server header.
--- Over TLS (port.tls) the service is "https", with the certificate's DNS names as hostnames.
+-- HTTP on any port: a GET of "/" (or args.path), then an OPTIONS (WebDAV's DAV header). The
+-- server product and version come from the Server header (a proxy or cache from Via) or, where
+-- it is silent, from one more request whose answer only one server gives; what runs behind it
+-- (IPP, a forward proxy, Docker, etcd, ...) from the tables of lib/webapps.lua, which name the
+-- service. Over TLS (port.tls) plain HTTP is "https", with the certificate's DNS names as
+-- hostnames; anything else keeps its own name.
 local cert = require("cert")
+local http = require("http")
 local text = require("text")
-
-local known_servers = {
-  nginx = "cpe:/a:f5:nginx",
-  Apache = "cpe:/a:apache:http_server",
-  lighttpd = "cpe:/a:lighttpd:lighttpd",
-  ["Microsoft-IIS"] = "cpe:/a:microsoft:internet_information_services",
-  Caddy = "cpe:/a:caddyserver:caddy",
-}
-
-local function read_body(sock, limit)
-  local parts, size = {}, 0
-  while size < limit do
-    local data = sock:receive(2000)
-    if not data then break end
-    parts[#parts + 1] = data
-    size = size + #data
-  end
-  return table.concat(parts):sub(1, limit)
-end
+local webapps = require("webapps")
 
 return {
   name = "http",
-  description = "HTTP servers: status, server product and version, page title",
+  description = "HTTP servers and what runs behind them: server, proxy, WebDAV, APIs, page title",
   categories = { "default", "safe", "version" },
   ports = { 80, 81, 443, 3000, 5000, 8000, 8008, 8080, 8081, 8443, 8888, 9000 },
   rarity = 1,
@@ -32,47 +19,54 @@ return {
 
   run = function(host, port, args)
     if port.banner then return nil end -- an HTTP server never speaks first
-    local sock = socket.connect(host, port, { tls = port.tls, sni = host.name })
-    if not sock then return nil end
-    local name = host.name or (host.family == "ipv6" and "[" .. host.address .. "]" or host.address)
-    sock:send("GET " .. (args.path or "/") .. " HTTP/1.0\r\nHost: " .. name ..
-              "\r\nUser-Agent: cartograph\r\nAccept: */*\r\nConnection: close\r\n\r\n")
-    local status = sock:receive_line(5000)
-    local code = status and status:match("^HTTP/%d%.%d (%d%d%d)")
-    if not code then sock:close() return nil end
-
-    local headers = {}
-    while true do
-      local line = sock:receive_line(3000)
-      if not line or line == "" then break end
-      local key, value = text.header(line)
-      if key then headers[key:lower()] = value end
-    end
-    local body = read_body(sock, 16384)
-    local certificate = port.tls and sock:certificate()
-    sock:close()
+    local get = http.send(host, port, { path = args.path or "/" })
+    if not get then return nil end
+    local certificate = port.tls and get:certificate()
+    local r = http.read(get)
+    if not r then return nil end
     -- A TLS port answering plain HTTP with an error page (nginx, Apache): leave it to the run
     -- over TLS that follows TLS detection.
-    if not port.tls and code == "400" and (body:match("plain HTTP request was sent to HTTPS port")
-        or body:match("speaking plain HTTP to an SSL%-enabled server port")) then
+    if not port.tls and r.code == 400 and (r.body:find("plain HTTP request was sent to HTTPS port", 1, true)
+        or r.body:find("speaking plain HTTP to an SSL-enabled server port", 1, true)) then
       return nil
     end
+    if not port.tls and r.code == 426 and (r.headers["upgrade"] or ""):find("TLS", 1, true) then return nil end
 
-    local result = { name = port.tls and "https" or "http", extra = "status " .. code }
-    if certificate then result.hostnames = cert.dns_names(certificate) end
-    local title = text.element(body, "title")
-    if title and title ~= "" then result.extra = result.extra .. "; title: " .. title:sub(1, 80) end
-    local server = headers["server"]
-    if server then
-      server = server:sub(1, 256)
-      local product, version = server:match("^([%w%-%.]+)/([%w%.%-]+)")
-      product = product or server:match("^([%w%-%.]+)")
-      result.product, result.version = product, version
-      local cpe = product and known_servers[product]
-      if cpe then result.cpe = version and (cpe .. ":" .. version) or cpe end
-      local os = server:match("%((%a+)%)")
-      if os then result.os = os end
+    local result, hinted = webapps.identify(r)
+    local asked = {} -- path -> answer: apps that share an endpoint (/version) ask it once
+    for i = 1, math.min(#(hinted or {}), 3) do
+      local app = hinted[i]
+      if asked[app.path] == nil then
+        asked[app.path] = http.request(host, port, { path = app.path, headers = { "Accept: application/json" } }) or false
+      end
+      result = asked[app.path] and app.identify(asked[app.path]) or nil
+      if result then break end
     end
+    local app = result ~= nil
+    result = result or { name = "http" }
+    if not app then
+      webapps.server(r, result)
+      if webapps.needs_quirk(r, result) then
+        webapps.quirk(http.request(host, port, webapps.quirk_request), result)
+      end
+    end
+    if port.tls and result.name == "http" then result.name = "https" end
+    -- WebDAV answers OPTIONS with a DAV header; asked after GET, not beside it, so that one
+    -- port holds one connection at a time (they are shared with the host's other ports).
+    local o = not app and http.request(host, port, { method = "OPTIONS", limit = 0, timeout = 2000 })
+
+    local notes = { "status " .. r.code }
+    local title = text.element(r.body, "title")
+    if title and title ~= "" then notes[#notes + 1] = "title: " .. title:sub(1, 80) end
+    local dav = o and o.headers["dav"]
+    if dav and dav:match("^%s*[12]") then
+      notes[#notes + 1] = "WebDAV (DAV " .. dav:sub(1, 20) .. ")"
+    end
+    local powered = r.headers["x-powered-by"]
+    if powered and not app then notes[#notes + 1] = "powered by " .. powered:sub(1, 60) end
+    if result.extra then notes[#notes + 1] = result.extra end
+    result.extra = table.concat(notes, "; ")
+    if certificate then result.hostnames = cert.dns_names(certificate) end
     return result
   end,
 }

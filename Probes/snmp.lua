@@ -1,5 +1,6 @@
 -- SNMP: a GET of sysDescr, sysObjectID and sysName (RFC 3418) as SNMPv2c, then SNMPv1, with
--- community args.community or "public". sysObjectID's enterprise number names the agent
+-- community args.community or "public"; without an answer, SNMPv3 engine discovery (the
+-- engine id's enterprise names the agent). sysObjectID's enterprise number names the agent
 -- (Net-SNMP also tells its version), sysDescr the OS; sysDescr itself goes into extra.
 local ber = require("ber")
 
@@ -71,6 +72,49 @@ local function parse_response(data, id)
   return response
 end
 
+-- SNMPv3 engine discovery (RFC 3414 4): a reportable GET with no user and an empty engine
+-- id, answered by a Report whose security parameters hold the agent's engine id, boots and
+-- time. Needs no community, so a v3-only agent is found too.
+local function discovery_request(id)
+  local usm = ber.sequence(ber.octets(""), ber.integer(0), ber.integer(0), ber.octets(""), ber.octets(""),
+                           ber.octets(""))
+  local pdu = ber.tlv(0xa0, ber.integer(id) .. ber.integer(0) .. ber.integer(0) .. ber.sequence())
+  return ber.sequence(ber.integer(3),
+    ber.sequence(ber.integer(id), ber.integer(65507), ber.octets("\4"), ber.integer(3)),
+    ber.octets(usm), ber.sequence(ber.octets(""), ber.octets(""), pdu))
+end
+
+-- The engine id, boots and time of a v3 answer to message id, or nil.
+local function parse_discovery(data, id)
+  local tag, body = ber.decode(data)
+  if tag ~= 0x30 then return nil end
+  local message = ber.children(body)
+  if #message < 4 or message[1].tag ~= 0x02 or ber.number(message[1].value) ~= 3 then return nil end
+  local header = ber.children(message[2].value)
+  if #header < 1 or ber.number(header[1].value) ~= id or message[3].tag ~= 0x04 then return nil end
+  local _, usm_body = ber.decode(message[3].value)
+  local usm = usm_body and ber.children(usm_body) or {}
+  if #usm < 3 or usm[1].tag ~= 0x04 or #usm[1].value < 5 then return nil end
+  return usm[1].value, ber.number(usm[2].value), ber.number(usm[3].value)
+end
+
+local function v3_result(engine, boots, time)
+  local result = { name = "snmp" }
+  local first = string.unpack(">I4", engine)
+  local hex = engine:gsub(".", function(c) return string.format("%02x", c:byte()) end)
+  local extra = { "SNMPv3", "engine " .. hex:sub(1, 64), string.format("boots %d, up %d s", boots, time) }
+  if first & 0x80000000 ~= 0 then
+    local agent = agents[first & 0x7fffffff]
+    if agent then
+      result.product, result.cpe, result.os = agent[1], agent[2], agent[3]
+    else
+      extra[#extra + 1] = "enterprise " .. (first & 0x7fffffff)
+    end
+  end
+  result.extra = table.concat(extra, "; ")
+  return result
+end
+
 -- Sends one GET and waits for its answer: the response, or nil and the socket's reason.
 local function get(sock, version, community, oids)
   local id = math.random(1, 0x7fffffff)
@@ -90,7 +134,7 @@ end
 
 return {
   name = "snmp",
-  description = "SNMP agents (v1/v2c): agent, OS and sysDescr with a read community",
+  description = "SNMP agents: agent, OS and sysDescr with a read community (v1/v2c); engine id (v3)",
   categories = { "default", "safe", "version" },
   protocol = "udp",
   ports = { 161 },
@@ -100,11 +144,28 @@ return {
     local community = args.community or "public"
     local sock = socket.connect(host, port, { protocol = "udp" })
     if not sock then return nil end
-    local response, version, reason
-    for _, v in ipairs({ 1, 0 }) do
-      response, reason = get(sock, v, community, { SYS_DESCR, SYS_OBJECT_ID, SYS_NAME })
-      if response then version = v break end
-      if reason ~= "timeout" then break end -- "refused": the port is closed
+    local version
+    local response, reason = get(sock, 1, community, { SYS_DESCR, SYS_OBJECT_ID, SYS_NAME })
+    if response then
+      version = 1
+    elseif reason == "timeout" then -- "refused": the port is closed
+      -- No SNMPv2c answer: SNMPv1 with the community and SNMPv3 engine discovery (no
+      -- community needed) at once; a v1 answer wins, else a v3 agent's report.
+      local v1_id, v3_id = math.random(1, 0x7fffffff), math.random(1, 0x7fffffff)
+      sock:send(get_request(0, community, v1_id, { SYS_DESCR, SYS_OBJECT_ID, SYS_NAME }))
+      sock:send(discovery_request(v3_id))
+      local engine, boots, time
+      for _ = 1, 6 do
+        local data = sock:receive(engine and 300 or 2000)
+        if not data then break end
+        response = parse_response(data, v1_id)
+        if response then version = 0 break end
+        if not engine then engine, boots, time = parse_discovery(data, v3_id) end
+      end
+      if not response and engine then
+        sock:close()
+        return v3_result(engine, boots, time)
+      end
     end
     if not response then
       sock:close()

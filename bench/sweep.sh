@@ -5,7 +5,7 @@
 # Cartograph also runs with one probe per address, ICMP echo alone, as zmap sends (the
 # discovery-only profile sends five: echo, timestamp, SYN to 80, 443 and 22), and once more
 # without retries (profile retries: 0), which also skips the wait for routers that could not
-# resolve addresses (README: raw packets), as zmap does not wait for them either. Prints wall times (and the sweep stage's own time, from --progress json),
+# resolve addresses (docs/architecture.md: raw packet engine), as zmap does not wait for them either. Prints wall times (and the sweep stage's own time, from --progress json),
 # packets per silent address, ratios, and how many live hosts each found, and whether
 # Cartograph found every host zmap found (equal recall). zmap's time includes its cool-down
 # (-c 2, as issue 12's measurement used), as ours includes its own.

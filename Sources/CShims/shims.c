@@ -9,6 +9,12 @@
 static cg_run **cg_run_slot(lua_State *L) { return (cg_run **)lua_getextraspace(L); }
 
 enum { CG_HOOK_STEP = 1000 };
+// How long a run may compute past its slice where it cannot be preempted (see cg_budget_hook).
+#define CG_STRETCH_NS (200ull * 1000000ull)
+// The largest single block a run may allocate: a string or a table's array. Past it, building
+// the block (string.rep, a concatenation that doubles) would hold the worker in one long copy
+// that nothing can pause; a probe never needs one (receives are capped at 16 MiB).
+#define CG_BLOCK_MAX ((size_t)32 << 20)
 enum { CG_ALIVE = 0, CG_KILLED = 1, CG_OUT_OF_MEMORY = 2 };
 
 struct cg_run {
@@ -24,6 +30,7 @@ struct cg_run {
     size_t limit;
     size_t blocks;
     int refused;
+    size_t big_block;   // the size of a block refused for being over CG_BLOCK_MAX, if one was
     int ended;
     // Preemption: past slice_end_ns (0: none) the hook yields the coroutine, so a run that
     // computes without waiting on I/O lets the worker's other runs have their turn.
@@ -52,6 +59,17 @@ static void cg_run_release(cg_run *run, cg_alloc_record *record) {
 
 static void cg_budget_hook(lua_State *L, lua_Debug *ar);
 
+static void cg_big_block_text(const cg_run *run, char *out, size_t size) {
+    snprintf(out, size, "an allocation of %zu MiB, more than the %zu MiB one string or table may take",
+             (run->big_block + (1 << 20) - 1) >> 20, CG_BLOCK_MAX >> 20);
+}
+
+int cg_run_big_block(const cg_run *run, char *out, size_t size) {
+    if (!run || !run->big_block) return 0;
+    cg_big_block_text(run, out, size);
+    return 1;
+}
+
 static void *cg_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     (void)osize;
     cg_alloc_record *record = ud;
@@ -69,6 +87,15 @@ static void *cg_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         return NULL;
     }
     cg_run *run = record->current ? record->current : &record->state;
+    if (record->enforced && run != &record->state && nsize > CG_BLOCK_MAX && nsize > old) {
+        if (!run->killed && run->L) {
+            run->killed = CG_OUT_OF_MEMORY;
+            run->big_block = nsize;
+            lua_sethook(run->L, cg_budget_hook, LUA_MASKCOUNT, 1);
+        }
+        run->refused = 1;
+        return NULL;
+    }
     if (record->enforced && run->limit && nsize > old) {
         size_t after = run->used + nsize - (owner == run ? old : 0);
         if (after > run->limit) {
@@ -166,8 +193,9 @@ static void cg_budget_hook(lua_State *L, lua_Debug *ar) {
     cg_run *run = *cg_run_slot(L);
     if (!run) return;
     if (run->killed == CG_OUT_OF_MEMORY && !run->reason[0]) {
-        char what[64];
-        snprintf(what, sizeof what, "memory limit of %zu MiB exceeded", run->limit >> 20);
+        char what[128];
+        if (run->big_block) cg_big_block_text(run, what, sizeof what);
+        else snprintf(what, sizeof what, "memory limit of %zu MiB exceeded", run->limit >> 20);
         cg_run_kill(L, run, what);
     } else if (!run->killed) {
         run->budget -= CG_HOOK_STEP;
@@ -177,13 +205,22 @@ static void cg_budget_hook(lua_State *L, lua_Debug *ar) {
             char what[64];
             snprintf(what, sizeof what, "timed out after %d ms", run->timeout_ms);
             cg_run_kill(L, run, what);
+        } else if (!run->slice_end_ns) {
+            return;
         } else {
-            if (run->slice_end_ns && lua_isyieldable(L) && cg_now_ns() >= run->slice_end_ns) {
+            uint64_t now = cg_now_ns();
+            if (now < run->slice_end_ns) return;
+            if (lua_isyieldable(L)) {
                 run->slice_end_ns = 0;
                 run->preempted = 1;
                 lua_yield(L, 0);   // from a count hook: the coroutine yields once the hook returns
+                return;
             }
-            return;
+            // Inside a call that cannot pause (a string.gsub callback, a table.sort comparison,
+            // a metamethod called from C): the worker's other steps wait on it, so it may run on
+            // only so long past its slice.
+            if (now < run->slice_end_ns + CG_STRETCH_NS) return;
+            cg_run_kill(L, run, "computed for more than 200 ms inside one call that cannot pause (a string.gsub callback, a table.sort comparison or a metamethod)");
         }
         lua_sethook(L, cg_budget_hook, LUA_MASKCOUNT, 1);
     }

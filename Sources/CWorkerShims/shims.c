@@ -66,6 +66,39 @@ void cg_slot_enter(cg_slot *s, int64_t job, uint64_t start_ns, uint32_t limit_ms
     end_write(s);
 }
 
+// Where `co` will go on from when resumed: the line it yielded at (a request, or a preemption
+// in the middle of a loop), or, before its first resume, the line its function begins on.
+static void resume_place(lua_State *co, char *out, size_t size) {
+    lua_Debug ar;
+    out[0] = 0;
+    if (lua_status(co) == LUA_YIELD) {
+        for (int level = 0; level < 8 && lua_getstack(co, level, &ar); level++) {
+            // Frames of the shared prelude ("=prelude": socket calls) mean nothing to a probe's
+            // author; the probe's own frame below them says where it waits.
+            if (lua_getinfo(co, "Sl", &ar) && ar.currentline > 0 && ar.source[0] == '@') {
+                snprintf(out, size, "%s:%d", ar.short_src, ar.currentline);
+                return;
+            }
+        }
+    } else if (lua_status(co) == LUA_OK && lua_gettop(co) > 0) {
+        for (int index = 1; index <= lua_gettop(co); index++) {
+            if (!lua_isfunction(co, index)) continue;
+            lua_pushvalue(co, index);
+            if (lua_getinfo(co, ">S", &ar) && ar.linedefined > 0 && ar.source[0] == '@') snprintf(out, size, "%s:%d", ar.short_src, ar.linedefined);
+            return;
+        }
+    }
+}
+
+void cg_slot_enter_at(cg_slot *s, int64_t job, uint64_t start_ns, uint32_t limit_ms, const char *what, lua_State *co) {
+    char place[256];
+    resume_place(co, place, sizeof place);
+    cg_slot_enter(s, job, start_ns, limit_ms, what);
+    begin_write(s);
+    memcpy(s->where, place, sizeof place);
+    end_write(s);
+}
+
 void cg_slot_leave(cg_slot *s) {
     begin_write(s);
     s->busy = 0;
@@ -138,8 +171,11 @@ void cg_worker_limit(uint64_t address_space, uint64_t descriptors, uint64_t cpu_
 static int instrumented(lua_State *L) {
     cg_slot *s = lua_touserdata(L, lua_upvalueindex(2));
     lua_Debug ar;
+    char before[256] = "";
     int placed = s && lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0;
     if (placed) {
+        memcpy(before, s->where, sizeof before);
+        before[sizeof before - 1] = 0;
         begin_write(s);
         snprintf(s->where, sizeof s->where, "%s:%d", ar.short_src, ar.currentline);
         end_write(s);
@@ -160,10 +196,11 @@ static int instrumented(lua_State *L) {
         }
         return lua_error(L);
     }
-    // Returned: the place is no longer where the step is, so a later overrun is not blamed on it.
+    // Returned: the place is no longer where the step is, so a later overrun is not blamed on
+    // it; the place from before the call (where the run was resumed) is the best known again.
     if (placed) {
         begin_write(s);
-        s->where[0] = 0;
+        memcpy(s->where, before, sizeof before);
         end_write(s);
     }
     return lua_gettop(L);

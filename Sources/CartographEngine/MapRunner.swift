@@ -27,9 +27,9 @@ public struct MapContext {
     public var classifier: (any HostClassifying)?
     /// Where each stage reports how far it has got, for the progress line.
     public var progress = ProgressMeter()
-    /// Called on the scheduler's thread with each event as it is folded into the map, and
-    /// whether it made a host live for the first time (for `--format jsonl`).
-    public var observe: ((MapEvent, _ newHost: Bool) -> Void)?
+    /// Called on the scheduler's thread with each event as it is folded into the map, and the
+    /// hosts it made live for the first time (for `--format jsonl`).
+    public var observe: ((MapEvent, _ newHosts: [IPAddress]) -> Void)?
 
     public init(profile: Profile, probes: ProbeLibrary, excluded: AddressSet, cancel: CancellationFlag,
                 sweepEngine: any HostSweepEngine = ConnectSweepEngine(),
@@ -86,7 +86,7 @@ public struct MapRunner {
         let observe = context.observe
         func drain() {
             while events.count > 0, let batch = events.take() {
-                for event in batch { observe?(event, state.apply(event) != nil) }
+                for event in batch { observe?(event, state.apply(event)) }
             }
         }
 
@@ -164,7 +164,7 @@ public struct MapRunner {
             // No sweep and no scan: every address is taken as live, as the profile says.
             for address in state.addresses.prefix(1 << 20) {
                 let event = MapEvent.live(address, method: "assumed", ttl: nil)
-                observe?(event, state.apply(event) != nil)
+                observe?(event, state.apply(event))
             }
         }
 
@@ -179,6 +179,18 @@ public struct MapRunner {
                 identify?.put(PortJob(address: address, port: port, proto: .udp, hostname: state.names[address]?.first?.name))
             }
         }
+        /// A port's outcome: open ports are identified; silent UDP ports a probe has a payload
+        /// for get that payload, and an answer makes them open.
+        func portFound(_ observation: PortObservation) {
+            if observation.state == .open { progress.found(openPorts: state.openPorts) }
+            if let rtt = observation.rttNanoseconds { roundTrips.observe(rtt) }
+            guard inScope(observation.address), let identification else { return }
+            if observation.state == .open
+                || (observation.proto == .udp && observation.state == .openFiltered && identification.payloadPorts.contains(observation.port)) {
+                identify?.put(PortJob(address: observation.address, port: observation.port, proto: observation.proto,
+                                      hostname: state.names[observation.address]?.first?.name))
+            }
+        }
         /// No host can be found any more: the stages fed by hosts get no more work.
         func hostsSettled() {
             for inbox in [reverse.map { $0.close }, trace.map { $0.close }, identify.map { $0.close }] { inbox?() }
@@ -190,21 +202,14 @@ public struct MapRunner {
         var failure: String?
         while !running.isEmpty, let batch = events.take() {
             for event in batch {
-                let newHost = state.apply(event)
-                observe?(event, newHost != nil)
-                if let newHost { hostFound(newHost, live: true) }
+                let newHosts = state.apply(event)
+                observe?(event, newHosts)
+                for newHost in newHosts { hostFound(newHost, live: true) }
                 switch event {
                 case .port(let observation):
-                    if observation.state == .open { progress.found(openPorts: state.openPorts) }
-                    if let rtt = observation.rttNanoseconds { roundTrips.observe(rtt) }
-                    guard inScope(observation.address), let identification else { break }
-                    // Open ports are identified; silent UDP ports a probe has a payload for get
-                    // that payload, and an answer makes them open.
-                    if observation.state == .open
-                        || (observation.proto == .udp && observation.state == .openFiltered && identification.payloadPorts.contains(observation.port)) {
-                        identify?.put(PortJob(address: observation.address, port: observation.port, proto: observation.proto,
-                                              hostname: state.names[observation.address]?.first?.name))
-                    }
+                    portFound(observation)
+                case .ports(let observations):
+                    for observation in observations { portFound(observation) }
                 case .finished(let kind, let stageFailure):
                     running.remove(kind)
                     progress.end(kind)

@@ -65,8 +65,13 @@ public final class Reactor {
         if let deadline { deadlines.push(deadline: deadline, token: token, generation: armed) }
     }
 
-    /// Arms a pure timer: `token` times out at `deadline` with no descriptor.
+    /// Arms a pure timer: `token` times out at `deadline` with no descriptor. A descriptor the
+    /// token watched is dropped from the watch: were it left, its readiness (a service that keeps
+    /// sending) would be reported for the token and use up the timer, which then never fires.
     public func sleep(until deadline: UInt64, token: Int) {
+        if let fd = fdOfToken.removeValue(forKey: token) {
+            cg_epoll_ctl(epollFD, Int32(CG_EPOLL_CTL_DEL), fd, 0, 0)
+        }
         let armed = nextGeneration
         nextGeneration += 1
         generation[token] = armed

@@ -30,8 +30,9 @@ final class ProbeWorker {
     static let traceLimit = 2000
     /// Sockets one probe run may hold open at once.
     static let socketsPerRun = 16
-    /// How long one run may go on before the others get a turn (when its requests never wait).
-    static let sliceMs = 20
+    /// How long one run may go on before the others get a turn (when its requests never wait):
+    /// short, so that however many runs compute, one waiting on a service is served promptly.
+    static let sliceMs = 2
 
     private let lua: LuaState
     private let reactor: Reactor
@@ -43,6 +44,11 @@ final class ProbeWorker {
     /// `return` statement's own line is gone once the coroutine has ended.
     private var runLines: [String: Int32] = [:]
     private var invocations: [Int: Invocation] = [:]
+    /// Runs that computed through their slice, waiting for their next turn (tokens, oldest
+    /// first). Each loop turn gives them one slice between them, after the I/O that arrived:
+    /// however many compute, a step waiting on a service is never queued behind more than one
+    /// slice of their work.
+    private var turns: [Int] = []
     private var nextToken = 1
     private var onFinish: ((Invocation, Outcome) -> Void)?
     private var report: ((Int, PortIdentification) -> Void)?
@@ -139,7 +145,7 @@ final class ProbeWorker {
             settle()
             if ports.isEmpty && ended { break }
             turn()
-            for event in reactor.poll(maxWait: .ms(200)) {
+            for event in reactor.poll(maxWait: turns.isEmpty ? .ms(200) : 0) {
                 switch event {
                 case .ready(let token, _):
                     if token == 0 { wakeArmed = false } else if let invocation = invocations[token] { ready(invocation) }
@@ -152,12 +158,37 @@ final class ProbeWorker {
                 }
                 settle()
             }
+            takeTurns()
         }
         for invocation in Array(invocations.values) {
             end(invocation, .failed("\(location(invocation)): stopped: the map was interrupted"))
         }
         pending.removeAll()
         for port in Array(ports.values) { complete(port, port.pipeline.bestSoFar) }
+    }
+
+    /// Gives the runs waiting for a turn one slice between them, oldest first; the rest wait for
+    /// the next loop turn. A run past its time limit ends when its turn comes.
+    private func takeTurns() {
+        guard !turns.isEmpty else { return }
+        let roundEnd = MonotonicClock.now() + .ms(Self.sliceMs)
+        var waiting = turns.count
+        while waiting > 0, !turns.isEmpty {
+            waiting -= 1
+            let token = turns.removeFirst()
+            if let invocation = invocations[token], case .turn = invocation.waiting {
+                timedOut(invocation)
+                settle()
+            }
+            if MonotonicClock.now() >= roundEnd { break }
+        }
+    }
+
+    /// A run computed through its slice: it goes on at its next turn (`takeTurns`).
+    private func yieldTurn(_ invocation: Invocation, results: Int32) {
+        invocation.waiting = .turn(results)
+        reactor.cancel(token: invocation.token)
+        turns.append(invocation.token)
     }
 
     /// One port being identified: its pipeline, its result so far, the invocations running for it.
@@ -535,8 +566,8 @@ final class ProbeWorker {
                 // What the parent names if this resume never returns: "NAME<tab>FILE" for a probe.
                 var what = invocation.file
                 if case .probe(let name) = invocation.step { what = name + "\t" + invocation.file }
-                cg_slot_enter(slot, Int64(invocation.jobIndex), invocation.deadline - .ms(settings.probeTimeoutMs),
-                              UInt32(clamping: settings.probeTimeoutMs), what)
+                cg_slot_enter_at(slot, Int64(invocation.jobIndex), invocation.deadline - .ms(settings.probeTimeoutMs),
+                                 UInt32(clamping: settings.probeTimeoutMs), what, invocation.co)
             }
             cg_run_set_slice(invocation.run, slice)
             let status = lua_resume(invocation.co, lua.main.L, nargs, &results)
@@ -547,8 +578,7 @@ final class ProbeWorker {
             switch status {
             case LUA_YIELD where cg_run_take_preempted(invocation.run) != 0:
                 // The run computed through its slice: the others go first, it goes on after.
-                invocation.waiting = .turn(0)
-                reactor.sleep(until: MonotonicClock.now(), token: invocation.token)
+                yieldTurn(invocation, results: 0)
                 return
             case LUA_YIELD:
                 switch serve(invocation, results: results) {
@@ -557,8 +587,7 @@ final class ProbeWorker {
                     // A run whose requests never wait (a service that streams without pause)
                     // lets the others have their turn: it goes on at the next loop turn.
                     if MonotonicClock.now() >= slice {
-                        invocation.waiting = .turn(count)
-                        reactor.sleep(until: MonotonicClock.now(), token: invocation.token)
+                        yieldTurn(invocation, results: count)
                         return
                     }
                     continue
@@ -576,6 +605,8 @@ final class ProbeWorker {
                 if let killed = cg_run_killed(invocation.run) {
                     // Whatever the probe's handlers made of the error, the first kill is the reason.
                     reason = String(cString: killed)
+                } else if let big = Self.bigBlock(invocation.run) {
+                    reason = "\(location(invocation)): \(big)"
                 } else if status == LUA_ERRMEM || cg_run_out_of_memory(invocation.run) != 0 {
                     reason = "\(location(invocation)): memory limit of \(settings.memoryLimit >> 20) MiB exceeded"
                 } else {
@@ -585,6 +616,13 @@ final class ProbeWorker {
                 return
             }
         }
+    }
+
+    /// What to say when the run asked for a block over the largest one it may allocate.
+    static func bigBlock(_ run: OpaquePointer?) -> String? {
+        var text = [CChar](repeating: 0, count: 160)
+        guard cg_run_big_block(run, &text, text.count) != 0 else { return nil }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// A Lua error as one line that starts at the probe's file:line. The coroutine's stack is
@@ -666,6 +704,11 @@ final class ProbeWorker {
         luaL_unref(lua.main.L, lua.main.registryIndex(), invocation.ref)
         if settings.trace {
             switch outcome {
+            // A built-in step stopped at its limit is silence or "not TLS", not a probe's error.
+            case .failed(let reason) where invocation.step == .banner:
+                invocation.trace.append("  -> stopped (\(reason)): taken as silence")
+            case .failed(let reason) where invocation.step == .tlsDetect:
+                invocation.trace.append("  -> stopped (\(reason)): taken as not TLS")
             case .failed(let reason): invocation.trace.append("failed: \(reason)")
             case .noMatch: invocation.trace.append("returned nil")
             default: break

@@ -3,13 +3,14 @@ import Foundation
 
 /// The HTML report: one self-contained page per report, to open in a browser or attach to a ticket.
 ///
-/// Per map: a header, a map of the hosts drawn as inline SVG (boxes per netblock, then per device
-/// type, one node per host) and a host list whose entries unfold into the host's services. The
-/// page is rendered here, so it reads without JavaScript; it also carries the report as JSON and
-/// a small script that fills in the summary. It loads nothing: its Content-Security-Policy
-/// forbids every request, so a hostile banner that slipped past escaping still could not call out.
+/// Per map: a header, the network's topology (scanner, routers, subnets, hosts) laid out by
+/// Graphviz and inlined as SVG, a legend, and a host list whose entries unfold into the host's
+/// services. The page is rendered here, so it reads without JavaScript; it also carries the
+/// report as JSON and a small script that fills in the summary and filters the list. It loads
+/// nothing: its Content-Security-Policy forbids every request, so a hostile banner that slipped
+/// past escaping still could not call out. Without Graphviz the page says so in one line.
 public enum HTMLReport {
-    public static func render(_ report: MapReport) -> String {
+    public static func render(_ report: MapReport, graphviz: Graphviz = .system()) -> String {
         let first = report.maps.first.map { $0.title ?? $0.target } ?? "empty report"
         let more = report.maps.count > 1 ? " and \(report.maps.count - 1) more" : ""
         var out = """
@@ -26,7 +27,7 @@ public enum HTMLReport {
             <header class="page"><h1>Cartograph report</h1><p><span id="summary"></span></p></header>
 
             """
-        for (index, map) in report.maps.enumerated() { out += render(map, index: index) }
+        for (index, map) in report.maps.enumerated() { out += render(map, index: index, graphviz: graphviz) }
         out += "<script type=\"application/json\" id=\"cartograph-data\">\(embeddedJSON(report))</script>\n"
         out += "<script>\(script)</script>\n</body>\n</html>\n"
         return out
@@ -38,7 +39,7 @@ public enum HTMLReport {
 
     // MARK: One map
 
-    static func render(_ map: MapResult, index: Int) -> String {
+    static func render(_ map: MapResult, index: Int, graphviz: Graphviz) -> String {
         let live = map.hosts.filter { $0.excluded != true }.count
         let excluded = map.hosts.count - live
         let heading = map.title ?? map.target
@@ -64,12 +65,84 @@ public enum HTMLReport {
             out += "<p>No live hosts.</p>\n</section>\n"
             return out
         }
-        out += MapDrawing(map: map, index: index).svg()
-        out += "<h3>Hosts</h3>\n"
+        let drawing = TopologyDOT(map: map, index: index)
+        out += topology(drawing, graphviz: graphviz)
+        let groups = hostGroups(drawing)
+        out += "<h3>Hosts</h3>\n" + filters(map, index: index)
+        out += "<div class=\"hosts\" id=\"m\(index)-hosts\">\n"
         for (hostIndex, host) in map.hosts.enumerated() {
-            out += render(host, id: hostID(map: index, host: hostIndex))
+            out += render(host, id: hostID(map: index, host: hostIndex), group: groups[hostIndex])
         }
-        out += "</section>\n"
+        out += "</div>\n</section>\n"
+        return out
+    }
+
+    /// The drawing and its legend, or the one line saying why there is none.
+    static func topology(_ drawing: TopologyDOT, graphviz: Graphviz) -> String {
+        let map = drawing.map
+        let name = escape(map.title ?? map.target)
+        let drawn = graphviz.svg(drawing.dot()).flatMap {
+            Graphviz.inline($0, classes: "topology", label: "Network map of \(name): scanner, routers, subnets and hosts")
+        }
+        switch drawn {
+        case let .failure(reason):
+            return "<p class=\"no-map\">The network map could not be drawn: \(escape(reason.description)); the hosts are listed below.</p>\n"
+        case let .success(svg):
+            return "<figure class=\"topology\" id=\"m\(drawing.index)-map\">\n" + svg + legend(drawing) + "</figure>\n"
+        }
+    }
+
+    /// What the colours and shapes mean: the device types this map has, then the kinds of node,
+    /// mark and link the drawing uses.
+    static func legend(_ drawing: TopologyDOT) -> String {
+        let map = drawing.map, topology = drawing.topology
+        let live = map.hosts.filter { $0.excluded != true }
+        let types = Set(live.map { $0.deviceType ?? DeviceType.unknown.rawValue })
+        let ordered = types.sorted { a, b in
+            (a == DeviceType.unknown.rawValue ? 1 : 0, a.lowercased()) < (b == DeviceType.unknown.rawValue ? 1 : 0, b.lowercased())
+        }
+        var out = "<figcaption class=\"legend\"><ul>"
+        for type in ordered {
+            out += "<li><span class=\"swatch\" style=\"background:\(color(for: type))\"></span>\(escape(type))</li>"
+        }
+        out += "<li><span class=\"key scanner\"></span>scanner</li>"
+        if !topology.routers.isEmpty { out += "<li><span class=\"key router\"></span>router (all its addresses)</li>" }
+        out += "<li><span class=\"key subnet\"></span>subnet"
+        out += topology.subnets.contains { $0.clustered } ? "; a box with counts stands for its hosts</li>" : "</li>"
+        if live.contains(where: { $0.new == true }) { out += "<li><span class=\"key new\"></span>new: never seen before in this network</li>" }
+        if live.contains(where: { $0.rogue == true }) { out += "<li><span class=\"key rogue\"></span>rogue: not in the inventory</li>" }
+        let inferred = topology.links.contains { $0.inferred } || topology.subnets.contains {
+            if case .unknown = $0.gateway { true } else { false }
+        }
+        if inferred { out += "<li><span class=\"key inferred\"></span>link inferred from distances, not traced</li>" }
+        return out + "</ul></figcaption>\n"
+    }
+
+    /// The node each host is drawn in (its subnet's filter id), for the list's filter.
+    static func hostGroups(_ drawing: TopologyDOT) -> [Int: String] {
+        var groups: [Int: String] = [:]
+        for (number, subnet) in drawing.topology.subnets.enumerated() {
+            for position in subnet.hosts { groups[position] = drawing.subnetFilter(number) }
+        }
+        for (number, router) in drawing.topology.routers.enumerated() {
+            for position in router.members { groups[position] = "m\(drawing.index)-r\(number)" }
+        }
+        return groups
+    }
+
+    /// Search and filters over the host list; hidden until the script shows them, since without
+    /// it they would do nothing.
+    static func filters(_ map: MapResult, index: Int) -> String {
+        let types = Set(map.hosts.map { $0.deviceType ?? DeviceType.unknown.rawValue }).sorted { $0.lowercased() < $1.lowercased() }
+        var out = "<form class=\"filters\" data-hosts=\"m\(index)-hosts\" hidden>"
+        out += "<input type=\"search\" name=\"q\" placeholder=\"Search addresses, names, services\" aria-label=\"Search hosts\">"
+        out += "<select name=\"type\" aria-label=\"Device type\"><option value=\"\">all device types</option>"
+        for type in types { out += "<option value=\"\(escape(type))\">\(escape(type))</option>" }
+        out += "</select>"
+        for (flag, text) in [("new", "new"), ("rogue", "rogue"), ("open", "with open ports")] {
+            out += "<label><input type=\"checkbox\" name=\"\(flag)\"> \(text)</label>"
+        }
+        out += "<input type=\"hidden\" name=\"group\"><button type=\"reset\">show all</button> <output name=\"shown\"></output></form>\n"
         return out
     }
 
@@ -83,10 +156,14 @@ public enum HTMLReport {
 
     // MARK: One host
 
-    static func render(_ host: HostResult, id: String) -> String {
+    static func render(_ host: HostResult, id: String, group: String? = nil) -> String {
         let type = host.deviceType ?? DeviceType.unknown.rawValue
         let names = host.hostnames.map(\.name)
-        var out = "<details class=\"host\" id=\"\(id)\"><summary>"
+        var out = "<details class=\"host\" id=\"\(id)\" data-type=\"\(escape(type))\" data-ports=\"\(host.services.count)\""
+        if host.new == true { out += " data-new=\"\"" }
+        if host.rogue == true { out += " data-rogue=\"\"" }
+        if let group { out += " data-group=\"\(escape(group))\"" }
+        out += "><summary>"
         out += "<span class=\"swatch\" style=\"background:\(color(for: type))\"></span>"
         out += "<span class=\"address\">\(escape(host.address))</span>"
         if !names.isEmpty { out += " <span class=\"names\">\(escape(names.joined(separator: ", ")))</span>" }
@@ -168,6 +245,8 @@ public enum HTMLReport {
     static let knownColors = [
         "web server": "#4e79a7", "mail server": "#f28e2b", "DNS server": "#59a14f", "database server": "#b07aa1",
         "file server": "#edc948", "IoT/embedded": "#e15759", DeviceType.unknown.rawValue: "#a0a0a0",
+        // Light, as the map's router nodes: their black text must stay readable.
+        DeviceType.router.rawValue: "#d4d4d4",
     ]
     static let otherColors = ["#76b7b2", "#ff9da7", "#9c755f", "#8cd17d", "#d37295", "#499894", "#86bcb6", "#f1ce63"]
 
@@ -208,9 +287,46 @@ public enum HTMLReport {
           document.body.dataset.rendered = String(hosts);
           document.getElementById("summary").textContent =
             hosts + (hosts === 1 ? " host, " : " hosts, ") + ports + (ports === 1 ? " open port" : " open ports");
+          // Proof for the browser test that the drawing parsed as SVG: its nodes and links.
+          document.querySelectorAll("figure.topology").forEach(function (figure) {
+            figure.dataset.nodes = String(figure.querySelectorAll("svg g.node").length);
+            figure.dataset.edges = String(figure.querySelectorAll("svg g.edge").length);
+          });
+          function filter(form) {
+            var list = document.getElementById(form.dataset.hosts), f = form.elements;
+            var q = f.q.value.trim().toLowerCase(), shown = 0, all = 0;
+            list.querySelectorAll("details.host").forEach(function (host) {
+              var d = host.dataset;
+              var ok = (!q || host.textContent.toLowerCase().indexOf(q) >= 0) && (!f.type.value || d.type === f.type.value) &&
+                (!f.group.value || d.group === f.group.value) && (!f.new.checked || "new" in d) &&
+                (!f.rogue.checked || "rogue" in d) && (!f.open.checked || d.ports !== "0");
+              host.hidden = !ok;
+              all += 1;
+              if (ok) { shown += 1; }
+            });
+            f.shown.value = shown + " of " + all + " hosts" + (f.group.value ? " (one subnet of the map)" : "");
+          }
+          // A filter can come in the address (report.html?q=nginx&type=printer&rogue), to share a view.
+          var params = new URLSearchParams(location.search);
+          document.querySelectorAll("form.filters").forEach(function (form) {
+            form.hidden = false;
+            ["q", "type"].forEach(function (key) { if (params.has(key)) { form.elements[key].value = params.get(key); } });
+            ["new", "rogue", "open"].forEach(function (key) { if (params.has(key)) { form.elements[key].checked = true; } });
+            form.addEventListener("input", function () { filter(form); });
+            form.addEventListener("submit", function (event) { event.preventDefault(); });
+            form.addEventListener("reset", function () { setTimeout(function () { form.elements.group.value = ""; filter(form); }, 0); });
+            filter(form);
+          });
           function unfold() {
-            var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
-            if (target && target.tagName === "DETAILS") { target.open = true; }
+            var id = location.hash.slice(1), cluster = /^(m[0-9]+)-s[0-9]+$/.exec(id);
+            if (cluster) {
+              // A subnet drawn as one node: the list shows its hosts.
+              var form = document.querySelector("form.filters[data-hosts='" + cluster[1] + "-hosts']");
+              if (form) { form.elements.group.value = id; filter(form); form.scrollIntoView(); }
+              return;
+            }
+            var target = id ? document.getElementById(id) : null;
+            if (target && target.tagName === "DETAILS") { target.hidden = false; target.open = true; }
           }
           window.addEventListener("hashchange", unfold);
           unfold();
@@ -220,7 +336,7 @@ public enum HTMLReport {
 
     static let style = """
 
-        body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1000px; padding: 0 16px 48px; color: #222; }
+        body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1280px; padding: 0 16px 48px; color: #222; }
         h1 { font-size: 22px; margin: 20px 0 4px; }
         h2 { font-size: 18px; margin: 0 0 8px; }
         h3 { font-size: 15px; margin: 16px 0 6px; }
@@ -231,15 +347,23 @@ public enum HTMLReport {
         dt { color: #666; }
         dd { margin: 0; }
         ul.warnings { color: #8a5300; }
-        svg.map { width: 100%; height: auto; border: 1px solid #ddd; background: #fbfbfb; }
-        svg .netblock { fill: #fff; stroke: #999; }
-        svg .group { fill-opacity: 0.08; stroke-opacity: 0.6; }
-        svg text { font: 11px ui-monospace, monospace; fill: #222; }
-        svg text.label { font: bold 12px system-ui, sans-serif; }
-        svg circle { stroke: #333; stroke-width: 1; }
-        svg circle.rogue { stroke: #c00; stroke-width: 3; }
-        svg circle.new { stroke-dasharray: 3 2; stroke-width: 2; }
-        svg circle.excluded { fill-opacity: 0.25; }
+        figure.topology { margin: 0 0 12px; border: 1px solid #ddd; background: #fff; overflow: auto; max-height: 85vh; }
+        svg.topology { display: block; margin: 0 auto; }
+        svg.topology a { cursor: pointer; }
+        svg.topology g.node:hover polygon, svg.topology g.node:hover path { stroke-width: 2.5; }
+        .legend { position: sticky; left: 0; border-top: 1px solid #eee; padding: 6px 10px; font-size: 12px; color: #444; }
+        .legend ul { display: flex; flex-wrap: wrap; gap: 4px 16px; list-style: none; margin: 0; padding: 0; }
+        .key { display: inline-block; width: 14px; height: 10px; margin-right: 6px; vertical-align: middle; border: 1.5px solid #555; }
+        .key.scanner { background: #333; border-color: #333; }
+        .key.router { background: #d4d4d4; box-shadow: 2px -2px 0 #999; }
+        .key.subnet { background: #eee; border-color: #888; }
+        .key.new { border-style: dashed; border-radius: 3px; }
+        .key.rogue { border: 3px solid #c00; border-radius: 3px; }
+        .key.inferred { border: 0; border-top: 2px dashed #7a7a7a; height: 0; }
+        p.no-map { color: #8a5300; }
+        form.filters { display: flex; flex-wrap: wrap; gap: 6px 12px; align-items: center; margin: 0 0 8px; }
+        form.filters input[type=search] { flex: 1 1 240px; padding: 3px 6px; }
+        form.filters output { color: #555; }
         details.host { border: 1px solid #ddd; border-radius: 4px; margin: 4px 0; padding: 4px 8px; }
         details.host summary { cursor: pointer; }
         details.host .body { padding: 6px 0 2px; }
@@ -258,122 +382,4 @@ public enum HTMLReport {
         .error { color: #a00; }
 
         """
-}
-
-/// The SVG drawing of one map: a box per netblock (/24 for IPv4, /64 for IPv6), inside it a box
-/// per device type, inside that a node per host, linked to the host's entry in the list.
-/// Positions are computed here with a simple flow layout, so the drawing needs no script.
-struct MapDrawing {
-    let map: MapResult
-    let index: Int
-
-    static let width = 960
-    static let margin = 12
-    static let padding = 10
-    static let header = 24
-    static let cellHeight = 26
-    /// Approximate width of a character of the 11 px monospace label.
-    static let charWidth = 7
-
-    /// A host and its position in the map's host list (for the link to its entry).
-    typealias Node = (host: HostResult, position: Int, address: IPAddress?)
-
-    func svg() -> String {
-        let m = Self.margin, p = Self.padding
-        var body = ""
-        var y = m
-        for (block, nodes) in netblocks() {
-            let inner = Self.width - 2 * m - 2 * p
-            var groupsSVG = ""
-            var x = 0, rowY = 0, rowHeight = 0
-            for (type, members) in groups(nodes) {
-                let labelWidth = (type.count + 8) * Self.charWidth + 2 * p
-                let cell = max(120, (members.map { $0.host.address.count }.max() ?? 0) * Self.charWidth + 30)
-                let columns = max(1, min(members.count, (inner - 2 * p) / cell))
-                let rows = (members.count + columns - 1) / columns
-                let w = min(inner, max(columns * cell + 2 * p, labelWidth))
-                let h = Self.header + rows * Self.cellHeight + p
-                if x > 0 && x + w > inner {
-                    x = 0
-                    rowY += rowHeight + p
-                    rowHeight = 0
-                }
-                groupsSVG += group(type: type, members: members, x: m + p + x, y: y + Self.header + rowY,
-                                   width: w, height: h, cell: cell, columns: columns)
-                x += w + p
-                rowHeight = max(rowHeight, h)
-            }
-            let height = Self.header + rowY + rowHeight + p
-            body += "<rect class=\"netblock\" x=\"\(m)\" y=\"\(y)\" width=\"\(Self.width - 2 * m)\" height=\"\(height)\" rx=\"6\"/>"
-            body += "<text class=\"label\" x=\"\(m + p)\" y=\"\(y + 17)\">\(HTMLReport.escape(block)) · "
-            body += "\(nodes.count) host\(nodes.count == 1 ? "" : "s")</text>\n"
-            body += groupsSVG
-            y += height + m
-        }
-        return "<svg class=\"map\" viewBox=\"0 0 \(Self.width) \(y)\" "
-            + "role=\"img\" aria-label=\"Hosts of \(HTMLReport.escape(map.title ?? map.target)) by netblock and device type\">\n"
-            + body + "</svg>\n"
-    }
-
-    func group(type: String, members: [Node], x: Int, y: Int, width: Int, height: Int, cell: Int, columns: Int) -> String {
-        let color = HTMLReport.color(for: type)
-        let p = Self.padding
-        var out = "<rect class=\"group\" x=\"\(x)\" y=\"\(y)\" width=\"\(width)\" height=\"\(height)\" rx=\"4\" "
-        out += "fill=\"\(color)\" stroke=\"\(color)\"/>"
-        out += "<text class=\"label\" x=\"\(x + p)\" y=\"\(y + 16)\">\(HTMLReport.escape(type)) (\(members.count))</text>\n"
-        for (i, node) in members.enumerated() {
-            let cx = x + p + (i % columns) * cell + 8
-            let cy = y + Self.header + (i / columns) * Self.cellHeight + Self.cellHeight / 2
-            let host = node.host
-            let classes = [host.new == true ? "new" : nil, host.rogue == true ? "rogue" : nil,
-                           host.excluded == true ? "excluded" : nil].compactMap { $0 }
-            let tip = ([host.address] + host.hostnames.map(\.name)).joined(separator: " ")
-                + " (\(host.services.count) open port\(host.services.count == 1 ? "" : "s"))"
-            out += "<a href=\"#\(HTMLReport.hostID(map: index, host: node.position))\"><title>\(HTMLReport.escape(tip))</title>"
-            out += "<circle cx=\"\(cx)\" cy=\"\(cy)\" r=\"7\" fill=\"\(color)\""
-            out += classes.isEmpty ? "" : " class=\"\(classes.joined(separator: " "))\""
-            out += "/><text x=\"\(cx + 12)\" y=\"\(cy + 4)\">\(HTMLReport.escape(host.address))</text></a>\n"
-        }
-        return out
-    }
-
-    /// Hosts by netblock, netblocks in address order; addresses that do not parse come last.
-    func netblocks() -> [(String, [Node])] {
-        var blocks: [String: (base: IPAddress?, nodes: [Node])] = [:]
-        for (position, host) in map.hosts.enumerated() {
-            let address = IPAddress(host.address)
-            let base = address.map(Self.netblock)
-            let label = base.map { "\($0)/\($0.family == .v4 ? 24 : 64)" } ?? "other"
-            blocks[label, default: (base, [])].nodes.append((host, position, address))
-        }
-        return blocks.sorted { a, b in
-            switch (a.value.base, b.value.base) {
-            case let (x?, y?): x < y
-            case (_?, nil): true
-            case (nil, _?): false
-            case (nil, nil): a.key < b.key
-            }
-        }.map { ($0.key, $0.value.nodes) }
-    }
-
-    static func netblock(of address: IPAddress) -> IPAddress {
-        let hostBits = address.family == .v4 ? 8 : 64
-        return IPAddress(family: address.family, value: (address.value >> hostBits) << hostBits)
-    }
-
-    /// A netblock's hosts by device type: types in alphabetical order with `unknown` last, hosts in
-    /// address order.
-    func groups(_ nodes: [Node]) -> [(String, [Node])] {
-        let byType = Dictionary(grouping: nodes) { $0.host.deviceType ?? DeviceType.unknown.rawValue }
-        return byType.keys.sorted { a, b in
-            (a == DeviceType.unknown.rawValue ? 1 : 0, a.lowercased()) < (b == DeviceType.unknown.rawValue ? 1 : 0, b.lowercased())
-        }.map { type in
-            (type, byType[type]!.sorted { a, b in
-                switch (a.address, b.address) {
-                case let (x?, y?): x < y
-                default: a.position < b.position
-                }
-            })
-        }
-    }
 }

@@ -39,8 +39,8 @@ public final class MapSession {
         /// A line for the user (a map failed, the store could not keep it).
         public var message: (String) -> Void = { _ in }
         /// What the running map's stages find, as the scheduler folds it in: the map's id in the
-        /// store (nil when not stored), the event, and whether it made a host live first.
-        public var event: ((Int64?, MapEvent, Bool) -> Void)?
+        /// store (nil when not stored), the event, and the hosts it made live first.
+        public var event: ((Int64?, MapEvent, [IPAddress]) -> Void)?
         /// A map ended and is kept: its summary and its final result.
         public var ended: (MapCompletion, MapResult) -> Void = { _, _ in }
 

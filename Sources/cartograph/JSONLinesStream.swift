@@ -44,7 +44,9 @@ final class JSONLinesStream: @unchecked Sendable {
         }
     }
 
-    func event(_ event: MapEvent, mapId: Int64?, newHost: Bool) {
+    /// The lines of one event: a host line for each host it made live first, then a port
+    /// line for each open port, or a service line for an identified one.
+    func event(_ event: MapEvent, mapId: Int64?, newHosts: [IPAddress]) {
         lock.withLock {
             var lines: [JSONLine] = []
             func line(_ kind: JSONLine.Kind, _ address: IPAddress) -> JSONLine {
@@ -60,16 +62,18 @@ final class JSONLinesStream: @unchecked Sendable {
                 portLine.state = "open"
                 lines.append(portLine)
             }
-            switch event {
-            case .live(let address, let method, _) where newHost && hosts.insert(address.description).inserted:
+            for address in newHosts where hosts.insert(address.description).inserted {
                 var host = line(.host, address)
-                host.discovery = method
+                if case .live(_, let method, _) = event { host.discovery = method }
                 lines.append(host)
-            case .port(let observation):
-                if newHost && hosts.insert(observation.address.description).inserted {
-                    lines.append(line(.host, observation.address))
+            }
+            switch event {
+            case .port(let observation) where observation.state == .open:
+                port(observation.address, observation.port, observation.proto)
+            case .ports(let observations):
+                for observation in observations where observation.state == .open {
+                    port(observation.address, observation.port, observation.proto)
                 }
-                if observation.state == .open { port(observation.address, observation.port, observation.proto) }
             case .identified(let result):
                 guard let match = result.match else { break }
                 // A UDP port is open when a probe's payload drew an answer: no scan event said so.

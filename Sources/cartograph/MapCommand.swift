@@ -206,7 +206,7 @@ struct MapCommand: ParsableCommand {
             stream?.began(skeleton)
             watchdog.began(skeleton, writer: writer)
         }
-        if let stream { hooks.event = { stream.event($1, mapId: $0, newHost: $2) } }
+        if let stream { hooks.event = { stream.event($1, mapId: $0, newHosts: $2) } }
         hooks.checkpoint = { watchdog.checkpoint($0) }
         hooks.running = { $0 ? display.start() : display.stop() }
         hooks.message = { display.message($0) }

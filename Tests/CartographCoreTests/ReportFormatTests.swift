@@ -332,14 +332,14 @@ struct ReportFormatTests {
         let hosts = report.maps.reduce(0) { $0 + $1.hosts.count }
         #expect(html.components(separatedBy: "<details").count - 1 == hosts)
         #expect(html.components(separatedBy: "<svg").count - 1 == report.maps.count, "one drawing per map")
-        #expect(html.components(separatedBy: "<circle").count - 1 == hosts, "one node per host")
-        #expect(html.contains("10.0.0.0/24 · 3 hosts"))
-        #expect(html.contains("2001:db8::/64 · 1 host"))
-        // Device type groups: as classified (10.0.0.1 a web server, the IPv6 host a router), and
-        // unknown for hosts without a classification.
-        #expect(html.contains(">web server (1)</text>") && html.contains(">unknown (2)</text>"))
-        #expect(html.contains(">router (1)</text>"))
-        #expect(html.contains("<a href=\"#m0-h0\">") && html.contains("id=\"m0-h0\""))
+        // The office's two live hosts in their subnet (the excluded one is only listed); the
+        // IPv6 host forwarded probes, so it is drawn as a router.
+        #expect(html.components(separatedBy: "class=\"node host").count - 1 == 2, "one node per live host")
+        #expect(html.contains(">10.0.0.0/24</text>") && html.contains(">2 hosts</text>"))
+        #expect(html.contains("class=\"node router\"") && html.contains(">2001:db8::5</text>"))
+        #expect(html.contains(">web server · 3 open ports</text>") && html.contains(">unknown · 0 open ports</text>"))
+        #expect(html.contains("</span>web server</li>") && html.contains("</span>unknown</li>"), "the legend")
+        #expect(html.contains("xlink:href=\"#m0-h0\"") && html.contains("id=\"m0-h0\""))
         #expect(html.contains("<span class=\"badge new\">new</span>"))
         #expect(html.contains("<span class=\"badge rogue\">rogue</span>"))
         #expect(html.contains("<span class=\"badge excluded\">excluded</span>"))

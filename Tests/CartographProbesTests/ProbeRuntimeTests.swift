@@ -133,7 +133,9 @@ struct ProbeRuntimeTests {
     func limits() throws {
         let server = try Self.helloServer()
         let loop = probe("spin", run: "    while true do end")
-        let bomb = probe("bomb", run: "    local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1024) .. i end")
+        // Blocks of 64 KiB: the cap is reached in a few hundred steps, so even a loaded machine gets
+        // there before the time limit.
+        let bomb = probe("bomb", run: "    local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 65536) .. i end")
         let hang = probe("hang", run: """
             local sock = socket.connect(host, port)
             sock:receive_line(1000)

@@ -402,3 +402,68 @@ extension SandboxTests {
         }
     }
 }
+
+extension SandboxTests {
+    // MARK: - 8. A worker's other steps are not held up by one run's computation
+
+    @Test("one string or table over 32 MiB is refused at once, with the probe's file:line", arguments: [
+        "    local s = string.rep('x', 1e8)",
+        "    local t = 'x' while true do t = t .. t end",
+    ])
+    func bigBlock(body: String) throws {
+        let server = try Self.helloServer()
+        // A memory cap above the block limit: the block limit is what stops it.
+        let results = try Self.identify([Self.probe("big", body)], ports: [server.port], timeoutMs: 5000) {
+            $0.memoryLimit = 256 << 20
+        }
+        let message = results[0].errors.first ?? "(none)"
+        #expect(message.hasPrefix("probes/big.lua:"), "\(message)")
+        #expect(message.contains("more than the 32 MiB one string or table may take"), "\(message)")
+    }
+
+    @Test("a run computing inside a call that cannot pause (a gsub callback) is stopped past 200 ms, and the greeter beside it is still named")
+    func unpausableStretch() throws {
+        // Few instructions a callback (the budget is not what stops it), a long stretch in all.
+        let hostile = Self.probe("stretch", """
+            string.gsub(string.rep('a', 1e6), 'a', function() local s = string.rep('x', 10000) end)
+            return { name = "escaped" }
+        """)
+        let server = try Self.helloServer()
+        let results = try Self.identify([hostile, Self.greeter], ports: [server.port, server.port], timeoutMs: 8000)
+        for result in results {
+            #expect(result.match?.name == "greeter", "\(result)")
+            let message = result.errors.first ?? "(none)"
+            #expect(message.hasPrefix("probes/stretch.lua:"), "\(message)")
+            #expect(message.contains("inside one call that cannot pause"), "\(message)")
+        }
+    }
+
+    @Test("runs computing without end on twenty ports of one worker: a step waiting on its service still gets its turns in time")
+    func computingRunsShareTheWorker() throws {
+        let greeted = try Self.helloServer()
+        let busy = try (0..<20).map { _ in try Self.helloServer() }
+        let busyPorts = busy.map { String($0.port) }.joined(separator: ", ")
+        func declared(_ name: String, ports: String, _ body: String) -> (String, String) {
+            ("probes/\(name).lua", """
+            return {
+              name = "\(name)", description = "test probe \(name)", categories = { "test" }, ports = { \(ports) },
+              run = function(host, port, args)
+            \(body)
+              end,
+            }
+            """)
+        }
+        // Ten hogs on each busy port (so dozens compute at once), the greeter on a port of its own.
+        let hogs = (0..<10).map { declared("hog\($0)", ports: busyPorts, "    while true do end") }
+        let body = Self.greeter.1.components(separatedBy: "run = function(host, port, args)\n")[1].components(separatedBy: "\n  end,\n}")[0]
+        let greeter = declared("greeter", ports: String(greeted.port), body)
+        // The greeter needs three turns (connect, the greeting, its result) inside its limit,
+        // which a slice for every computing run at each turn would not allow.
+        let results = try Self.identify(hogs + [greeter], ports: busy.map(\.port) + [greeted.port], timeoutMs: 1500) {
+            $0.instructionBudget = 1 << 40
+            $0.concurrency = 64
+        }
+        #expect(results.last?.match?.name == "greeter", "\(results.last.map { "\($0)" } ?? "none")")
+        #expect(results.dropLast().allSatisfy { $0.errors.contains { $0.contains("timed out after 1500 ms") } })
+    }
+}

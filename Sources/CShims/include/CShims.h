@@ -47,6 +47,9 @@ void cg_run_set_slice(cg_run *run, uint64_t slice_end_ns);
 /// Moves the run's deadline `ns` later (time it spent waiting for a connection slot).
 void cg_run_extend(cg_run *run, uint64_t ns);
 int cg_run_take_preempted(cg_run *run);
+/// 1 (and what to say in `out`) when the run asked for one block over the largest a run may
+/// allocate (32 MiB: a string or a table's array), else 0.
+int cg_run_big_block(const cg_run *run, char *out, size_t size);
 /// Pushes a Lua function returning the running thread's kill reason, or nil.
 void cg_lua_push_killed(lua_State *L);
 

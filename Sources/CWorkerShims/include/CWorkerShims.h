@@ -29,6 +29,10 @@ cg_slot *cg_slot_map(int fd);
 void cg_slot_unmap(cg_slot *slot);
 void cg_slot_beat(cg_slot *slot);
 void cg_slot_enter(cg_slot *slot, int64_t job, uint64_t start_ns, uint32_t limit_ms, const char *what);
+/// As `cg_slot_enter`, with `where` set to the place `co` goes on from: the line it yielded at,
+/// or where its function begins before its first resume (so an overrun inside one call that no
+/// instrumented library call marked still names a file:line).
+void cg_slot_enter_at(cg_slot *slot, int64_t job, uint64_t start_ns, uint32_t limit_ms, const char *what, lua_State *co);
 void cg_slot_leave(cg_slot *slot);
 /// A consistent copy (seqlock), whatever the child is doing.
 void cg_slot_read(cg_slot *slot, cg_slot_view *out);

@@ -10,6 +10,9 @@ public enum MapEvent: Sendable {
     case live(IPAddress, method: String, ttl: UInt8?)
     /// One port's outcome.
     case port(PortObservation)
+    /// Several ports' outcomes at once: the closed and filtered ports of a scan, which nothing
+    /// waits for, go in batches rather than one event (and one wake of the scheduler) a packet.
+    case ports([PortObservation])
     /// A name for an address, and whether DNS found the address itself (forward lookups and
     /// PTR records of a domain's netblocks list an address even when it does not answer).
     case name(IPAddress, Hostname, found: Bool)

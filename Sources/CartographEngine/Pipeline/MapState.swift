@@ -51,22 +51,18 @@ struct MapState {
 
     /// Folds one event in. Returns the address when the event made a host live for the first time.
     @discardableResult
-    mutating func apply(_ event: MapEvent) -> IPAddress? {
+    mutating func apply(_ event: MapEvent) -> [IPAddress] {
         switch event {
         case .live(let address, let method, let ttl):
             let new = live[address] == nil
             if new { order.append(address) }
             if !(live[address] ?? []).contains(method) { live[address, default: []].append(method) }
             if let ttl, ttls[address] == nil { ttls[address] = Int(ttl) }
-            return new ? address : nil
+            return new ? [address] : []
         case .port(let observation):
-            ports[observation.address, default: []].append(observation)
-            if observation.state == .open { openPorts += 1 }
-            if !sweeping, observation.state == .open || observation.state == .closed, live[observation.address] == nil {
-                order.append(observation.address)
-                live[observation.address] = ["\(scanMethod):\(observation.port)"]
-                return observation.address
-            }
+            return record(observation).map { [$0] } ?? []
+        case .ports(let observations):
+            return observations.compactMap { record($0) }
         case .name(let address, let hostname, let found):
             let known = names[address] ?? []
             let duplicate = hostname.source == "dns-ptr" ? known.contains { $0.name == hostname.name } : known.contains(hostname)
@@ -100,7 +96,17 @@ struct MapState {
         case .finished:
             break
         }
-        return nil
+        return []
+    }
+
+    /// One port's outcome; the address when it makes a new host (a scan without a sweep).
+    private mutating func record(_ observation: PortObservation) -> IPAddress? {
+        ports[observation.address, default: []].append(observation)
+        if observation.state == .open { openPorts += 1 }
+        guard !sweeping, observation.state == .open || observation.state == .closed, live[observation.address] == nil else { return nil }
+        order.append(observation.address)
+        live[observation.address] = ["\(scanMethod):\(observation.port)"]
+        return observation.address
     }
 
     /// Routers on the way (and the destinations they forward towards), and each host's distance:

@@ -19,6 +19,9 @@ public struct ScanStage: MapStage, @unchecked Sendable {
 
     public var kind: ProgressMeter.Stage { .scan }
 
+    /// Closed and filtered ports per event.
+    static let batch = 2048
+
     public func run(_ inbox: StageQueue<AddressSet>, meter: ProgressMeter, emit: @escaping @Sendable (MapEvent) -> Void) throws {
         // Units of scan work per host: the raw engine probes UDP ports itself.
         let perHost = ports.tcp.count + (engine.scansUDP ? ports.udp.count : 0)
@@ -26,7 +29,21 @@ public struct ScanStage: MapStage, @unchecked Sendable {
             var hosts = AddressSet()
             for set in batch { hosts.formUnion(set) }
             meter.addWork(ProgressMeter.units(hosts.count, times: perHost))
-            try engine.scan(hosts: hosts, ports: ports, profile: profile, cancel: cancel, progress: meter) { emit(.port($0)) }
+            // Open ports go on at once (identification waits for them); closed and filtered
+            // ones in batches, so that a full-port scan is not one event a packet.
+            var quiet: [PortObservation] = []
+            defer { if !quiet.isEmpty { emit(.ports(quiet)) } }
+            try engine.scan(hosts: hosts, ports: ports, profile: profile, cancel: cancel, progress: meter) { observation in
+                if observation.state == .open {
+                    emit(.port(observation))
+                    return
+                }
+                quiet.append(observation)
+                if quiet.count >= Self.batch {
+                    emit(.ports(quiet))
+                    quiet.removeAll(keepingCapacity: true)
+                }
+            }
         }
         for line in engine.coverageWarnings() { emit(.warning(line)) }
     }

@@ -11,6 +11,9 @@ public final class StageQueue<Item: Sendable>: @unchecked Sendable {
     private var items: [Item] = []
     private var head = 0
     private var closed = false
+    /// Threads waiting in `take` (for an item) and in `put` (for room): a put or take wakes the
+    /// other side only when someone waits, so a busy stream is not a wake-up an item.
+    private var takers = 0, putters = 0
     private let cancel: CancellationFlag
     public let capacity: Int
 
@@ -26,11 +29,13 @@ public final class StageQueue<Item: Sendable>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while items.count - head >= capacity && !closed && !cancel.isCancelled {
+            putters += 1
             _ = condition.wait(until: Date(timeIntervalSinceNow: 0.05))
+            putters -= 1
         }
         guard !closed && !cancel.isCancelled else { return false }
         items.append(item)
-        condition.broadcast()
+        if takers > 0 { condition.broadcast() }
         return true
     }
 
@@ -48,7 +53,9 @@ public final class StageQueue<Item: Sendable>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while items.count == head && !closed && !cancel.isCancelled {
+            takers += 1
             _ = condition.wait(until: Date(timeIntervalSinceNow: 0.05))
+            takers -= 1
         }
         guard !cancel.isCancelled, items.count > head else { return nil }
         let end = head + min(max(1, limit), items.count - head)
@@ -58,7 +65,7 @@ public final class StageQueue<Item: Sendable>: @unchecked Sendable {
             items.removeFirst(head)
             head = 0
         }
-        condition.broadcast()
+        if putters > 0 { condition.broadcast() }
         return batch
     }
 

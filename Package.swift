@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "cartograph",
             dependencies: [
-                "CartographCore", "CartographEngine", "CartographNet", "CartographProbes", "CartographReport",
+                "CartographCore", "CartographDNS", "CartographEngine", "CartographNet", "CartographProbes", "CartographReport",
                 "CartographStore", "CartographNotify", "CartographSession",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -27,10 +27,12 @@ public struct PortSpecError: Error, Equatable, CustomStringConvertible {
 /// Parses port lists in nmap's `-p` syntax, plus `top:N`.
 ///
 /// `22,80`, `1-1024`, `-` (all), `-1024`, `60000-`, `T:22,80,U:53` (a prefix applies until the
-/// next one), `top:100` (the 100 most often open ports), `T:top:100,U:top:20`.
+/// next one), `top:100` (the 100 most often open ports), `T:top:100,U:top:20`, and service names
+/// (`ssh,http`, `U:snmp`) looked up in `names`.
 public enum PortSpec {
     /// Parses a `-p` argument; ports without a `T:`/`U:` prefix go to `defaultProtocol`.
-    public static func parse(_ spec: String, defaultProtocol: TransportProtocol = .tcp) throws(PortSpecError) -> PortSelection {
+    public static func parse(_ spec: String, defaultProtocol: TransportProtocol = .tcp,
+                             names: ServiceNames = .builtIn) throws(PortSpecError) -> PortSelection {
         var tcp: [UInt16] = []
         var udp: [UInt16] = []
         var proto = defaultProtocol
@@ -45,7 +47,15 @@ public enum PortSpec {
             else if upper.hasPrefix("S:") || upper.hasPrefix("P:") {
                 throw PortSpecError(spec: spec, reason: "SCTP and IP-protocol ports (\(part.prefix(2))) are not supported")
             }
-            let ports = try parseItem(part, proto: proto, spec: spec)
+            let ports: [UInt16]
+            if part.contains(where: \.isLetter) && !part.lowercased().hasPrefix("top:") {
+                guard let named = names.ports(part, proto: proto) else {
+                    throw PortSpecError(spec: spec, reason: "\"\(part)\" is neither a port number nor a \(proto.rawValue) service name known to \(names.source)")
+                }
+                ports = named
+            } else {
+                ports = try parseItem(part, proto: proto, spec: spec)
+            }
             if proto == .tcp { tcp += ports } else { udp += ports }
         }
         return PortSelection(tcp: tcp, udp: udp)
@@ -87,5 +97,59 @@ public enum PortSpec {
         let seen = Set(ranked)
         let rest = (1...UInt16.max).lazy.filter { !seen.contains($0) }.prefix(count - ranked.count)
         return ranked + rest
+    }
+}
+
+/// Service names for `-p ssh,http`: `/etc/services` (netbase) when the system has it, else a
+/// short built-in table of the common IANA names.
+public struct ServiceNames: Sendable {
+    var tcp: [String: [UInt16]] = [:]
+    var udp: [String: [UInt16]] = [:]
+    /// Where the names come from, for error messages.
+    public var source: String
+
+    /// The IANA names of the ports people name most, for systems without /etc/services.
+    public static let builtIn: ServiceNames = {
+        var names = ServiceNames(source: "the built-in table")
+        let both: [(String, UInt16)] = [("domain", 53), ("dns", 53), ("kerberos", 88), ("ntp", 123), ("snmp", 161), ("ldap", 389)]
+        let tcpOnly: [(String, UInt16)] = [
+            ("ftp", 21), ("ssh", 22), ("telnet", 23), ("smtp", 25), ("http", 80), ("www", 80), ("pop3", 110),
+            ("sunrpc", 111), ("imap", 143), ("https", 443), ("microsoft-ds", 445), ("smb", 445), ("submission", 587),
+            ("ldaps", 636), ("imaps", 993), ("pop3s", 995), ("mysql", 3306), ("ms-wbt-server", 3389), ("rdp", 3389),
+            ("postgresql", 5432), ("vnc", 5900), ("redis", 6379), ("http-alt", 8080),
+        ]
+        let udpOnly: [(String, UInt16)] = [("bootps", 67), ("tftp", 69), ("netbios-ns", 137), ("syslog", 514), ("mdns", 5353)]
+        for (name, port) in both + tcpOnly { names.tcp[name, default: []].append(port) }
+        for (name, port) in both + udpOnly { names.udp[name, default: []].append(port) }
+        return names
+    }()
+
+    public init(source: String) { self.source = source }
+
+    /// Reads `/etc/services` text: `name port/proto aliases... # comment`. The built-in names
+    /// stay underneath, so `smb` and `rdp` (the probes' names) work as well.
+    public static func parse(services text: String, source: String) -> ServiceNames {
+        var names = builtIn
+        names.source = source
+        for line in text.split(whereSeparator: \.isNewline) {
+            let fields = (line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+                .split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count >= 2 else { continue }
+            let portProto = fields[1].split(separator: "/")
+            guard portProto.count == 2, let port = UInt16(portProto[0]), port > 0 else { continue }
+            for name in [fields[0]] + fields.dropFirst(2) {
+                let key = name.lowercased()
+                switch portProto[1] {
+                case "tcp" where !(names.tcp[key] ?? []).contains(port): names.tcp[key, default: []].append(port)
+                case "udp" where !(names.udp[key] ?? []).contains(port): names.udp[key, default: []].append(port)
+                default: break
+                }
+            }
+        }
+        return names
+    }
+
+    public func ports(_ name: String, proto: TransportProtocol) -> [UInt16]? {
+        (proto == .tcp ? tcp : udp)[name.lowercased()]
     }
 }

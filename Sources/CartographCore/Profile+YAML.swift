@@ -115,7 +115,12 @@ extension Profile {
 
     /// The profile as YAML, every key spelled out: what `profiles show` prints.
     public func yaml() -> String {
-        func list(_ ports: [UInt16]) -> String { ports.isEmpty ? "[]" : "\"\(PortRanges.compress(ports))\"" }
+        func list(_ ports: [UInt16], _ proto: TransportProtocol) -> String {
+            if ports.isEmpty { return "[]" }
+            // The N most common ports read back as top:N, the way a profile writes them.
+            if ports.count < 65535, Set(PortSpec.topPorts(ports.count, proto: proto)) == Set(ports) { return "\"top:\(ports.count)\"" }
+            return "\"\(PortRanges.compress(ports))\""
+        }
         func strings(_ items: [String]) -> String { "[" + items.joined(separator: ", ") + "]" }
         func ordered(_ ports: [UInt16]) -> String { strings(ports.map(String.init)) }
         var lines = [
@@ -137,8 +142,8 @@ extension Profile {
             "information_gathering:",
             "  port_scan: \(informationGathering.portScan)",
             "  scope: \(informationGathering.scope.rawValue)",
-            "  tcp_ports: \(list(informationGathering.tcpPorts))",
-            "  udp_ports: \(list(informationGathering.udpPorts))",
+            "  tcp_ports: \(list(informationGathering.tcpPorts, .tcp))",
+            "  udp_ports: \(list(informationGathering.udpPorts, .udp))",
             "probes:",
             "  enabled: \(probes.enabled)",
             "  include: \(strings(probes.include))",

@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import Synchronization
 
@@ -9,12 +10,26 @@ import Synchronization
 public final class ProgressMeter: Sendable {
     public enum Stage: String, Sendable, Codable {
         case names, sweep, scan, trace, identification, classification
+
+        /// What the stage's units of work are, as the progress line names them.
+        public var unit: String {
+            switch self {
+            case .names: "lookups"
+            case .sweep: "probes"           // addresses times discovery probes
+            case .scan: "ports"             // hosts times ports
+            case .trace: "hosts"
+            case .identification: "ports"
+            case .classification: "hosts"
+            }
+        }
     }
 
     struct Counts {
         var done = 0
         var total = 0
         var started: UInt64 = 0
+        /// What the stage does besides its first pass (`retry 1 of 2`, `cool-down`), if anything.
+        var phase: String?
     }
 
     struct State {
@@ -94,6 +109,15 @@ public final class ProgressMeter: Sendable {
         }
     }
 
+    /// What the stage is doing once its first pass is sent: `retry 1 of 2`, `cool-down`, or nil
+    /// (back to counting work). The line shows it in place of an ETA, which would sit at 0.
+    public func phase(_ text: String?) {
+        shared.state.withLock { state in
+            guard let stage = bound ?? state.focus else { return }
+            state.counts[stage, default: Counts()].phase = text
+        }
+    }
+
     public func found(hosts: Int? = nil, openPorts: Int? = nil) {
         shared.state.withLock {
             if let hosts { $0.hosts = hosts }
@@ -110,9 +134,17 @@ public final class ProgressMeter: Sendable {
             let rate = elapsed > 0 ? Double(counts.done) / elapsed : 0
             let eta: Double? = rate > 0 && counts.total > counts.done ? Double(counts.total - counts.done) / rate : (counts.total > 0 && counts.done >= counts.total ? 0 : nil)
             let running = state.begun.filter { state.running.contains($0) }
-            return ProgressSnapshot(map: state.map, stage: stage, done: counts.done, total: counts.total,
-                                    ratePerSecond: rate, hostsFound: state.hosts, openPorts: state.openPorts,
-                                    elapsedSeconds: elapsed, etaSeconds: eta, running: running.count > 1 ? running : nil)
+            var snapshot = ProgressSnapshot(map: state.map, stage: stage, done: counts.done, total: counts.total,
+                                            ratePerSecond: rate, hostsFound: state.hosts, openPorts: state.openPorts,
+                                            elapsedSeconds: elapsed, etaSeconds: counts.phase == nil ? eta : nil,
+                                            running: running.count > 1 ? running : nil)
+            snapshot.phase = counts.phase
+            let others = running.filter { $0 != stage }.map { other in
+                let c = state.counts[other] ?? Counts()
+                return ProgressSnapshot.StageCount(stage: other, done: c.done, total: c.total, phase: c.phase)
+            }
+            snapshot.alongside = others.isEmpty ? nil : others
+            return snapshot
         }
     }
 }
@@ -140,4 +172,76 @@ public struct ProgressSnapshot: Codable, Sendable, Equatable {
     public var etaSeconds: Double?
     /// Every stage running at once, oldest first, when more than one is.
     public var running: [ProgressMeter.Stage]?
+    /// The shown stage's retry or cool-down, when it is in one.
+    public var phase: String?
+    /// The counts of the other running stages (identification while the scan goes on).
+    public var alongside: [StageCount]?
+
+    public struct StageCount: Codable, Sendable, Equatable {
+        public var stage: ProgressMeter.Stage
+        public var done: Int
+        public var total: Int
+        public var phase: String?
+
+        public init(stage: ProgressMeter.Stage, done: Int, total: Int, phase: String?) {
+            self.stage = stage
+            self.done = done
+            self.total = total
+            self.phase = phase
+        }
+    }
+
+    public init(map: String, stage: ProgressMeter.Stage?, done: Int, total: Int, ratePerSecond: Double, hostsFound: Int,
+                openPorts: Int, elapsedSeconds: Double, etaSeconds: Double?, running: [ProgressMeter.Stage]?) {
+        self.map = map
+        self.stage = stage
+        self.done = done
+        self.total = total
+        self.ratePerSecond = ratePerSecond
+        self.hostsFound = hostsFound
+        self.openPorts = openPorts
+        self.elapsedSeconds = elapsedSeconds
+        self.etaSeconds = etaSeconds
+        self.running = running
+    }
+}
+
+extension ProgressSnapshot {
+    /// `scan  41% 26843/65535 ports  12400/s  hosts 3  open 17  ETA 3 s  | identification 5/9 ports`;
+    /// in a retry or the cool-down, that phase in place of the ETA.
+    public var line: String {
+        let s = self
+        func count(_ stage: ProgressMeter.Stage?, _ done: Int, _ total: Int) -> String {
+            let unit = stage.map { " \($0.unit)" } ?? ""
+            return total > 0 ? "\(Int(100 * Double(done) / Double(total)))% \(done)/\(total)\(unit)" : "\(done)\(unit)"
+        }
+        var parts = [(s.stage?.rawValue ?? "") + "  " + count(s.stage, s.done, s.total)]
+        if s.phase == nil { parts.append("\(Int(s.ratePerSecond))/s") }
+        parts.append("hosts \(s.hostsFound)")
+        parts.append("open \(s.openPorts)")
+        if let phase = s.phase {
+            parts.append(phase)
+        } else if s.total > 0 && s.done >= s.total {
+            parts.append("waiting for the last answers")
+        } else if let eta = s.etaSeconds, s.total > 0 {
+            parts.append("ETA \(humanDuration(eta))")
+        }
+        var out = parts.joined(separator: "  ")
+        // Other stages only while they have work left: a settled count says nothing new.
+        for other in s.alongside ?? [] where other.total > other.done || other.phase != nil {
+            out += "  | \(other.stage.rawValue) " + count(other.stage, other.done, other.total) + (other.phase.map { " \($0)" } ?? "")
+        }
+        return out
+    }
+}
+
+/// Durations as people read them: `4.2 s`, `3 min 12 s`, `2 h 5 min`.
+public func humanDuration(_ seconds: Double) -> String {
+    // An ETA at a crawling rate can be astronomical (or not a number): no Int conversion then.
+    guard seconds.isFinite, seconds < 100 * 365 * 86400 else { return "more than a century" }
+    if seconds < 60 { return String(format: "%.1f s", seconds) }
+    let whole = Int(seconds)
+    if whole < 3600 { return "\(whole / 60) min \(whole % 60) s" }
+    if whole < 86400 { return "\(whole / 3600) h \(whole % 3600 / 60) min" }
+    return "\(whole / 86400) d \(whole % 86400 / 3600) h"
 }

@@ -55,6 +55,10 @@ public enum TargetParser {
         var targets: [Target] = []
         for token in try tokens(text, location: location) {
             do {
+                if let blocks = try octetRanges(token) {
+                    targets += blocks.map { .addresses($0) }
+                    continue
+                }
                 targets.append(try parse(token))
             } catch {
                 var located = error
@@ -97,6 +101,10 @@ public enum TargetParser {
         var blocks: [AddressRange] = []
         for token in try tokens(text, location: location) {
             do {
+                if let octets = try octetRanges(token) {
+                    blocks += octets
+                    continue
+                }
                 blocks.append(try parseBlock(token))
             } catch {
                 var located = error
@@ -183,6 +191,52 @@ public enum TargetParser {
         return head.allSatisfy { $0.isASCIIDigit || $0 == "." || $0 == "-" }
     }
 
+    /// The most blocks one octet pattern may stand for (`10.0-255.0-255.1` is 65,536 of them).
+    public static let largestOctetPattern = 65536
+
+    /// nmap's octet patterns: each IPv4 octet a number, a range `a-b` (either end may be left
+    /// out) or `*` (0-255), as in `10.0.1-6.2` or `10.0.0.*`. Nil when the token is not one (a
+    /// plain address, or a range only in the last octet, which `parseBlock` reads the same way).
+    /// Each run of the last octets that covers 0-255 whole makes one block with the octet before.
+    public static func octetRanges(_ token: String) throws(TargetError) -> [AddressRange]? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, token.contains("*") || parts.dropLast().contains(where: { $0.contains("-") }),
+              parts.allSatisfy({ $0.allSatisfy { $0.isASCIIDigit || $0 == "-" || $0 == "*" } && !$0.isEmpty }) else { return nil }
+        var octets: [ClosedRange<UInt32>] = []
+        for part in parts {
+            if part == "*" { octets.append(0...255); continue }
+            let bounds = part.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+            guard bounds.count <= 2, bounds.allSatisfy({ !$0.contains("-") && !$0.contains("*") }) else {
+                throw TargetError(token: token, reason: "octet \"\(part)\" is not a number, a range a-b or *")
+            }
+            let low = bounds[0].isEmpty && bounds.count == 2 ? 0 : UInt32(bounds[0]) ?? 256
+            let high = bounds.count == 2 ? (bounds[1].isEmpty ? 255 : UInt32(bounds[1]) ?? 256) : low
+            guard low <= 255, high <= 255 else { throw TargetError(token: token, reason: "octet \"\(part)\" is out of range (0-255)") }
+            guard low <= high else { throw TargetError(token: token, reason: "octet range \(part) ends before it starts") }
+            octets.append(low...high)
+        }
+        // The last octet that does not cover 0-255 whole; the ones after it join into its blocks.
+        var split = 3
+        while split > 0 && octets[split] == 0...255 { split -= 1 }
+        let count = octets[..<split].reduce(1) { $0 * $1.count }
+        guard count <= largestOctetPattern else {
+            throw TargetError(token: token, reason: "the pattern stands for \(count) separate blocks; at most \(largestOctetPattern) are mapped from one pattern")
+        }
+        let shift = UInt32(8 * (3 - split))
+        var blocks: [AddressRange] = []
+        func walk(_ index: Int, _ prefix: UInt32) {
+            if index == split {
+                let lower = (prefix << 8 | octets[split].lowerBound) << shift
+                let upper = (prefix << 8 | octets[split].upperBound) << shift | (shift == 0 ? 0 : (UInt32(1) << shift) - 1)
+                blocks.append(AddressRange(family: .v4, lower: UInt128(lower), upper: UInt128(upper)))
+                return
+            }
+            for value in octets[index] { walk(index + 1, prefix << 8 | value) }
+        }
+        walk(0, 0)
+        return blocks
+    }
+
     /// Parses an address, `address/prefix`, `first-last` or `a.b.c.d-e`.
     public static func parseBlock(_ token: String) throws(TargetError) -> AddressRange {
         if let slash = token.firstIndex(of: "/") {
@@ -242,6 +296,9 @@ public enum TargetParser {
         }
         throw TargetError(token: token, reason: "\"\(text)\" is not a valid IPv4 address")
     }
+
+    /// Checks a host name as targets are checked (labels, characters, length).
+    public static func validateName(_ name: String) throws(TargetError) { try validateHostname(name, token: name) }
 
     static func validateHostname(_ name: String, token: String) throws(TargetError) {
         guard !name.isEmpty else { throw TargetError(token: token, reason: "missing name") }

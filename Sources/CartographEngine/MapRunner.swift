@@ -27,6 +27,9 @@ public struct MapContext {
     public var classifier: (any HostClassifying)?
     /// Where each stage reports how far it has got, for the progress line.
     public var progress = ProgressMeter()
+    /// Called on the scheduler's thread with each event as it is folded into the map, and the
+    /// hosts it made live for the first time (for `--format jsonl`).
+    public var observe: ((MapEvent, _ newHosts: [IPAddress]) -> Void)?
 
     public init(profile: Profile, probes: ProbeLibrary, excluded: AddressSet, cancel: CancellationFlag,
                 sweepEngine: any HostSweepEngine = ConnectSweepEngine(),
@@ -80,7 +83,12 @@ public struct MapRunner {
         // What stages find after a Ctrl-C still counts, so this queue is never cancelled.
         let events = StageQueue<MapEvent>(capacity: .max, cancel: CancellationFlag())
         let emit: @Sendable (MapEvent) -> Void = { events.put($0) }
-        func drain() { while events.count > 0, let batch = events.take() { for event in batch { _ = state.apply(event) } } }
+        let observe = context.observe
+        func drain() {
+            while events.count > 0, let batch = events.take() {
+                for event in batch { observe?(event, state.apply(event)) }
+            }
+        }
 
         let dnsServers = profile.dns.servers.isEmpty ? DNSClient.systemServers() : profile.dns.servers
         let dns = DNSClient(servers: dnsServers, concurrency: 64, rate: 500)
@@ -154,7 +162,10 @@ public struct MapRunner {
         }
         if !sweeping && !scanning {
             // No sweep and no scan: every address is taken as live, as the profile says.
-            for address in state.addresses.prefix(1 << 20) { _ = state.apply(.live(address, method: "assumed", ttl: nil)) }
+            for address in state.addresses.prefix(1 << 20) {
+                let event = MapEvent.live(address, method: "assumed", ttl: nil)
+                observe?(event, state.apply(event))
+            }
         }
 
         /// A host the map will list: it is named, traced and its UDP ports tried as it comes.
@@ -191,7 +202,9 @@ public struct MapRunner {
         var failure: String?
         while !running.isEmpty, let batch = events.take() {
             for event in batch {
-                for newHost in state.apply(event) { hostFound(newHost, live: true) }
+                let newHosts = state.apply(event)
+                observe?(event, newHosts)
+                for newHost in newHosts { hostFound(newHost, live: true) }
                 switch event {
                 case .port(let observation):
                     portFound(observation)

@@ -56,6 +56,18 @@ final class ConnectProber {
         var retryQueue: [Attempt] = []
         var inFlight: [Int32: (attempt: Attempt, started: UInt64, deadline: UInt64)] = [:]
         var exhausted = false
+        /// Retries started and not yet concluded, and the phase the progress line shows.
+        var retriesInFlight = 0
+        var shownPhase: String?
+        func showPhase() {
+            let retrying = retryQueue.count + retriesInFlight
+            let fresh = !exhausted || active.values.contains { $0.nextPort < $0.ports.count }
+            let phase: String? = retrying > 0 ? "retrying \(retrying) silent port\(retrying == 1 ? "" : "s")"
+                : !fresh && !inFlight.isEmpty ? "waiting on the last \(inFlight.count) connection\(inFlight.count == 1 ? "" : "s")" : nil
+            guard phase != shownPhase else { return }
+            shownPhase = phase
+            progress?.phase(phase)
+        }
 
         func refill() {
             while !exhausted && active.count < performance.parallelHosts {
@@ -129,6 +141,7 @@ final class ConnectProber {
             case .inProgress(let fd):
                 let deadline = now + timing.timeout
                 inFlight[fd] = (attempt, now, deadline)
+                if attempt.tries > 0 { retriesInFlight += 1 }
                 reactor.wait(fd: fd, for: .writable, deadline: deadline, token: Int(fd))
             case .failed(let code):
                 if code == EMFILE || code == ENFILE || code == ENOBUFS || code == EADDRNOTAVAIL || code == EAGAIN {
@@ -164,6 +177,7 @@ final class ConnectProber {
                 case .ready(let token, _):
                     let fd = Int32(token)
                     guard let entry = inFlight.removeValue(forKey: fd) else { continue }
+                    if entry.attempt.tries > 0 { retriesInFlight -= 1 }
                     let code = Sockets.pendingError(fd)
                     close(fd)
                     let rtt = MonotonicClock.now() - entry.started
@@ -181,6 +195,7 @@ final class ConnectProber {
                     let fd = Int32(token)
                     reactor.cancel(token: token)
                     guard let entry = inFlight.removeValue(forKey: fd) else { continue }
+                    if entry.attempt.tries > 0 { retriesInFlight -= 1 }
                     close(fd)
                     timing.timedOut()
                     if entry.attempt.tries < performance.retries, active[entry.attempt.group]?.answered == false {
@@ -194,7 +209,9 @@ final class ConnectProber {
             }
             // A group can end with nothing in flight once all its ports are concluded.
             for id in order { finishIfDone(id) }
+            showPhase()
         }
+        if shownPhase != nil { progress?.phase(nil) }
         for fd in inFlight.keys {
             reactor.cancel(token: Int(fd))
             close(fd)

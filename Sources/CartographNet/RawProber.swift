@@ -194,6 +194,8 @@ final class RawProber {
             }
             currentPass = pass
             if pass == 0 { firstPassStart = MonotonicClock.now() }
+            // The progress line says so: a retry resends to the silent ones, counted in the first pass.
+            progress?.phase(pass > 0 ? "retry \(pass) of \(passes - 1): resending to the silent ones" : nil)
             var index: UInt64 = 0
             var passStart: UInt64 = 0
             var due = MonotonicClock.now()
@@ -229,6 +231,7 @@ final class RawProber {
             // Late replies: wait out the cool-down, or less once every probe has its answer
             // (with `liveEnds`: once every address has answered and two round trips passed).
             let passEnd = MonotonicClock.now(), deadline = passEnd + cooldown()
+            progress?.phase(String(format: "cool-down: up to %.1f s for late replies", Double(deadline - passEnd) / 1e9))
             if liveEnds {
                 try wait(until: min(deadline, passEnd + max(.ms(10), 2 * timing.maxRTT)), handle) { settled() }
                 try wait(until: deadline, handle) { settled() || allLive() }

@@ -38,6 +38,9 @@ public final class MapSession {
         public var running: (Bool) -> Void = { _ in }
         /// A line for the user (a map failed, the store could not keep it).
         public var message: (String) -> Void = { _ in }
+        /// What the running map's stages find, as the scheduler folds it in: the map's id in the
+        /// store (nil when not stored), the event, and the hosts it made live first.
+        public var event: ((Int64?, MapEvent, [IPAddress]) -> Void)?
         /// A map ended and is kept: its summary and its final result.
         public var ended: (MapCompletion, MapResult) -> Void = { _, _ in }
 
@@ -107,6 +110,7 @@ public final class MapSession {
         let writer = id.flatMap { id in store.map { CheckpointWriter(store: $0, id: id) } }
         hooks.began(skeleton, writer)
         var runContext = context
+        if let event = hooks.event { runContext.observe = { event(id, $0, $1) } }
         runContext.checkpoint = { [hooks] partial in
             let stamped = Self.stamp(partial, like: skeleton, approved: approved)
             hooks.checkpoint(stamped)

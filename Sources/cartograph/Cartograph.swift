@@ -21,7 +21,12 @@ struct Cartograph: ParsableCommand {
             Foundation.exit(ProbeWorkerProcess.main())
         }
         do {
-            var command = try parseAsRoot(nmapStyle(Array(CommandLine.arguments.dropFirst())))
+            let arguments: [String]
+            switch CommandLineHabits.rewrite(Array(CommandLine.arguments.dropFirst())) {
+            case .arguments(let rewritten): arguments = rewritten
+            case .refused(let line): throw CLIError(line, code: .usage)
+            }
+            var command = try parseAsRoot(arguments)
             try command.run()
         } catch let error as CLIError {
             printError(error.message)
@@ -38,12 +43,6 @@ struct Cartograph: ParsableCommand {
             Foundation.exit(code.rawValue)
         }
     }
-}
-
-/// nmap writes "all ports" as `-p-`, which argument parsers read as a flag cluster; it is
-/// rewritten to `-p -` so the habit works here too.
-func nmapStyle(_ arguments: [String]) -> [String] {
-    arguments.flatMap { $0 == "-p-" ? ["-p", "-"] : [$0] }
 }
 
 /// Exit codes (also listed in the README).

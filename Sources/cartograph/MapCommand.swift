@@ -19,23 +19,28 @@ struct MapCommand: ParsableCommand {
         discussion: """
         Targets: IPv4 and IPv6 addresses, CIDR blocks (10.0.0.0/24), ranges (10.0.0.1-10.0.0.50, \
         10.0.0.1-50), host and domain names, DOMAIN:[NETBLOCK, ...] and none:[NETBLOCK, ...]. Each \
-        domain is its own map; all bare addresses form one map written none:[...].
+        domain is its own map; all bare addresses form one map written none:[...]. nmap's octet \
+        patterns work too: 10.0.1-6.2, 10.0.0.*.
+
+        nmap habits: -oX/-oN/-oJ FILE, -T0..-T5, --top-ports N, -sS, -sT, -sU, -sV, -sn, -Pn, \
+        --open, -v and -p with service names (-p ssh,http) mean what they mean to nmap; \
+        docs/nmap-habits.md lists each form and what it becomes.
         """
     )
 
     @Argument(help: "Targets to map.")
     var targets: [String] = []
 
-    @Option(name: .customLong("iL", withSingleDash: true), help: ArgumentHelp("Read targets from a file ('-' for stdin).", valueName: "file"))
+    @Option(name: .customLong("iL", withSingleDash: true), help: ArgumentHelp("Read targets from a file ('-' for stdin).", valueName: "file"), completion: .file())
     var inputList: String?
 
     @Option(name: .long, help: ArgumentHelp("Addresses never to send a packet to (comma-separated).", valueName: "list"))
     var exclude: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Read addresses to exclude from a file.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Read addresses to exclude from a file.", valueName: "file"), completion: .file())
     var excludeFile: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Inventory file (default: $XDG_CONFIG_HOME/cartograph/inventory.yaml, if it exists).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Inventory file (default: $XDG_CONFIG_HOME/cartograph/inventory.yaml, if it exists).", valueName: "file"), completion: .file(extensions: ["yaml", "yml"]))
     var inventory: String?
 
     @Option(name: .long, help: ArgumentHelp("What an asset group @NAME maps: domains, ips or both.", valueName: "which"))
@@ -43,16 +48,16 @@ struct MapCommand: ParsableCommand {
 
     enum GroupChoice: String, ExpressibleByArgument, CaseIterable { case domains, ips, both }
 
-    @Option(name: .long, help: ArgumentHelp("Option profile: a name from Profiles/ or a path.", valueName: "name|path"))
+    @Option(name: .long, help: ArgumentHelp("Option profile: a name ('cartograph profiles list') or a path.", valueName: "name|path"), completion: Completions.profiles)
     var profile: String = "default"
 
-    @Option(name: .short, help: ArgumentHelp("Ports to scan, nmap syntax: 22,80  1-1024  -  T:22,U:53  top:100.", valueName: "ports"))
+    @Option(name: .short, help: ArgumentHelp("Ports to scan, nmap syntax: 22,80  1-1024  -  T:22,U:53  top:100  ssh,http.", valueName: "ports"))
     var ports: String?
 
-    @Option(name: .long, help: ArgumentHelp("Probes to run: names or categories, comma-separated; 'none' turns identification off.", valueName: "list"))
+    @Option(name: .long, help: ArgumentHelp("Probes to run: names or categories, comma-separated; 'none' turns identification off.", valueName: "list"), completion: Completions.probesAndCategories)
     var probes: String?
 
-    @Option(name: .long, help: ArgumentHelp("Also load probes from this directory (repeatable).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Also load probes from this directory (repeatable).", valueName: "dir"), completion: .directory)
     var probeDir: [String] = []
 
     @Flag(name: [.customShort("n"), .long], help: "Disable DNS traffic: no lookups of any kind.")
@@ -61,7 +66,7 @@ struct MapCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("DNS servers to ask, comma-separated (default: the profile's, else /etc/resolv.conf's).", valueName: "list"))
     var dnsServers: String?
 
-    @Option(name: .long, help: ArgumentHelp("Packets (raw) or connection attempts per second (0: as fast as the path allows, backing off on loss).", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("Sending rate. With --engine syn: packets per second (default 100000; 0: as fast as the path takes them, backing off on loss). With --engine connect: connection attempts per second (default and 0: no limit but the profile's concurrency).", valueName: "n"))
     var rate: Int?
 
     @Option(name: .long, help: ArgumentHelp("Packet engine: syn (raw packets; needs root or CAP_NET_RAW), connect, or auto (syn when it can run).", valueName: "engine"))
@@ -75,13 +80,29 @@ struct MapCommand: ParsableCommand {
     @Flag(name: .long, help: "With --dry-run: also build every packet of each map's live host sweep, send none, and report the rate.")
     var dryRunPackets = false
 
-    @Option(name: .long, help: ArgumentHelp("Report format: text, json, csv, xml (nmap) or html.", valueName: "format"))
-    var format: ReportFormat = .text
+    @Option(name: .long, help: ArgumentHelp("Report format: text, json, jsonl (a line per host, port and service as found, then per map), csv, xml (nmap) or html (default: from the -o file's extension, else text).", valueName: "format"))
+    var format: ReportFormat?
 
-    @Option(name: [.short, .long], help: ArgumentHelp("Write the report to a file instead of stdout.", valueName: "file"))
+    @Option(name: [.short, .long], help: ArgumentHelp("Write the report to a file ('-': stdout).", valueName: "file"), completion: .file())
     var output: String?
 
-    @Option(name: .long, help: ArgumentHelp("The network the targets are in (default: default); the same address in two networks is two hosts.", valueName: "name"))
+    @Flag(name: .long, help: "Report only open ports, and only hosts with one (nmap's --open).")
+    var open = false
+
+    // nmap's forms, rewritten into these by CommandLineHabits; not shown in the help.
+    @Option(name: .long, help: ArgumentHelp("nmap's -T0..-T5 on the profile's performance settings.", visibility: .hidden))
+    var timing: Int?
+
+    @Flag(name: .long, help: ArgumentHelp("nmap's -sn: the sweep only, no port scan.", visibility: .hidden))
+    var noPortScan = false
+
+    @Flag(name: .long, help: ArgumentHelp("nmap's -Pn: no sweep, every address taken as live.", visibility: .hidden))
+    var noSweep = false
+
+    @Flag(name: .long, help: ArgumentHelp("nmap's -v: stage notes on stderr even when it is not a terminal.", visibility: .hidden))
+    var verbose = false
+
+    @Option(name: .long, help: ArgumentHelp("The network the targets are in; the same address in two networks is two hosts.", valueName: "name"))
     var network: String = "default"
 
     @Option(name: .long, help: ArgumentHelp("A title for the map (default: its target).", valueName: "text"))
@@ -100,16 +121,23 @@ struct MapCommand: ParsableCommand {
             throw ValidationError("no targets: give targets as arguments or with -iL FILE")
         }
         if let rate, rate < 0 { throw ValidationError("--rate must be 0 or more, not \(rate)") }
+        if let timing, !(0...5).contains(timing) { throw ValidationError("-T\(timing): the timing levels are -T0 to -T5") }
     }
 
     func run() throws {
         let launchedAt = Date()
+        let (format, output) = ReportFormat.destination(format: self.format, output: self.output)
+        let openOnly = open
         // The report's path is checked before anything is sent: never the store, always writable.
         // Then Ctrl-C is handled from here on, so one that comes while the probes load or the
         // store opens still ends the process with a report (of no map yet) and exit 130.
         if let output, !dryRun { try store.checkReport(output) }
-        let watchdog = InterruptWatchdog(flag: interruption) { [format, output] maps throws(CLIError) in
-            try emit(try format.render(MapReport(maps: maps)), to: output)
+        if noPortScan && ports != nil { throw CLIError("-sn maps without a port scan; drop -p (or -sn)", code: .usage) }
+        // JSON lines are written as the map runs; the end only adds what did not end.
+        let stream = format == .jsonl && !dryRun ? try JSONLinesStream(path: output, goneAway: { interruption.cancel() }) : nil
+        let watchdog = InterruptWatchdog(flag: interruption) { maps throws(CLIError) in
+            if let stream { return stream.finish(maps) }
+            try emit(try format.render(MapReport(maps: maps, openOnly: openOnly)), to: output)
         }
         if !dryRun { watchdog.install() }
         var profile = try ProfileLoading.load(self.profile)
@@ -156,7 +184,7 @@ struct MapCommand: ParsableCommand {
             printError("warning: \(error.message); maps will not be saved")
         }
         let meter = ProgressMeter()
-        let display = ProgressDisplay(meter: meter, mode: progress)
+        let display = ProgressDisplay(meter: meter, mode: progress, verbose: verbose)
         var context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: interruption,
                                  note: { line in display.note(line) })
         context.progress = meter
@@ -174,12 +202,17 @@ struct MapCommand: ParsableCommand {
             }
         }
         var hooks = MapSession.Hooks()
-        hooks.began = { skeleton, writer in watchdog.began(skeleton, writer: writer) }
+        hooks.began = { skeleton, writer in
+            stream?.began(skeleton)
+            watchdog.began(skeleton, writer: writer)
+        }
+        if let stream { hooks.event = { stream.event($1, mapId: $0, newHosts: $2) } }
         hooks.checkpoint = { watchdog.checkpoint($0) }
         hooks.running = { $0 ? display.start() : display.stop() }
         hooks.message = { display.message($0) }
         hooks.ended = { completion, result in
             display.summary(completion, coverageUnconfirmed: result.warnings.contains { $0.hasPrefix("coverage not confirmed") })
+            stream?.ended(completion)
             watchdog.ended(result)
         }
         let launch = MapSession.Launch(title: title, network: network, scanner: Identity.scanner, launchedBy: Identity.user,
@@ -188,7 +221,7 @@ struct MapCommand: ParsableCommand {
         let outcome = session.run(plan, context: context)
         // The watchdog may have written the report of an interrupted run already; it ends the process.
         guard watchdog.claimReport() else { while true { pause() } }
-        try emit(try format.render(MapReport(maps: outcome.maps)), to: output)
+        if stream == nil { try emit(try format.render(MapReport(maps: outcome.maps, openOnly: openOnly)), to: output) }
         watchdog.reported()
         session.notify(outcome, with: notifier)
         if interruption.isCancelled { throw CLIError("interrupted; the report and the store hold what was found", code: .interrupted) }
@@ -230,9 +263,12 @@ struct MapCommand: ParsableCommand {
     }
 
     func applyOverrides(to profile: inout Profile) throws(CLIError) {
+        if let timing { profile.performance.applyTiming(timing) }
+        if noSweep { profile.hostDiscovery.enabled = false }
+        if noPortScan { profile.informationGathering.portScan = false }
         if let ports {
             do {
-                let selection = try PortSpec.parse(ports)
+                let selection = try PortSpec.parse(ports, names: Self.serviceNames())
                 profile.informationGathering.portScan = true
                 profile.informationGathering.tcpPorts = selection.tcp
                 profile.informationGathering.udpPorts = selection.udp
@@ -266,6 +302,12 @@ struct MapCommand: ParsableCommand {
             }
         }
         if let rate { profile.performance.rate = rate }
+    }
+
+    /// Port names for `-p ssh,http`: /etc/services when the system has it.
+    static func serviceNames() -> ServiceNames {
+        guard let data = FileManager.default.contents(atPath: "/etc/services") else { return .builtIn }
+        return ServiceNames.parse(services: String(decoding: data, as: UTF8.self), source: "/etc/services")
     }
 
     func readTargets() throws(CLIError) -> [Target] {
@@ -348,18 +390,7 @@ struct MapCommand: ParsableCommand {
     }
 
     func loadProbes() throws(CLIError) -> ProbeLibrary {
-        var directories: [String] = []
-        if let shipped = Resources.probesDirectory { directories.append(shipped) }
-        directories += probeDir
-        do {
-            let library = try ProbeLibrary.load(directories: directories)
-            for warning in library.warnings { printError("warning: \(warning)") }
-            for error in library.errors { printError("warning: probe \(error.description)") }
-            for notice in library.notices { printError("note: \(notice)") }
-            return library
-        } catch {
-            throw CLIError("probe directory \(error.file): \(error.message)", code: .noInput)
-        }
+        try ProbesCommand.Options.load(extra: probeDir, notices: true)
     }
 }
 
@@ -404,5 +435,25 @@ enum DryRun {
             print("map \(index + 1): \(count) sweep packets built in \(String(format: "%.2f", seconds)) s "
                   + "(\(Int(Double(count) / seconds)) packets/s), none sent")
         }
+    }
+}
+
+extension MapReport {
+    /// The report of `maps`; with `openOnly` (nmap's --open), only open ports (and open|filtered
+    /// ones, nmap's "possibly open") and only the hosts that have one.
+    init(maps: [MapResult], openOnly: Bool) {
+        guard openOnly else {
+            self.init(maps: maps)
+            return
+        }
+        self.init(maps: maps.map { map in
+            var map = map
+            map.hosts = map.hosts.compactMap { host in
+                var host = host
+                host.services = host.services.filter { $0.state.hasPrefix("open") }
+                return host.services.isEmpty ? nil : host
+            }
+            return map
+        })
     }
 }

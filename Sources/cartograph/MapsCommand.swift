@@ -22,7 +22,7 @@ struct MapsCommand: ParsableCommand {
         @Option(name: .long, help: ArgumentHelp("Only maps of this network.", valueName: "name"))
         var network: String?
 
-        @Option(name: .long, help: ArgumentHelp("text or json.", valueName: "format"))
+        @Option(name: .long, help: ArgumentHelp("Output format.", valueName: "format"))
         var format: ListFormat = .text
 
         func run() throws {
@@ -111,8 +111,8 @@ struct MapsCommand: ParsableCommand {
         @Argument(help: "Map ids (default: the latest map).")
         var ids: [MapID] = []
 
-        @Option(name: .long, help: ArgumentHelp("text, json, csv, xml (nmap) or html.", valueName: "format"))
-        var format: ReportFormat = .text
+        @Option(name: .long, help: ArgumentHelp("text, json, jsonl, csv, xml (nmap) or html (default: from the -o file's extension, else text).", valueName: "format"))
+        var format: ReportFormat?
 
         @Option(name: .long, help: ArgumentHelp("Without ids: the latest map of every target in this network, or in 'all'.", valueName: "name|all"))
         var network: String?
@@ -121,10 +121,11 @@ struct MapsCommand: ParsableCommand {
             if network != nil && !ids.isEmpty { throw ValidationError("give map ids or --network, not both") }
         }
 
-        @Option(name: [.short, .long], help: ArgumentHelp("Write the report to a file instead of stdout.", valueName: "file"))
+        @Option(name: [.short, .long], help: ArgumentHelp("Write the report to a file ('-': stdout).", valueName: "file"))
         var output: String?
 
         func run() throws {
+            let (format, output) = ReportFormat.destination(format: format, output: output)
             try checkNetworkName(network, allowingAll: true)
             if let output { try store.checkReport(output) }
             let store = try self.store.open(readOnly: true)
@@ -158,7 +159,7 @@ struct MapsCommand: ParsableCommand {
         @Argument(help: "The older and the newer map's ids.")
         var ids: [Int64] = []
 
-        @Option(name: .long, help: ArgumentHelp("text or json.", valueName: "format"))
+        @Option(name: .long, help: ArgumentHelp("Output format.", valueName: "format"))
         var format: ListFormat = .text
 
         @Flag(name: .long, help: "Also compare maps still running (their findings are partial).")
@@ -215,10 +216,10 @@ struct HostsCommand: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Option(name: .long, help: ArgumentHelp("A network's name, or 'all' (default).", valueName: "name|all"))
+    @Option(name: .long, help: ArgumentHelp("A network's name, or 'all'.", valueName: "name|all"))
     var network: String = "all"
 
-    @Option(name: .long, help: ArgumentHelp("text or json.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Output format.", valueName: "format"))
     var format: MapsCommand.ListFormat = .text
 
     func run() throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CartographCore
+import CartographDNS
 import CartographProbes
 import Foundation
 
@@ -14,14 +15,17 @@ struct ProbesCommand: ParsableCommand {
         @Option(name: .long, help: ArgumentHelp("Also load probes from this directory (repeatable).", valueName: "dir"))
         var probeDir: [String] = []
 
-        func load() throws(CLIError) -> ProbeLibrary {
-            var directories: [String] = []
-            if let shipped = Resources.probesDirectory { directories.append(shipped) }
-            directories += probeDir
+        func load() throws(CLIError) -> ProbeLibrary { try Self.load(extra: probeDir, notices: false) }
+
+        /// The shipped probes, the user's (`~/.config/cartograph/probes`) and `extra`, with their
+        /// warnings on stderr.
+        static func load(extra: [String], notices: Bool) throws(CLIError) -> ProbeLibrary {
+            let directories = try Resources.probeDirectories() + extra
             do {
                 let library = try ProbeLibrary.load(directories: directories)
                 for warning in library.warnings { printError("warning: \(warning)") }
                 for error in library.errors { printError("warning: probe \(error.description)") }
+                if notices { for notice in library.notices { printError("note: \(notice)") } }
                 return library
             } catch {
                 throw CLIError("probe directory \(error.file): \(error.message)", code: .noInput)
@@ -53,7 +57,7 @@ struct ProbesCommand: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one probe's declaration.")
         @OptionGroup var options: Options
-        @Argument(help: "The probe's name.") var name: String
+        @Argument(help: "The probe's name.", completion: Completions.probes) var name: String
 
         func run() throws {
             let library = try options.load()
@@ -78,8 +82,9 @@ struct ProbesCommand: ParsableCommand {
             discussion: "The port goes through the same steps as in a map (passive banner read, TLS detection) with only this probe loaded. Exit 0 when the probe identified the service, 1 otherwise."
         )
 
-        @Argument(help: "The probe file.") var file: String
-        @Argument(help: "HOST:PORT, e.g. 127.0.0.1:22 or [::1]:443.") var target: String
+        @Argument(help: "A probe's name (as 'probes list' shows it) or a probe file.", completion: Completions.probes) var file: String
+        @Argument(help: "HOST:PORT, e.g. 127.0.0.1:22, [::1]:443 or server.example:25.") var target: String
+        @OptionGroup var options: Options
         @Flag(name: .long, help: "The port is UDP.") var udp = false
         @Option(name: .long, help: ArgumentHelp("A probe argument (repeatable).", valueName: "key=value")) var arg: [String] = []
         @Option(name: .long, help: ArgumentHelp("Wall-clock limit of the probe.", valueName: "ms")) var timeout: Int = 8000
@@ -90,6 +95,7 @@ struct ProbesCommand: ParsableCommand {
 
         func run() throws {
             let (address, port) = try Self.parseTarget(target)
+            let file = try probeFile()
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw CLIError("cannot read probe file \(file)", code: .noInput)
             }
@@ -140,6 +146,18 @@ struct ProbesCommand: ParsableCommand {
             print("result: " + fields.map(\.terminalSafe).joined(separator: "  "))
         }
 
+        /// The file to test: a path as given, else the file of the probe of that name.
+        func probeFile() throws(CLIError) -> String {
+            if file.contains("/") || file.hasSuffix(".lua") || FileManager.default.fileExists(atPath: file) { return file }
+            let library = try options.load()
+            guard let probe = library.definition(named: file) else {
+                var message = "no probe named \"\(file)\" and no such file"
+                if let near = Suggestion.nearest(file, in: library.definitions.map(\.name)) { message += "; did you mean \"\(near)\"?" }
+                throw CLIError(message, code: .usage)
+            }
+            return probe.file
+        }
+
         static func parseTarget(_ text: String) throws(CLIError) -> (IPAddress, UInt16) {
             var host = text, portText = ""
             if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
@@ -149,13 +167,21 @@ struct ProbesCommand: ParsableCommand {
                 host = String(text[..<colon])
                 portText = String(text[text.index(after: colon)...])
             }
-            guard let address = IPAddress(host) else {
-                throw CLIError("\"\(text)\": expected ADDRESS:PORT, e.g. 127.0.0.1:22 or [::1]:443", code: .usage)
-            }
             guard let port = UInt16(portText), port > 0 else {
                 throw CLIError("\"\(text)\": port \"\(portText)\" is not a number from 1 to 65535", code: .usage)
             }
-            return (address, port)
+            if let address = IPAddress(host) { return (address, port) }
+            guard !host.isEmpty, (try? TargetParser.validateName(host)) != nil else {
+                throw CLIError("\"\(text)\": expected HOST:PORT, e.g. 127.0.0.1:22, [::1]:443 or server.example:25", code: .usage)
+            }
+            switch SystemResolver.addresses(of: host) {
+            case .success(let addresses) where !addresses.isEmpty:
+                return (addresses.first { $0.family == .v4 } ?? addresses[0], port)
+            case .success:
+                throw CLIError("\"\(text)\": \(host) has no addresses", code: .noInput)
+            case .failure(let error):
+                throw CLIError("\"\(text)\": \(error.description)", code: .noInput)
+            }
         }
     }
 

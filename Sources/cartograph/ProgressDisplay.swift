@@ -30,12 +30,16 @@ final class ProgressDisplay: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
-    init(meter: ProgressMeter, mode: ProgressMode) {
+    /// Whether stage notes are printed when the mode alone would not print them (`-v`).
+    private let verbose: Bool
+
+    init(meter: ProgressMeter, mode: ProgressMode, verbose: Bool = false) {
         self.meter = meter
         self.mode = mode == .auto ? (isatty(STDERR_FILENO) == 1 ? .line : .none) : mode
+        self.verbose = verbose
     }
 
-    var showsNotes: Bool { mode == .line }
+    var showsNotes: Bool { mode == .line || verbose }
 
     func start() {
         guard mode == .line || mode == .json else { return }
@@ -122,7 +126,8 @@ final class ProgressDisplay: @unchecked Sendable {
             lastStage = snapshot.stage
             switch mode {
             case .line:
-                FileHandle.standardError.write(Data(("\r\u{1B}[K" + Self.line(snapshot)).utf8))
+                // Cut to the terminal's width: a line that wraps cannot be redrawn in place.
+                FileHandle.standardError.write(Data(("\r\u{1B}[K" + String(Self.line(snapshot).prefix(Self.columns()))).utf8))
                 lineShown = true
             case .json where force || stageChanged:
                 writeJSON(snapshot)
@@ -139,19 +144,17 @@ final class ProgressDisplay: @unchecked Sendable {
         FileHandle.standardError.write(Data(("{\"event\":\"progress\"," + body.dropFirst() + "\n").utf8))
     }
 
+    /// The terminal's width (stderr's), or 120 columns when it is not a terminal.
+    static func columns() -> Int {
+        var size = winsize()
+        guard ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 10 else { return 120 }
+        return Int(size.ws_col) - 1
+    }
+
     private func clearLine() {
         if lineShown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         lineShown = false
     }
 
-    /// `scan  41% 26843/65535  12,400/s  hosts 3  open 17  ETA 3 s`
-    static func line(_ s: ProgressSnapshot) -> String {
-        var out = (s.stage?.rawValue ?? "").padding(toLength: 14, withPad: " ", startingAt: 0)
-        if s.total > 0 {
-            out += "\(Int(100 * Double(s.done) / Double(s.total)))% \(s.done)/\(s.total)  "
-        }
-        out += "\(Int(s.ratePerSecond))/s  hosts \(s.hostsFound)  open \(s.openPorts)"
-        if let eta = s.etaSeconds, s.total > 0 { out += "  ETA \(humanDuration(eta))" }
-        return out
-    }
+    static func line(_ s: ProgressSnapshot) -> String { s.line }
 }

@@ -74,7 +74,24 @@ struct FileIdentity {
 
 /// Report formats, for `map` and `maps report`.
 enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, csv, xml, html
+    case text, json, jsonl, csv, xml, html
+
+    /// The format and destination of `--format F -o FILE`: without `--format`, the file's
+    /// extension says (`.xml`, `.json`, `.jsonl`, `.csv`, `.html`, `.txt`); `-o -` is stdout.
+    static func destination(format: ReportFormat?, output: String?) -> (ReportFormat, String?) {
+        let path = output == "-" ? nil : output
+        if let format { return (format, path) }
+        let ext = path.map { ($0 as NSString).pathExtension.lowercased() } ?? ""
+        let inferred: ReportFormat? = switch ext {
+        case "xml": .xml
+        case "json": .json
+        case "jsonl", "ndjson": .jsonl
+        case "csv": .csv
+        case "html", "htm": .html
+        default: nil
+        }
+        return (inferred ?? .text, path)
+    }
 
     func render(_ report: MapReport) throws(CLIError) -> String {
         switch self {
@@ -83,6 +100,7 @@ enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
             do { return try JSONReport.render(report) } catch {
                 throw CLIError("cannot encode the report: \(error)", code: .failure)
             }
+        case .jsonl: return JSONLinesReport.render(report)
         case .csv: return CSVReport.render(report)
         case .xml: return XMLReport.render(report, arguments: CommandLine.arguments.joined(separator: " "), version: Cartograph.configuration.version)
         case .html: return HTMLReport.render(report)
@@ -142,6 +160,9 @@ struct MapID: ExpressibleByArgument {
         value = number
     }
 
+    /// How the help shows a default id (else it would print the struct).
+    var defaultValueDescription: String { value.map(String.init) ?? "latest" }
+
     func resolve(in store: MapStore) throws(CLIError) -> Int64 {
         if let value { return value }
         let latest: Int64?
@@ -159,17 +180,6 @@ extension MapStore {
         guard let map else { throw CLIError("no map \(id) in \(path) (see 'cartograph maps list')", code: .noInput) }
         return map
     }
-}
-
-/// Durations as people read them: `4.2 s`, `3 min 12 s`, `2 h 5 min`.
-func humanDuration(_ seconds: TimeInterval) -> String {
-    // An ETA at a crawling rate can be astronomical (or not a number): no Int conversion then.
-    guard seconds.isFinite, seconds < 100 * 365 * 86400 else { return "more than a century" }
-    if seconds < 60 { return String(format: "%.1f s", seconds) }
-    let whole = Int(seconds)
-    if whole < 3600 { return "\(whole / 60) min \(whole % 60) s" }
-    if whole < 86400 { return "\(whole / 3600) h \(whole % 3600 / 60) min" }
-    return "\(whole / 86400) d \(whole % 86400 / 3600) h"
 }
 
 /// `--network NAME` of the listings: a name no map can have is a mistake, not an empty list.

@@ -20,6 +20,15 @@ struct ProfileTests {
         }
     }
 
+    @Test("profiles show writes the N most common ports as top:N, not a page of numbers")
+    func topPortsShown() throws {
+        let profile = try Profile.parse(yaml: "name: t\ninformation_gathering:\n  tcp_ports: \"top:100\"\n  udp_ports: \"top:20\"\n", file: "t", name: "t")
+        #expect(profile.yaml().contains("  tcp_ports: \"top:100\"\n"), "\(profile.yaml())")
+        #expect(profile.yaml().contains("  udp_ports: \"top:20\"\n"), "\(profile.yaml())")
+        let other = try Profile.parse(yaml: "name: t\ninformation_gathering:\n  tcp_ports: \"22,80,8080\"\n", file: "t", name: "t")
+        #expect(other.yaml().contains("  tcp_ports: \"22,80,8080\"\n"), "\(other.yaml())")
+    }
+
     @Test("every shipped profile parses and round-trips through `profiles show`", arguments: shipped)
     func shippedParse(file: String) throws {
         let text = try String(contentsOf: Self.profilesDirectory.appendingPathComponent(file), encoding: .utf8)

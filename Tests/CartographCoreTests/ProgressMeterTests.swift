@@ -64,3 +64,55 @@ struct ProgressMeterTests {
         #expect(snapshot.running == nil, "one stage running is not listed")
     }
 }
+
+@Suite("Progress phases and stages alongside")
+struct ProgressPhaseTests {
+    @Test("a stage in its cool-down shows that phase and no ETA; other running stages come with their counts")
+    func phases() {
+        let now = Mutex<UInt64>(0)
+        let meter = ProgressMeter(clock: { now.withLock { $0 } })
+        meter.begin(.sweep, total: 0)
+        meter.begin(.identification, total: 0)
+        let sweep = meter.meter(for: .sweep), identify = meter.meter(for: .identification)
+        sweep.addWork(10)
+        sweep.advance(10)
+        identify.addWork(4)
+        identify.advance()
+        now.withLock { $0 = 1_000_000_000 }
+        #expect(meter.snapshot().etaSeconds == 0)
+        sweep.phase("cool-down: up to 1.0 s for late replies")
+        let cooling = meter.snapshot()
+        #expect(cooling.stage == .sweep && cooling.phase == "cool-down: up to 1.0 s for late replies")
+        #expect(cooling.etaSeconds == nil)
+        #expect(cooling.alongside == [ProgressSnapshot.StageCount(stage: .identification, done: 1, total: 4, phase: nil)])
+        sweep.phase(nil)
+        #expect(meter.snapshot().phase == nil)
+        meter.end(.sweep)
+        let identifying = meter.snapshot()
+        #expect(identifying.stage == .identification && identifying.done == 1 && identifying.alongside == nil)
+        #expect(ProgressMeter.Stage.identification.unit == "ports" && ProgressMeter.Stage.sweep.unit == "probes")
+    }
+
+    @Test("the line: spaced label, count with its unit, the phase in place of the ETA, busy stages alongside")
+    func line() {
+        var snapshot = ProgressSnapshot(map: "m", stage: .identification, done: 0, total: 16, ratePerSecond: 0, hostsFound: 3,
+                                        openPorts: 16, elapsedSeconds: 1, etaSeconds: nil, running: nil)
+        #expect(snapshot.line == "identification  0% 0/16 ports  0/s  hosts 3  open 16")
+        snapshot.stage = .sweep
+        snapshot.done = 512
+        snapshot.total = 512
+        snapshot.etaSeconds = 0
+        #expect(snapshot.line == "sweep  100% 512/512 probes  0/s  hosts 3  open 16  waiting for the last answers")
+        snapshot.phase = "cool-down: up to 1.0 s for late replies"
+        snapshot.etaSeconds = nil
+        snapshot.alongside = [.init(stage: .identification, done: 2, total: 5, phase: nil),
+                              .init(stage: .trace, done: 3, total: 3, phase: nil)]
+        #expect(snapshot.line == "sweep  100% 512/512 probes  hosts 3  open 16  cool-down: up to 1.0 s for late replies  | identification 40% 2/5 ports")
+        snapshot.phase = nil
+        snapshot.done = 256
+        snapshot.etaSeconds = 2.5
+        snapshot.ratePerSecond = 100
+        snapshot.alongside = nil
+        #expect(snapshot.line == "sweep  50% 256/512 probes  100/s  hosts 3  open 16  ETA 2.5 s")
+    }
+}

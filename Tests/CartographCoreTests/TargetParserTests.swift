@@ -180,7 +180,7 @@ struct PortSpecTests {
         ("0", "port 0 is out of range"),
         ("22,,80", "empty item"),
         ("80-22", "ends before it starts"),
-        ("http", "\"http\" is not a port number"),
+        ("htpp", "\"htpp\" is neither a port number nor a tcp service name"),
         ("top:x", "top:N needs a positive number"),
     ])
     func errors(spec: String, fragment: String) {

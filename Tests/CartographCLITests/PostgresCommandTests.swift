@@ -1,0 +1,57 @@
+import CartographTestSupport
+import Foundation
+import Testing
+
+/// The store commands on PostgreSQL (the server of Scripts/pg.sh): a real `cartograph map` of a
+/// loopback service kept in a database reached through its socket directory, then read back;
+/// the URL from `$CARTOGRAPH_DB` over TCP with the password from `PGPASSWORD` or `~/.pgpass`.
+@Suite("The store commands on PostgreSQL")
+struct PostgresCommandTests {
+    @Test("map --db postgresql:///DB?host=SOCKETDIR keeps the map; maps list and maps show read it back")
+    func mapListShow() throws {
+        let server = try PostgresServer.require()
+        let db = server.socketURL(try server.createDatabase("cli"))
+        let ssh = try StoreCommandTests.banner("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+        defer { ssh.stop() }
+        let mapped = try StoreCommandTests.mapLoopback([ssh.port], db: db, extra: ["--title", "pg check"])
+        #expect(mapped.status == 0, "\(mapped.stderr)")
+        let list = try Cartograph.run(["maps", "list", "--db", db, "--format", "json"])
+        #expect(list.status == 0, "\(list.stderr)")
+        let maps = try #require(try StoreCommandTests.json(list.stdout) as? [[String: Any]])
+        #expect(maps.map { $0["id"] as? Int } == [1])
+        #expect(maps.first?["title"] as? String == "pg check" && maps.first?["status"] as? String == "complete")
+        #expect(maps.first?["hosts"] as? Int == 1 && maps.first?["open_ports"] as? Int == 1)
+        let show = try Cartograph.run(["maps", "show", "1", "--db", db])
+        #expect(show.status == 0, "\(show.stderr)")
+        #expect(show.stdout.contains("\(ssh.port)/tcp") && show.stdout.contains("ssh"), "\(show.stdout)")
+        #expect(show.stdout.contains("launched by"), "\(show.stdout)")
+        let hosts = try Cartograph.run(["hosts", "--db", db])
+        #expect(hosts.stdout.contains("default  127.0.0.1"), "\(hosts.stdout)")
+        let rows = try server.psql("SELECT count(*) FROM service", database: String(db.split(separator: "?")[0].dropFirst("postgresql:///".count)))
+        #expect(rows == "1", "the map is in PostgreSQL, not in a file")
+    }
+
+    @Test("$CARTOGRAPH_DB over TCP: the password from PGPASSWORD, else ~/.pgpass; a wrong one is refused without printing it")
+    func passwords() throws {
+        let server = try PostgresServer.require()
+        let name = try server.createDatabase("clipw")
+        let url = server.tcpURL(name, sslmode: "require")
+        let withEnv = try Cartograph.run(["maps", "list"], environment: ["CARTOGRAPH_DB": url, "PGPASSWORD": server.rolePassword])
+        #expect(withEnv.status == 0 && withEnv.stdout.contains("no maps in \(url)"), "\(withEnv.stdout) \(withEnv.stderr)")
+
+        let home = Cartograph.scratch.appendingPathComponent("pghome-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let pgpass = home.appendingPathComponent(".pgpass")
+        try "127.0.0.1:\(server.port):\(name):\(server.role):\(server.rolePassword)\n".write(to: pgpass, atomically: true, encoding: .utf8)
+        chmod(pgpass.path, 0o600)
+        let withFile = try Cartograph.run(["maps", "list", "--db", url], environment: ["HOME": home.path])
+        #expect(withFile.status == 0, "\(withFile.stderr)")
+
+        let secret = "wrong-\(UUID().uuidString.prefix(6))"
+        let withURL = "postgresql://\(server.role):\(secret)@127.0.0.1:\(server.port)/\(name)"
+        let refused = try Cartograph.run(["maps", "list", "--db", withURL], environment: ["HOME": "/nonexistent"])
+        #expect(refused.status == 66, "\(refused.stderr)")
+        #expect(refused.stderr.contains("password authentication failed") && !refused.stderr.contains(secret), "\(refused.stderr)")
+        #expect(refused.stderr.contains("postgresql://\(server.role)@127.0.0.1:\(server.port)/\(name)"), "\(refused.stderr)")
+    }
+}

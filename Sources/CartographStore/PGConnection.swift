@@ -47,7 +47,7 @@ final class PGConnection {
 
     /// Reconnects with the same parameters; true when it worked.
     func reset() -> Bool {
-        guard let conn else { return false }
+        guard let conn else { return false }   // closed on purpose: stays closed
         PQreset(conn)
         return PQstatus(conn) == CONNECTION_OK
     }

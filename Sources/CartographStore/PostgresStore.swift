@@ -44,15 +44,19 @@ public final class PostgresMapStore: MapStore, @unchecked Sendable {
         lock.withLock { connection.close() }
     }
 
-    /// Runs `body` with the connection, reconnecting once when it was lost (and taking the
-    /// running maps' locks again).
+    /// Runs `body` with the connection. When the connection was lost (the server restarted, an
+    /// administrator ended it), it reconnects once, takes the running maps' locks again and runs
+    /// `body` again: the server rolled back whatever the lost connection had not committed.
     private func use<T>(_ body: (PGConnection) throws(StoreError) -> T) throws(StoreError) -> T {
         lock.lock()
         defer { lock.unlock() }
-        if connection.isBroken && connection.reset() {
+        do {
+            return try body(connection)
+        } catch {
+            guard connection.isBroken, connection.reset() else { throw error }
             for id in running { _ = try? connection.execute("SELECT pg_advisory_lock($1, $2)", [String(Self.mapLock), Self.key(id)]) }
+            return try body(connection)
         }
-        return try body(connection)
     }
 
     static func key(_ id: Int64) -> String { String(id % Int64(Int32.max)) }

@@ -54,4 +54,54 @@ struct PostgresCommandTests {
         #expect(refused.stderr.contains("password authentication failed") && !refused.stderr.contains(secret), "\(refused.stderr)")
         #expect(refused.stderr.contains("postgresql://\(server.role)@127.0.0.1:\(server.port)/\(name)"), "\(refused.stderr)")
     }
+
+    @Test("ten maps started together on a new database are all kept, each complete: its first use migrates once (three rounds)")
+    func concurrentFreshDatabase() throws {
+        let server = try PostgresServer.require()
+        let ssh = try StoreCommandTests.banner("SSH-2.0-OpenSSH_9.2p1\r\n")
+        defer { ssh.stop() }
+        for round in 0..<3 {
+            let db = server.socketURL(try server.createDatabase("together"))
+            let processes = try (0..<10).map { index in
+                try StoreCommandTests.launch(["map", "127.0.0.1", "-p", "\(ssh.port)", "-n", "--engine", "connect", "--db", db,
+                                              "--title", "concurrent \(index)", "--progress", "none"])
+            }
+            for process in processes { process.waitUntilExit() }
+            #expect(processes.allSatisfy { $0.terminationStatus == 0 }, "round \(round): \(processes.map(\.terminationStatus))")
+            let list = try Cartograph.run(["maps", "list", "--db", db, "--format", "json"])
+            let maps = try #require(try StoreCommandTests.json(list.stdout) as? [[String: Any]])
+            #expect(maps.count == 10, "round \(round): \(maps.count) of 10 maps kept")
+            #expect(Set(maps.compactMap { $0["title"] as? String }) == Set((0..<10).map { "concurrent \($0)" }))
+            #expect(maps.allSatisfy { $0["status"] as? String == "complete" && $0["open_ports"] as? Int == 1 }, "\(maps)")
+        }
+    }
+
+    @Test("a map SIGKILLed mid-run stays running while it runs, and is interrupted once its connection is gone, keeping its hosts")
+    func killed() throws {
+        let server = try PostgresServer.require()
+        let db = server.socketURL(try server.createDatabase("killed"))
+        let process = try StoreCommandTests.launch(["map", "127.1.0.0/16", "-p", "9", "-n", "--engine", "connect", "--rate", "300", "--db", db])
+        var running: [String: Any]?
+        for _ in 0..<300 where running == nil {
+            usleep(100_000)
+            let list = try Cartograph.run(["maps", "list", "--db", db, "--format", "json"])
+            if let map = (try? StoreCommandTests.json(list.stdout) as? [[String: Any]])?.first,
+               map["status"] as? String == "running", (map["hosts"] as? Int ?? 0) > 0 {
+                running = map
+            }
+        }
+        #expect(running != nil, "the map never showed up running with hosts (a reader must not mark a live map interrupted)")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        // The server notices the dead connection (and drops its lock) as soon as the socket closes.
+        var map: [String: Any]?
+        for _ in 0..<50 {
+            let list = try Cartograph.run(["maps", "list", "--db", db, "--format", "json"])
+            map = (try StoreCommandTests.json(list.stdout) as? [[String: Any]])?.first
+            if map?["status"] as? String == "interrupted" { break }
+            usleep(100_000)
+        }
+        #expect(map?["status"] as? String == "interrupted")
+        #expect((map?["hosts"] as? Int ?? 0) > 0, "what was found before the kill is kept")
+    }
 }

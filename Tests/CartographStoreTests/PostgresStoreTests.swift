@@ -95,4 +95,39 @@ struct PostgresStoreTests {
             _ = try MapStores.open(server.tcpURL(name, sslmode: "verify-full") + "&sslrootcert=/nonexistent-root.crt")
         } throws: { error in "\(error)".contains("root certificate file") }
     }
+
+    @Test("a connection the server ended is made again, with the running map's lock: the map goes on")
+    func reconnect() throws {
+        let server = try PostgresServer.require()
+        let name = try server.createDatabase("reconnect")
+        let store = try MapStores.open(server.socketURL(name))
+        var map = MapStoreTests.map(hosts: [MapStoreTests.host("198.18.1.2", ports: [(22, "ssh")])])
+        let id = try store.begin(map, settings: Profile())
+        let ended = try server.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '\(name)'", database: "postgres")
+        #expect(ended == "1")
+        try store.save(map, id: id)   // a checkpoint after the loss
+        let locks = try server.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = \(id) AND granted", database: name)
+        #expect(locks == "1", "the map's lock is held again")
+        map.status = .complete
+        try store.save(map, id: id)
+        #expect(try store.map(id: id)?.status == .complete)
+    }
+
+    @Test("a role that may only read lists and shows maps; a map it may not mark interrupted becomes a note")
+    func readOnlyRole() throws {
+        let server = try PostgresServer.require()
+        let name = try server.createDatabase("readonly")
+        let writer = try PostgresMapStore(url: server.socketURL(name))
+        let id = try writer.begin(MapStoreTests.map(), settings: Profile())
+        writer.close()   // its process died: the map looks interrupted
+        let role = "reader_\(getpid())_\(UInt32.random(in: 0...UInt32.max))"
+        try server.psql("CREATE ROLE \(role) LOGIN", database: "postgres")
+        try server.psql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO \(role)", database: name)
+        let url = "postgresql:///\(name)?host=\(server.socket)&port=\(server.port)&user=\(role)"
+        #expect(throws: StoreError.self, "a writer's open still fails") { _ = try MapStores.open(url) }
+        let reader = try MapStores.open(url, readOnly: true)
+        #expect(reader.notes.contains { $0.contains("may not mark interrupted maps") }, "\(reader.notes)")
+        #expect(try reader.list().map(\.id) == [id])
+        #expect(try reader.status(id: id) == .running, "not marked")
+    }
 }

@@ -173,51 +173,94 @@ public final class PostgresMapStore: MapStore, @unchecked Sendable {
                           Self.time(map.startedAt), map.assetGroup, String(id)])
                 guard updated.changed == 1 else { throw StoreError("store \(location): map \(id) is gone (deleted while it ran?)") }
                 try db.execute("DELETE FROM host WHERE map_id = $1", [String(id)])
-                for index in map.hosts.indices {
-                    let host = map.hosts[index]
-                    let values: [String?] = [
-                        String(id), map.network, host.address, Self.text(SQLiteMapStore.json(host.hostnames)),
-                        Self.text(SQLiteMapStore.json(host.discovery)), String(host.closedPorts), String(host.filteredPorts),
-                        Self.bool(host.inNetblock), Self.bool(host.excluded), host.ttl.map { String($0) },
-                        Self.bool(host.rogue), host.hops.map { String($0) }, host.forwards.flatMap { Self.text(SQLiteMapStore.json($0)) },
-                        Self.text(host.deviceType), host.deviceTypeConfidence.map { String($0) },
-                        host.deviceTypeEvidence.flatMap { Self.text(SQLiteMapStore.json($0)) }, Self.text(host.os),
-                        host.osConfidence.map { String($0) }, host.osEvidence.flatMap { Self.text(SQLiteMapStore.json($0)) },
-                    ]
-                    let inserted = try db.execute("""
-                        INSERT INTO host (map_id, network, address, hostnames, discovery, closed_ports, filtered_ports,
-                            in_netblock, excluded, ttl, new, rogue, hops, forwards, device_type, device_type_confidence,
-                            device_type_evidence, os, os_confidence, os_evidence)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-                            CASE WHEN EXISTS (SELECT 1 FROM host WHERE network = $2 AND address = $3 AND map_id < $1)
-                                 THEN NULL ELSE true END,
-                            $11, $12, $13, $14, $15, $16, $17, $18, $19)
-                        RETURNING id, new
-                        """, values)
-                    map.hosts[index].new = inserted[0, "new"] == "t" ? true : nil
-                    let hostID = inserted[0, "id"]
-                    for service in host.services {
-                        let values: [String?] = [
-                            hostID, String(service.port), service.protocol.rawValue, Self.text(service.state),
-                            Self.text(service.name), Self.text(service.product), Self.text(service.version),
-                            Self.text(service.extraInfo), service.cpe.flatMap { Self.text(SQLiteMapStore.json($0)) },
-                            Self.text(service.method), Self.bool(service.certain), Self.text(service.deviceType),
-                            service.os.flatMap { Self.text(SQLiteMapStore.json($0)) }, Self.bool(service.tls),
-                            service.probeErrors.flatMap { Self.text(SQLiteMapStore.json($0)) },
-                        ]
-                        try db.execute("""
-                            INSERT INTO service (host_id, port, protocol, state, name, product, version, extra_info, cpe,
-                                method, certain, device_type, os, tls, probe_errors)
-                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                            """, values)
-                    }
-                }
+                try insertHosts(&map, id: id, db)
             }
             if map.status != .running, running.remove(id) != nil {
                 _ = try? db.execute("SELECT pg_advisory_unlock($1, $2)", [String(Self.mapLock), Self.key(id)])
             }
         }
         return map
+    }
+
+    /// Inserts the map's hosts, then their services, one statement each (the rows travel as
+    /// arrays, through `unnest`): a checkpoint of thousands of hosts is two round trips, not one a
+    /// row. Sets each host's `new` flag as stored.
+    private func insertHosts(_ map: inout MapResult, id: Int64, _ db: PGConnection) throws(StoreError) {
+        guard !map.hosts.isEmpty else { return }
+        func json<T: Encodable>(_ value: T?) -> String? { value.flatMap { Self.text(SQLiteMapStore.json($0)) } }
+        let hosts = map.hosts
+        let columns: [[String?]] = [
+            hosts.map { Self.text($0.address) }, hosts.map { json($0.hostnames) }, hosts.map { json($0.discovery) },
+            hosts.map { String($0.closedPorts) }, hosts.map { String($0.filteredPorts) }, hosts.map { Self.bool($0.inNetblock) },
+            hosts.map { Self.bool($0.excluded) }, hosts.map { $0.ttl.map { String($0) } }, hosts.map { Self.bool($0.rogue) },
+            hosts.map { $0.hops.map { String($0) } }, hosts.map { json($0.forwards) }, hosts.map { Self.text($0.deviceType) },
+            hosts.map { $0.deviceTypeConfidence.map { String($0) } }, hosts.map { json($0.deviceTypeEvidence) },
+            hosts.map { Self.text($0.os) }, hosts.map { $0.osConfidence.map { String($0) } }, hosts.map { json($0.osEvidence) },
+        ]
+        let inserted = try db.execute("""
+            INSERT INTO host (map_id, network, address, hostnames, discovery, closed_ports, filtered_ports, in_netblock,
+                excluded, ttl, new, rogue, hops, forwards, device_type, device_type_confidence, device_type_evidence, os,
+                os_confidence, os_evidence)
+            SELECT $1, $2, h.address, h.hostnames, h.discovery, h.closed_ports, h.filtered_ports, h.in_netblock,
+                h.excluded, h.ttl,
+                CASE WHEN EXISTS (SELECT 1 FROM host o WHERE o.network = $2 AND o.address = h.address AND o.map_id < $1)
+                     THEN NULL ELSE true END,
+                h.rogue, h.hops, h.forwards, h.device_type, h.device_type_confidence, h.device_type_evidence, h.os,
+                h.os_confidence, h.os_evidence
+            FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::boolean[], $9::boolean[], $10::int[],
+                        $11::boolean[], $12::int[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[],
+                        $18::int[], $19::text[])
+                AS h(address, hostnames, discovery, closed_ports, filtered_ports, in_netblock, excluded, ttl, rogue, hops,
+                     forwards, device_type, device_type_confidence, device_type_evidence, os, os_confidence, os_evidence)
+            RETURNING id, address, new
+            """, [String(id), map.network] + columns.map(Self.array))
+        var stored: [String: (id: String, new: Bool)] = [:]
+        for row in 0..<inserted.count {
+            if let address = inserted[row, "address"], let hostID = inserted[row, "id"] {
+                stored[address] = (hostID, inserted[row, "new"] == "t")
+            }
+        }
+        var services: [(host: String, service: ServiceResult)] = []
+        for index in map.hosts.indices {
+            guard let row = stored[Self.text(map.hosts[index].address) ?? ""] else {
+                throw StoreError("store \(location): host \(map.hosts[index].address) of map \(id) was not stored")
+            }
+            map.hosts[index].new = row.new ? true : nil
+            services += map.hosts[index].services.map { (row.id, $0) }
+        }
+        guard !services.isEmpty else { return }
+        let list = services.map(\.service)
+        let serviceColumns: [[String?]] = [
+            services.map(\.host), list.map { String($0.port) }, list.map { $0.protocol.rawValue }, list.map { Self.text($0.state) },
+            list.map { Self.text($0.name) }, list.map { Self.text($0.product) }, list.map { Self.text($0.version) },
+            list.map { Self.text($0.extraInfo) }, list.map { json($0.cpe) }, list.map { Self.text($0.method) },
+            list.map { Self.bool($0.certain) }, list.map { Self.text($0.deviceType) }, list.map { json($0.os) },
+            list.map { Self.bool($0.tls) }, list.map { json($0.probeErrors) },
+        ]
+        try db.execute("""
+            INSERT INTO service (host_id, port, protocol, state, name, product, version, extra_info, cpe, method, certain,
+                device_type, os, tls, probe_errors)
+            SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                 $8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::text[],
+                                 $14::boolean[], $15::text[])
+            """, serviceColumns.map(Self.array))
+    }
+
+    /// One array parameter in PostgreSQL's text form: every element quoted (`\` and `"` escaped),
+    /// NULL as NULL.
+    static func array(_ values: [String?]) -> String? {
+        var text = "{"
+        for (index, value) in values.enumerated() {
+            if index > 0 { text += "," }
+            guard let value else { text += "NULL"; continue }
+            text += "\""
+            for character in value.unicodeScalars {
+                if character == "\\" || character == "\"" { text += "\\" }
+                text.unicodeScalars.append(character)
+            }
+            text += "\""
+        }
+        return text + "}"
     }
 
     /// Maps left `running` whose lock nobody holds (their connection, so their process, is gone)
@@ -368,10 +411,31 @@ public final class PostgresMapStore: MapStore, @unchecked Sendable {
         var host: HostResult
     }
 
-    /// Host rows with their services (`seen_at`, when the query has it).
+    /// Host rows with their services (`seen_at`, when the query has it); the services of all
+    /// the hosts come in one query.
     static func hosts(_ db: PGConnection, _ sql: String, _ parameters: [String?]) throws(StoreError) -> [(seenAt: String?, host: StoredHost)] {
         let rows = try db.execute(sql, parameters)
-        return try (0..<rows.count).map { (r: Int) throws(StoreError) -> (seenAt: String?, host: StoredHost) in
+        let ids = (0..<rows.count).map { rows[$0, "id"] }
+        let services = try db.execute("SELECT * FROM service WHERE host_id = ANY($1::bigint[]) ORDER BY host_id, protocol, port",
+                                      [array(ids)])
+        var byHost: [String: [ServiceResult]] = [:]
+        for s in 0..<services.count {
+            var service = ServiceResult(port: UInt16(clamping: Int(services[s, "port"] ?? "") ?? 0),
+                                        protocol: TransportProtocol(rawValue: services[s, "protocol"] ?? "") ?? .tcp,
+                                        state: string(services[s, "state"]), method: string(services[s, "method"]))
+            service.name = optional(services[s, "name"])
+            service.product = optional(services[s, "product"])
+            service.version = optional(services[s, "version"])
+            service.extraInfo = optional(services[s, "extra_info"])
+            service.cpe = decode(services[s, "cpe"])
+            service.certain = bool(services[s, "certain"])
+            service.deviceType = optional(services[s, "device_type"])
+            service.os = decode(services[s, "os"])
+            service.tls = bool(services[s, "tls"])
+            service.probeErrors = decode(services[s, "probe_errors"])
+            byHost[services[s, "host_id"] ?? "", default: []].append(service)
+        }
+        return (0..<rows.count).map { r in
             var host = HostResult(address: string(rows[r, "address"]), hostnames: decode(rows[r, "hostnames"]) ?? [],
                                   discovery: decode(rows[r, "discovery"]) ?? [],
                                   closedPorts: Int(rows[r, "closed_ports"] ?? "") ?? 0,
@@ -389,23 +453,7 @@ public final class PostgresMapStore: MapStore, @unchecked Sendable {
             host.os = optional(rows[r, "os"])
             host.osConfidence = rows[r, "os_confidence"].flatMap { Int($0) }
             host.osEvidence = decode(rows[r, "os_evidence"])
-            let services = try db.execute("SELECT * FROM service WHERE host_id = $1 ORDER BY protocol, port", [rows[r, "id"]])
-            host.services = (0..<services.count).map { s in
-                var service = ServiceResult(port: UInt16(clamping: Int(services[s, "port"] ?? "") ?? 0),
-                                            protocol: TransportProtocol(rawValue: services[s, "protocol"] ?? "") ?? .tcp,
-                                            state: string(services[s, "state"]), method: string(services[s, "method"]))
-                service.name = optional(services[s, "name"])
-                service.product = optional(services[s, "product"])
-                service.version = optional(services[s, "version"])
-                service.extraInfo = optional(services[s, "extra_info"])
-                service.cpe = decode(services[s, "cpe"])
-                service.certain = bool(services[s, "certain"])
-                service.deviceType = optional(services[s, "device_type"])
-                service.os = decode(services[s, "os"])
-                service.tls = bool(services[s, "tls"])
-                service.probeErrors = decode(services[s, "probe_errors"])
-                return service
-            }
+            host.services = byHost[rows[r, "id"] ?? ""] ?? []
             return (rows[r, "seen_at"], StoredHost(network: string(rows[r, "network"]), mapID: Int64(rows[r, "map_id"] ?? "") ?? 0, host: host))
         }
     }

@@ -136,6 +136,29 @@ struct MapStoreTests {
         #expect(try store.map(id: plainID)?.hosts.first?.services.first?.name == "ssh", "strings without NUL are text as before")
     }
 
+    @Test("strings with quotes, backslashes, braces, commas, the word NULL or nothing read back as written", arguments: Backend.allCases)
+    func awkwardStrings(_ backend: Backend) throws {
+        let store = try MapStores.open(try backend.fresh())
+        let awkward = ["say \"hi\"", "C:\\path\\", "{a,b}", "NULL", "", "ünï cødé 😀", "tab\tand\nnewline", "'quoted'"]
+        var hosts: [HostResult] = []
+        for (index, text) in awkward.enumerated() {
+            var host = Self.host("198.18.2.\(index + 1)", ports: [(80, "http")])
+            host.services[0].product = text
+            host.services[0].version = index % 2 == 0 ? nil : text
+            host.os = text
+            host.hostnames = [Hostname(name: text, source: "dns-ptr")]
+            hosts.append(host)
+        }
+        var map = Self.map(hosts: hosts)
+        let id = try store.begin(map, settings: Profile())
+        map.status = .complete
+        let saved = try store.save(map, id: id)
+        let loaded = try #require(try store.map(id: id))
+        #expect(loaded.hosts == saved.hosts)
+        #expect(loaded.hosts.map { $0.services[0].product } == awkward.map { Optional($0) })
+        #expect(loaded.hosts.map { $0.services[0].version == nil } == awkward.indices.map { $0 % 2 == 0 }, "NULL stays NULL, \"NULL\" stays text")
+    }
+
     @Test("the same address in two networks is two hosts, each new in its own network", arguments: Backend.allCases)
     func networksApart(_ backend: Backend) throws {
         let store = try MapStores.open(try backend.fresh())

@@ -88,8 +88,20 @@ enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
                 throw CLIError("cannot encode the report: \(error)", code: .failure)
             }
         case .csv: return CSVReport.render(report)
-        case .xml: return XMLReport.render(report, arguments: CommandLine.arguments.joined(separator: " "), version: Cartograph.configuration.version)
+        case .xml:
+            return XMLReport.render(report, arguments: Self.printableArguments(CommandLine.arguments).joined(separator: " "),
+                                    version: Cartograph.configuration.version)
         case .html: return HTMLReport.render(report)
+        }
+    }
+}
+
+extension ReportFormat {
+    /// The command line as a report may record it (nmap XML's `args`): a store URL loses its password.
+    static func printableArguments(_ arguments: [String]) -> [String] {
+        arguments.map { argument in
+            if argument.hasPrefix("--db=") { return "--db=" + MapStores.printable(String(argument.dropFirst(5))) }
+            return MapStores.printable(argument)
         }
     }
 }

@@ -27,8 +27,21 @@ struct PostgresCommandTests {
         #expect(show.stdout.contains("launched by"), "\(show.stdout)")
         let hosts = try Cartograph.run(["hosts", "--db", db])
         #expect(hosts.stdout.contains("default  127.0.0.1"), "\(hosts.stdout)")
-        let rows = try server.psql("SELECT count(*) FROM service", database: String(db.split(separator: "?")[0].dropFirst("postgresql:///".count)))
+        let name = String(db.split(separator: "?")[0].dropFirst("postgresql:///".count))
+        let rows = try server.psql("SELECT count(*) FROM service", database: name)
         #expect(rows == "1", "the map is in PostgreSQL, not in a file")
+
+        // A password in the URL (the socket is trusted, so it is never asked for) stays out of
+        // the XML report's command line, the messages and the store.
+        let secret = "sekrit-\(UUID().uuidString.prefix(6))"
+        let withPassword = "postgresql://postgres:\(secret)@/\(name)?host=\(server.socket)&port=\(server.port)"
+        let xml = try Cartograph.run(["map", "127.0.0.1", "-p", "\(ssh.port)", "-n", "--engine", "connect", "--db", withPassword,
+                                      "--format", "xml"])
+        #expect(xml.status == 0, "\(xml.stderr)")
+        #expect(xml.stdout.contains("postgresql://postgres@/\(name)?host=") && !xml.stdout.contains(secret), "\(xml.stdout.prefix(600))")
+        #expect(!xml.stderr.contains(secret))
+        let dump = try server.psql("SELECT count(*) FROM map WHERE (map::text) LIKE '%\(secret)%'", database: name)
+        #expect(dump == "0", "no row holds the password")
     }
 
     @Test("$CARTOGRAPH_DB over TCP: the password from PGPASSWORD, else ~/.pgpass; a wrong one is refused without printing it")

@@ -14,8 +14,15 @@ final class PGConnection {
     /// (`PGPASSFILE`) and the other `PG*` variables; the session is UTF-8.
     init(url: String) throws(StoreError) {
         location = PGConnection.redact(url)
-        let keywords = ["fallback_application_name", "dbname", "client_encoding"]
-        let values = ["cartograph", url, "UTF8"]
+        // Later keywords override earlier ones: the URL may set its own connect_timeout (an
+        // unreachable server otherwise waits for TCP's own timeout), never the encoding.
+        var keywords = ["fallback_application_name"], values = ["cartograph"]
+        if ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil {
+            keywords.append("connect_timeout")
+            values.append("10")
+        }
+        keywords += ["dbname", "client_encoding"]
+        values += [url, "UTF8"]
         conn = PGConnection.connect(keywords: keywords, values: values)
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
             let message = conn.map { PGConnection.oneLine(String(cString: PQerrorMessage($0))) } ?? "out of memory"

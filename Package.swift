@@ -18,6 +18,8 @@ let package = Package(
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        // The PostgreSQL client library, for the team store (docs/store.md).
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // TLS for probes: OpenSSL behind a handle and status codes.
         .target(name: "CTLSShims", dependencies: ["COpenSSL"]),
         // The few C helpers Swift cannot call directly: Lua macros, the Lua sandbox hooks and
@@ -40,8 +42,9 @@ let package = Package(
         .target(name: "CartographDNS", dependencies: ["CartographCore", "CartographIO"]),
         // Renderers (json, text, csv, nmap XML, html) and map comparison.
         .target(name: "CartographReport", dependencies: ["CartographCore"]),
-        // The map store: SQLite through GRDB, with migrations from the first schema on.
-        .target(name: "CartographStore", dependencies: ["CartographCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The map store, one protocol: a SQLite file through GRDB (the default) or PostgreSQL
+        // through libpq (teams), each with migrations from the first schema on.
+        .target(name: "CartographStore", dependencies: ["CartographCore", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]),
         // Map-complete notifications: e-mail over SMTP and signed webhooks, TLS through CTLSShims.
         .target(name: "CartographNotify", dependencies: ["CartographCore", "CartographIO", "CTLSShims", "COpenSSL"]),
         // The core scheduler: a pipeline of overlapping stages that assembles each map's result.
@@ -65,7 +68,7 @@ let package = Package(
         ),
         .target(name: "CartographTestSupport", path: "Tests/CartographTestSupport"),
         .testTarget(name: "CartographCoreTests", dependencies: ["CartographCore", "CartographReport"]),
-        .testTarget(name: "CartographStoreTests", dependencies: ["CartographCore", "CartographStore"]),
+        .testTarget(name: "CartographStoreTests", dependencies: ["CartographCore", "CartographStore", "CartographTestSupport"]),
         .testTarget(name: "CartographDNSTests", dependencies: ["CartographCore", "CartographDNS", "CartographTestSupport"]),
         .testTarget(name: "CartographNetTests", dependencies: ["CartographCore", "CartographNet"]),
         .testTarget(name: "CartographSessionTests", dependencies: ["CartographCore", "CartographEngine", "CartographProbes", "CartographSession", "CartographStore"]),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Sets up everything and runs every test: Debian packages, build, the lab, the whole suite.
-# The lab is torn down on the way out, whatever happens. Needs root (apt, namespaces) and a
-# Swift 6 toolchain on PATH.
+# Sets up everything and runs every test: Debian packages, build, the lab, a PostgreSQL server
+# for the store suite (Scripts/pg.sh), the whole suite. The lab and the server are torn down on
+# the way out, whatever happens. Needs root (apt, namespaces) and a Swift 6 toolchain on PATH.
 #
 # Usage: bash Scripts/test.sh [extra `swift test` arguments]
 set -euo pipefail
@@ -15,5 +15,7 @@ fi
 bash Scripts/deps.sh
 swift build
 bash Scripts/lab.sh up
-trap 'bash Scripts/lab.sh down' EXIT
+# The store suite runs on PostgreSQL too: a throwaway server (socket and 127.0.0.1).
+trap 'bash Scripts/pg.sh stop; bash Scripts/lab.sh down' EXIT
+bash Scripts/pg.sh start
 swift test "$@"

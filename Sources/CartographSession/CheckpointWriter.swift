@@ -14,10 +14,10 @@ public final class CheckpointWriter: @unchecked Sendable {
     private var failure: String?
     private var sealed = false
     private let queue = DispatchQueue(label: "cartograph.checkpoints")
-    private let store: MapStore
+    private let store: any MapStore
     private let id: Int64
 
-    public init(store: MapStore, id: Int64) {
+    public init(store: any MapStore, id: Int64) {
         self.store = store
         self.id = id
     }

@@ -57,7 +57,7 @@ public final class MapSession {
         public var unsaved = false
     }
 
-    let store: MapStore?
+    let store: (any MapStore)?
     let launch: Launch
     let inventory: Inventory
     let reportPath: String?
@@ -65,7 +65,7 @@ public final class MapSession {
 
     /// `reportPath` is where the report will be written, for the summary; without it the summary
     /// points at the stored map.
-    public init(store: MapStore?, launch: Launch, inventory: Inventory, reportPath: String?, hooks: Hooks) {
+    public init(store: (any MapStore)?, launch: Launch, inventory: Inventory, reportPath: String?, hooks: Hooks) {
         self.store = store
         self.launch = launch
         self.inventory = inventory
@@ -143,7 +143,7 @@ public final class MapSession {
         completion.error = result.status == .failed ? result.warnings.last : nil
         completion.trend = store.flatMap { Self.trend(of: result, in: $0) }
         completion.report = reportPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-            ?? id.flatMap { id in store.map { "map \(id) in \($0.path) (cartograph maps show \(id))" } }
+            ?? id.flatMap { id in store.map { "map \(id) in \($0.location) (cartograph maps show \(id))" } }
         return (completion, result)
     }
 
@@ -181,7 +181,7 @@ public final class MapSession {
     }
 
     /// The map against the previous one of its target in its network, when the store has one.
-    static func trend(of map: MapResult, in store: MapStore) -> MapCompletion.Trend? {
+    static func trend(of map: MapResult, in store: any MapStore) -> MapCompletion.Trend? {
         guard let id = map.id, let previousID = try? store.previous(of: id), let previous = try? store.map(id: previousID) else {
             return nil
         }

@@ -179,7 +179,7 @@ struct MapCommand: ParsableCommand {
         if droppedPort53 { printError("note: DNS traffic is disabled, so port 53 is left out of the sweep and the scan") }
 
         // A store that cannot be opened costs the history, not the map: the report still comes.
-        var store: MapStore?
+        var store: (any MapStore)?
         do { store = try self.store.open() } catch {
             printError("warning: \(error.message); maps will not be saved")
         }
@@ -226,7 +226,7 @@ struct MapCommand: ParsableCommand {
         session.notify(outcome, with: notifier)
         if interruption.isCancelled { throw CLIError("interrupted; the report and the store hold what was found", code: .interrupted) }
         if outcome.failed { throw CLIError("one or more maps failed", code: .failure) }
-        if outcome.unsaved { throw CLIError("the store \(self.store.path) could not keep every map; the report has them", code: .failure) }
+        if outcome.unsaved { throw CLIError("the store \(self.store.printable) could not keep every map; the report has them", code: .failure) }
     }
 
     /// The network to map in: any name when the inventory declares none, else one it declares

@@ -35,7 +35,7 @@ struct MapsCommand: ParsableCommand {
                 return
             }
             if maps.isEmpty {
-                print("no maps in \(store.path.terminalSafe)")
+                print("no maps in \(store.location.terminalSafe)")
                 return
             }
             let now = Date()
@@ -98,7 +98,7 @@ struct MapsCommand: ParsableCommand {
             let store = try self.store.open()
             let deleted: Bool
             do { deleted = try store.delete(id: id) } catch { throw CLIError(error.description, code: .failure) }
-            guard deleted else { throw CLIError("no map \(id) in \(store.path)", code: .noInput) }
+            guard deleted else { throw CLIError("no map \(id) in \(store.location)", code: .noInput) }
             print("deleted map \(id)")
         }
     }
@@ -135,7 +135,7 @@ struct MapsCommand: ParsableCommand {
                 do { latest = try store.latestPerTarget(network: network == "all" ? nil : network) } catch {
                     throw CLIError(error.description, code: .noInput)
                 }
-                if latest.isEmpty { throw CLIError("no maps of network \"\(network)\" in \(store.path)", code: .noInput) }
+                if latest.isEmpty { throw CLIError("no maps of network \"\(network)\" in \(store.location)", code: .noInput) }
                 for id in latest { maps.append(try store.load(id)) }
             }
             for id in ids.isEmpty && network == nil ? [MapID(argument: "latest")!] : ids {
@@ -232,7 +232,7 @@ struct HostsCommand: ParsableCommand {
                 let known = try store.networks().map(\.name)
                 if !known.contains(network) {
                     let hint = Suggestion.nearest(network, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
-                    throw CLIError("no network \"\(network)\" in \(store.path)\(hint); known: \(known.joined(separator: ", "))", code: .usage)
+                    throw CLIError("no network \"\(network)\" in \(store.location)\(hint); known: \(known.joined(separator: ", "))", code: .usage)
                 }
             }
         } catch let error as CLIError {
@@ -254,6 +254,6 @@ struct HostsCommand: ParsableCommand {
                 host.rogue == true ? "rogue" : "",
             ])
         }
-        print(states.isEmpty ? "no hosts in \(store.path.terminalSafe)" : TextReport.table(rows, indent: ""))
+        print(states.isEmpty ? "no hosts in \(store.location.terminalSafe)" : TextReport.table(rows, indent: ""))
     }
 }

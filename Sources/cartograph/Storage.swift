@@ -6,16 +6,19 @@ import Foundation
 
 /// `--db`, shared by every command that reads or writes the store.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The map store (default: $XDG_DATA_HOME/cartograph/maps.sqlite).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The map store: a SQLite file, or a PostgreSQL URL (postgresql://…) (default: $CARTOGRAPH_DB, else $XDG_DATA_HOME/cartograph/maps.sqlite).", valueName: "path|url"))
     var db: String?
 
-    var path: String { db ?? MapStore.defaultPath() }
+    /// The store's path or URL, as given (a URL may carry a password: print `printable`).
+    var location: String { db ?? MapStores.defaultLocation() }
+    /// The store as messages name it: a URL without its password.
+    var printable: String { MapStores.printable(location) }
 
     /// `readOnly`: the command only reads, so a store that cannot be written is still read
     /// (and what it could not do is said in a note).
-    func open(readOnly: Bool = false) throws(CLIError) -> MapStore {
+    func open(readOnly: Bool = false) throws(CLIError) -> any MapStore {
         do {
-            let store = try MapStore(path: path, readOnly: readOnly)
+            let store = try MapStores.open(location, readOnly: readOnly)
             for note in store.notes { printError("note: \(note)") }
             return store
         } catch {
@@ -28,7 +31,8 @@ struct StoreOptions: ParsableArguments {
     /// directory, no permission, a directory). Runs before anything else, so nothing is lost.
     func checkReport(_ output: String, option: String = "-o") throws(CLIError) {
         let target = FileIdentity(output)
-        for file in [path, path + "-wal", path + "-shm"] where target.same(as: FileIdentity(file)) {
+        let path = location
+        for file in MapStores.isPostgres(path) ? [] : [path, path + "-wal", path + "-shm"] where target.same(as: FileIdentity(file)) {
             throw CLIError("\(option) \(output): that is the map store \(file); give the report another path", code: .usage)
         }
         // Opened for writing without truncating and without waiting for a FIFO's reader; a
@@ -102,8 +106,20 @@ enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
             }
         case .jsonl: return JSONLinesReport.render(report)
         case .csv: return CSVReport.render(report)
-        case .xml: return XMLReport.render(report, arguments: CommandLine.arguments.joined(separator: " "), version: Cartograph.configuration.version)
+        case .xml:
+            return XMLReport.render(report, arguments: Self.printableArguments(CommandLine.arguments).joined(separator: " "),
+                                    version: Cartograph.configuration.version)
         case .html: return HTMLReport.render(report)
+        }
+    }
+}
+
+extension ReportFormat {
+    /// The command line as a report may record it (nmap XML's `args`): a store URL loses its password.
+    static func printableArguments(_ arguments: [String]) -> [String] {
+        arguments.map { argument in
+            if argument.hasPrefix("--db=") { return "--db=" + MapStores.printable(String(argument.dropFirst(5))) }
+            return MapStores.printable(argument)
         }
     }
 }
@@ -163,11 +179,11 @@ struct MapID: ExpressibleByArgument {
     /// How the help shows a default id (else it would print the struct).
     var defaultValueDescription: String { value.map(String.init) ?? "latest" }
 
-    func resolve(in store: MapStore) throws(CLIError) -> Int64 {
+    func resolve(in store: any MapStore) throws(CLIError) -> Int64 {
         if let value { return value }
         let latest: Int64?
         do { latest = try store.latestID() } catch { throw CLIError(error.description, code: .noInput) }
-        guard let latest else { throw CLIError("the store \(store.path) holds no maps yet", code: .noInput) }
+        guard let latest else { throw CLIError("the store \(store.location) holds no maps yet", code: .noInput) }
         return latest
     }
 }
@@ -177,7 +193,7 @@ extension MapStore {
     func load(_ id: Int64) throws(CLIError) -> MapResult {
         let map: MapResult?
         do { map = try self.map(id: id) } catch { throw CLIError(error.description, code: .noInput) }
-        guard let map else { throw CLIError("no map \(id) in \(path) (see 'cartograph maps list')", code: .noInput) }
+        guard let map else { throw CLIError("no map \(id) in \(location) (see 'cartograph maps list')", code: .noInput) }
         return map
     }
 }

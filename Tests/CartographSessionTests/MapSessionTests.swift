@@ -49,9 +49,9 @@ struct MapSessionTests {
                           sweepEngine: engine, scanEngine: engine)
     }
 
-    static func store() throws -> MapStore {
+    static func store() throws -> SQLiteMapStore {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("session-\(UUID().uuidString.prefix(8))")
-        return try MapStore(path: dir.appendingPathComponent("maps.sqlite").path)
+        return try SQLiteMapStore(path: dir.appendingPathComponent("maps.sqlite").path)
     }
 
     static let launch = MapSession.Launch(title: "lab", network: Inventory.Network(name: "branch"), scanner: "scanner-1",

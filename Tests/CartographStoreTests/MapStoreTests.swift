@@ -1,9 +1,38 @@
 import CartographCore
-import CartographStore
+@testable import CartographStore
+import CartographTestSupport
 import Foundation
 import Testing
 
-/// The store on a real SQLite file: round trips, per-network identity, interruption, schema.
+/// The two backends every shared test runs on: a real SQLite file, and a fresh database on the
+/// real PostgreSQL server of Scripts/pg.sh (the test fails when that server is not running).
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, postgres
+
+    var testDescription: String { rawValue }
+
+    /// Where a new, empty store is: a file path, or the URL of a database made for the test.
+    func fresh() throws -> String {
+        switch self {
+        case .sqlite: return MapStoreTests.path()
+        case .postgres:
+            let server = try PostgresServer.require()
+            return server.socketURL(try server.createDatabase("store"))
+        }
+    }
+
+    /// Runs SQL on the store at `location` from outside our process (python3's sqlite3, psql).
+    func sql(_ location: String, sqlite: String, postgres: String) throws -> String {
+        switch self {
+        case .sqlite: return try MapStoreTests.sqlite(location, sqlite)
+        case .postgres:
+            let name = try #require(location.split(separator: "?").first?.split(separator: "/").last)
+            return try PostgresServer.require().psql(postgres, database: String(name))
+        }
+    }
+}
+
+/// The store on both backends: round trips, per-network identity, interruption, schema.
 @Suite("The map store")
 struct MapStoreTests {
     static func path() -> String {
@@ -60,9 +89,9 @@ struct MapStoreTests {
         return text
     }
 
-    @Test("a saved map reads back as it was written, with its id and metadata")
-    func roundTrip() throws {
-        let store = try MapStore(path: Self.path())
+    @Test("a saved map reads back as it was written, with its id and metadata", arguments: Backend.allCases)
+    func roundTrip(_ backend: Backend) throws {
+        let store = try MapStores.open(try backend.fresh())
         var map = Self.map(hosts: [Self.host("198.18.1.2", ports: [(22, "ssh"), (443, "https")])])
         let id = try store.begin(map, settings: Profile(), network: Inventory.Network(name: "default", scanner: "s1"))
         map.status = .complete
@@ -82,14 +111,15 @@ struct MapStoreTests {
         #expect(list.count == 1 && list[0].hosts == 1 && list[0].openPorts == 2 && list[0].status == .complete)
     }
 
-    @Test("a service's strings with NUL and control bytes read back whole, byte for byte")
-    func nulBytes() throws {
-        let store = try MapStore(path: Self.path())
+    @Test("a service's strings with NUL and control bytes read back whole, byte for byte", arguments: Backend.allCases)
+    func nulBytes(_ backend: Backend) throws {
+        let store = try MapStores.open(try backend.fresh())
         var host = Self.host("198.18.1.2", ports: [(21, "ftp")])
         host.services[0].product = "vsFTPd\u{0}\u{1B}[2J\u{7F}=cmd|calc"
         host.services[0].version = "3.0\u{0}"
         host.services[0].extraInfo = "\u{0}"
         host.os = "Linux\u{0}evil"
+        host.services[0].name = String(PostgresMapStore.encoded) + "ftp"   // the mark of an encoded string, as a service's own text
         var map = Self.map(hosts: [host])
         let id = try store.begin(map, settings: Profile())
         map.status = .complete
@@ -98,12 +128,40 @@ struct MapStoreTests {
         #expect(service.product == "vsFTPd\u{0}\u{1B}[2J\u{7F}=cmd|calc", "\(String(describing: service.product).debugDescription)")
         #expect(service.version == "3.0\u{0}" && service.extraInfo == "\u{0}")
         #expect(try store.map(id: id)?.hosts.first?.os == "Linux\u{0}evil")
-        #expect(service.name == "ftp", "strings without NUL are text as before")
+        #expect(service.name == String(PostgresMapStore.encoded) + "ftp")
+        var plain = Self.map(hosts: [Self.host("198.18.1.3", ports: [(22, "ssh")])])
+        let plainID = try store.begin(plain, settings: Profile())
+        plain.status = .complete
+        try store.save(plain, id: plainID)
+        #expect(try store.map(id: plainID)?.hosts.first?.services.first?.name == "ssh", "strings without NUL are text as before")
     }
 
-    @Test("the same address in two networks is two hosts, each new in its own network")
-    func networksApart() throws {
-        let store = try MapStore(path: Self.path())
+    @Test("strings with quotes, backslashes, braces, commas, the word NULL or nothing read back as written", arguments: Backend.allCases)
+    func awkwardStrings(_ backend: Backend) throws {
+        let store = try MapStores.open(try backend.fresh())
+        let awkward = ["say \"hi\"", "C:\\path\\", "{a,b}", "NULL", "", "ünï cødé 😀", "tab\tand\nnewline", "'quoted'"]
+        var hosts: [HostResult] = []
+        for (index, text) in awkward.enumerated() {
+            var host = Self.host("198.18.2.\(index + 1)", ports: [(80, "http")])
+            host.services[0].product = text
+            host.services[0].version = index % 2 == 0 ? nil : text
+            host.os = text
+            host.hostnames = [Hostname(name: text, source: "dns-ptr")]
+            hosts.append(host)
+        }
+        var map = Self.map(hosts: hosts)
+        let id = try store.begin(map, settings: Profile())
+        map.status = .complete
+        let saved = try store.save(map, id: id)
+        let loaded = try #require(try store.map(id: id))
+        #expect(loaded.hosts == saved.hosts)
+        #expect(loaded.hosts.map { $0.services[0].product } == awkward.map { Optional($0) })
+        #expect(loaded.hosts.map { $0.services[0].version == nil } == awkward.indices.map { $0 % 2 == 0 }, "NULL stays NULL, \"NULL\" stays text")
+    }
+
+    @Test("the same address in two networks is two hosts, each new in its own network", arguments: Backend.allCases)
+    func networksApart(_ backend: Backend) throws {
+        let store = try MapStores.open(try backend.fresh())
         for (network, port) in [("default", UInt16(22)), ("branch", 6380), ("default", 80)] {
             let map = Self.map(network: network, hosts: [Self.host("198.18.1.2", ports: [(port, "x")])])
             let id = try store.begin(map, settings: Profile())
@@ -121,21 +179,23 @@ struct MapStoreTests {
         #expect(Set(try store.networks().map(\.name)) == ["default", "branch"])
     }
 
-    @Test("a map whose process died is marked interrupted, keeping its last checkpoint")
-    func interrupted() throws {
-        let path = Self.path()
+    @Test("a map whose process died is marked interrupted, keeping its last checkpoint", arguments: Backend.allCases)
+    func interrupted(_ backend: Backend) throws {
+        let path = try backend.fresh()
         // A process that has exited: its pid is free (or someone else's, which is not cartograph).
         let gone = Process()
         gone.executableURL = URL(fileURLWithPath: "/bin/true")
         try gone.run()
         gone.waitUntilExit()
-        let store = try MapStore(path: path)
+        let store = try MapStores.open(path)
         let map = Self.map(hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
-        let id = try store.begin(map, settings: Profile(), pid: gone.processIdentifier)
+        let id = try store.begin(map, settings: Profile(), network: nil, pid: gone.processIdentifier)
         try store.save(map, id: id)   // a checkpoint, still running
         #expect(try store.list().first?.status == .running)
+        // On PostgreSQL the map lives while the connection that began it does: its process died.
+        (store as? PostgresMapStore)?.close()
 
-        let reopened = try MapStore(path: path)
+        let reopened = try MapStores.open(path)
         let loaded = try #require(try reopened.map(id: id))
         #expect(loaded.status == .interrupted)
         #expect(loaded.hosts.map(\.address) == ["198.18.1.2"])
@@ -145,16 +205,16 @@ struct MapStoreTests {
     @Test("a map whose pid now belongs to another program is interrupted too")
     func reusedPid() throws {
         let path = Self.path()
-        let store = try MapStore(path: path)
+        let store = try SQLiteMapStore(path: path)
         // Our own pid is alive but is not a cartograph process: a reused pid does not keep a map running.
-        let id = try store.begin(Self.map(), settings: Profile(), pid: getpid())
-        _ = try MapStore(path: path)
+        let id = try store.begin(Self.map(), settings: Profile(), network: nil, pid: getpid())
+        _ = try SQLiteMapStore(path: path)
         #expect(try store.map(id: id)?.status == .interrupted)
     }
 
-    @Test("delete removes a map with its hosts; the latest pair is the newest two of one target and network")
-    func deleteAndPairs() throws {
-        let store = try MapStore(path: Self.path())
+    @Test("delete removes a map with its hosts; the latest pair is the newest two of one target and network", arguments: Backend.allCases)
+    func deleteAndPairs(_ backend: Backend) throws {
+        let store = try MapStores.open(try backend.fresh())
         var ids: [Int64] = []
         for (target, network) in [("a", "default"), ("b", "default"), ("a", "default"), ("a", "other"), ("a", "default")] {
             var map = Self.map(target, network: network, hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
@@ -172,9 +232,9 @@ struct MapStoreTests {
         #expect(try store.latestID() == ids[3])
     }
 
-    @Test("the default diff pair skips running, interrupted and failed maps; running ones count when asked")
-    func pairSkipsPartialMaps() throws {
-        let store = try MapStore(path: Self.path())
+    @Test("the default diff pair skips running, interrupted and failed maps; running ones count when asked", arguments: Backend.allCases)
+    func pairSkipsPartialMaps(_ backend: Backend) throws {
+        let store = try MapStores.open(try backend.fresh())
         var ids: [Int64] = []
         for status in [MapResult.Status.complete, .complete, .interrupted, .failed, .running] {
             var map = Self.map(hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
@@ -190,9 +250,9 @@ struct MapStoreTests {
         #expect(try store.status(id: 999) == nil)
     }
 
-    @Test("a trend's baseline is the newest complete map of the target and network, never an interrupted one")
-    func previousComplete() throws {
-        let store = try MapStore(path: Self.path())
+    @Test("a trend's baseline is the newest complete map of the target and network, never an interrupted one", arguments: Backend.allCases)
+    func previousComplete(_ backend: Backend) throws {
+        let store = try MapStores.open(try backend.fresh())
         var ids: [Int64] = []
         for status in [MapResult.Status.complete, .interrupted, .failed, .complete] {
             var map = Self.map()
@@ -210,20 +270,21 @@ struct MapStoreTests {
         let path = Self.path()
         try Data("this is not sqlite, just text that is long enough to have a header".utf8).write(to: URL(fileURLWithPath: path))
         #expect {
-            _ = try MapStore(path: path)
+            _ = try SQLiteMapStore(path: path)
         } throws: { error in
             let text = "\(error)"
             return text.contains(path) && text.contains("not a database") && !text.contains("\n")
         }
     }
 
-    @Test("a store from a newer schema is refused, not rewritten")
-    func newerSchema() throws {
-        let path = Self.path()
-        _ = try MapStore(path: path)
-        _ = try Self.sqlite(path, "c.execute(\"insert into grdb_migrations values ('v99: from the future')\"); c.commit()")
+    @Test("a store from a newer schema is refused, not rewritten", arguments: Backend.allCases)
+    func newerSchema(_ backend: Backend) throws {
+        let path = try backend.fresh()
+        _ = try MapStores.open(path)
+        _ = try backend.sql(path, sqlite: "c.execute(\"insert into grdb_migrations values ('v99: from the future')\"); c.commit()",
+                            postgres: "INSERT INTO cartograph_migrations (identifier) VALUES ('v99: from the future')")
         #expect {
-            _ = try MapStore(path: path)
+            _ = try MapStores.open(path)
         } throws: { error in
             "\(error)".contains("newer Cartograph")
         }
@@ -232,16 +293,16 @@ struct MapStoreTests {
     @Test("the store is in WAL mode and its schema is migrated from the first version")
     func walAndMigrations() throws {
         let path = Self.path()
-        _ = try MapStore(path: path)
+        _ = try SQLiteMapStore(path: path)
         let text = try Self.sqlite(path, "print(c.execute('pragma journal_mode').fetchone()[0]); print([r[0] for r in c.execute('select identifier from grdb_migrations')])")
         #expect(text.hasPrefix("wal\n"), "\(text)")
         #expect(text.contains("v1: maps, hosts, services, networks") && text.contains("v2: device types, OS families, paths"))
     }
 
-    @Test("a store of the first schema is migrated, and its maps read back")
-    func migrateFromV1() throws {
-        let path = Self.path()
-        let store = try MapStore(path: path)
+    @Test("a store of the first schema is migrated, and its maps read back", arguments: Backend.allCases)
+    func migrateFromV1(_ backend: Backend) throws {
+        let path = try backend.fresh()
+        let store = try MapStores.open(path)
         let id = try store.begin(Self.map(), settings: Profile())
         var map = Self.map(hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])])
         map.status = .complete
@@ -249,9 +310,12 @@ struct MapStoreTests {
         // Back to version 1: the columns v2 added go, and so does its record.
         let columns = ["hops", "forwards", "device_type", "device_type_confidence", "device_type_evidence", "os",
                        "os_confidence", "os_evidence"]
-        _ = try Self.sqlite(path, columns.map { "c.execute('alter table host drop column \($0)'); " }.joined()
-                            + "c.execute(\"delete from grdb_migrations where identifier like 'v2:%'\"); c.commit()")
-        let reopened = try MapStore(path: path)
+        _ = try backend.sql(path, sqlite: columns.map { "c.execute('alter table host drop column \($0)'); " }.joined()
+                                + "c.execute(\"delete from grdb_migrations where identifier like 'v2:%'\"); c.commit()",
+                            postgres: "ALTER TABLE host " + columns.map { "DROP COLUMN \($0)" }.joined(separator: ", ")
+                                + "; DELETE FROM cartograph_migrations WHERE identifier LIKE 'v2:%'")
+        (store as? PostgresMapStore)?.close()
+        let reopened = try MapStores.open(path)
         let loaded = try #require(try reopened.map(id: id))
         #expect(loaded.hosts.map(\.address) == ["198.18.1.2"] && loaded.hosts[0].deviceType == nil)
         var classified = loaded
@@ -263,22 +327,24 @@ struct MapStoreTests {
 
     @Test("the default path follows XDG_DATA_HOME, else HOME")
     func defaultPath() {
-        #expect(MapStore.defaultPath(environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]) == "/d/cartograph/maps.sqlite")
-        #expect(MapStore.defaultPath(environment: ["HOME": "/h"]) == "/h/.local/share/cartograph/maps.sqlite")
-        #expect(MapStore.defaultPath(environment: ["XDG_DATA_HOME": "relative", "HOME": "/h"]) == "/h/.local/share/cartograph/maps.sqlite")
+        #expect(SQLiteMapStore.defaultPath(environment: ["XDG_DATA_HOME": "/d", "HOME": "/h"]) == "/d/cartograph/maps.sqlite")
+        #expect(SQLiteMapStore.defaultPath(environment: ["HOME": "/h"]) == "/h/.local/share/cartograph/maps.sqlite")
+        #expect(SQLiteMapStore.defaultPath(environment: ["XDG_DATA_HOME": "relative", "HOME": "/h"]) == "/h/.local/share/cartograph/maps.sqlite")
+        #expect(MapStores.defaultLocation(environment: ["CARTOGRAPH_DB": "postgresql:///maps", "HOME": "/h"]) == "postgresql:///maps")
+        #expect(MapStores.defaultLocation(environment: ["CARTOGRAPH_DB": "", "HOME": "/h"]) == "/h/.local/share/cartograph/maps.sqlite")
     }
 
-    @Test("stores opened together on a new path (threads, each its own connection) all migrate once and keep every map")
-    func concurrentOpens() throws {
+    @Test("stores opened together on a new store (threads, each its own connection) all migrate once and keep every map", arguments: Backend.allCases)
+    func concurrentOpens(_ backend: Backend) throws {
         let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("cartograph-store-concurrent-\(UUID().uuidString)")
-        let path = dir.appendingPathComponent("deeper/maps.sqlite").path
+        let path = backend == .sqlite ? dir.appendingPathComponent("deeper/maps.sqlite").path : try backend.fresh()
         let errors = Locked<[String]>([])
         let done = DispatchSemaphore(value: 0)
         for index in 0..<8 {
             Thread {
                 defer { done.signal() }
                 do {
-                    let store = try MapStore(path: path)
+                    let store = try MapStores.open(path)
                     var map = Self.map(hosts: [Self.host("198.18.1.\(index + 2)", ports: [(22, "ssh")])])
                     map.status = .complete
                     try store.save(map, id: try store.begin(map, settings: Profile()))
@@ -289,8 +355,10 @@ struct MapStoreTests {
         }
         for _ in 0..<8 { done.wait() }
         #expect(errors.value.isEmpty, "\(errors.value)")
-        let store = try MapStore(path: path)
+        let store = try MapStores.open(path)
         #expect(try store.list().count == 8)
+        #expect(try store.list().allSatisfy { $0.status == .complete && $0.hosts == 1 })
+        guard backend == .sqlite else { return }
         var info = stat()
         #expect(stat(dir.path, &info) == 0 && info.st_mode & 0o777 == 0o700, "the directories are made 0700")
         #expect(stat(path, &info) == 0 && info.st_mode & 0o777 == 0o600, "the store is made 0600")
@@ -304,9 +372,9 @@ struct MapStoreTests {
         let path = Self.path()
         let id: Int64
         do {
-            let store = try MapStore(path: path)
+            let store = try SQLiteMapStore(path: path)
             // A pid that is no cartograph: the next writable open would mark the map interrupted.
-            id = try store.begin(Self.map(hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])]), settings: Profile(), pid: 0)
+            id = try store.begin(Self.map(hosts: [Self.host("198.18.1.2", ports: [(22, "ssh")])]), settings: Profile(), network: nil, pid: 0)
         }
         let chattr = Process()
         chattr.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
@@ -322,8 +390,8 @@ struct MapStoreTests {
         }
         #expect(chattr.terminationStatus == 0)
         let before = FileManager.default.contents(atPath: path)
-        #expect(throws: StoreError.self, "a writer still refuses a store it cannot write") { _ = try MapStore(path: path) }
-        let store = try MapStore(path: path, readOnly: true)
+        #expect(throws: StoreError.self, "a writer still refuses a store it cannot write") { _ = try SQLiteMapStore(path: path) }
+        let store = try SQLiteMapStore(path: path, readOnly: true)
         #expect(store.isReadOnly)
         #expect(try store.map(id: id)?.status == .running, "not marked")
         #expect(store.notes.contains { $0.contains("map \(id) looks interrupted") }, "\(store.notes)")

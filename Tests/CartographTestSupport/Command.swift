@@ -53,6 +53,7 @@ public enum Cartograph {
         var env = ProcessInfo.processInfo.environment
         // Maps made by tests go to a store of the test run's own, never the user's.
         env["XDG_DATA_HOME"] = scratch.appendingPathComponent("data").path
+        env["CARTOGRAPH_DB"] = nil
         for (key, value) in environment { env[key] = value }
         process.environment = env
         let out = Pipe(), err = Pipe(), input = Pipe()

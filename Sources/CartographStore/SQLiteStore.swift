@@ -2,50 +2,23 @@ import CartographCore
 import Foundation
 import GRDB
 
-/// A problem with the store file, said in one line with its path.
-public struct StoreError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    init(_ description: String) { self.description = description }
+extension StoreError {
     init(_ path: String, _ error: any Error) {
         let text = (error as? DatabaseError).map { $0.message ?? "\($0.resultCode)" } ?? "\(error)"
-        description = "store \(path): \(text)"
+        self.init("store \(path): \(text)")
     }
 }
 
-/// One line of `maps list`: a map without its hosts.
-public struct MapSummary: Codable, Sendable, Equatable {
-    public var id: Int64
-    public var title: String
-    public var target: String
-    public var network: String
-    public var profile: String
-    public var scanner: String
-    public var launchedBy: String
-    public var launchedAt: Date
-    public var startedAt: Date
-    public var finishedAt: Date?
-    public var status: MapResult.Status
-    public var hosts: Int
-    public var openPorts: Int
-}
-
-/// The latest known state of one (network, address): `cartograph hosts`.
-public struct HostState: Codable, Sendable, Equatable {
-    public var network: String
-    public var mapId: Int64
-    public var seenAt: Date
-    public var host: HostResult
-}
-
-/// Where every map is kept: one SQLite file (WAL mode) written through GRDB.
+/// The embedded store: one SQLite file (WAL mode) written through GRDB.
 ///
 /// A map is a row in `map` with its hosts in `host` and their open ports in `service`. The row is
 /// made when the map starts (status `running`, with the process id) and rewritten in one
 /// transaction at each checkpoint, so a map cut short keeps what it had found; a `running` map
 /// whose process is gone is marked `interrupted` the next time the store is opened. Addresses are
 /// kept per network: hosts are never merged across networks.
-public final class MapStore {
+public final class SQLiteMapStore: MapStore {
     public let path: String
+    public var location: String { path }
     let pool: any DatabaseWriter
     /// Opened read-only (the file or its medium cannot be written): nothing is migrated or marked.
     public let isReadOnly: Bool
@@ -189,7 +162,7 @@ public final class MapStore {
     /// The schema, one migration per version; never edit a shipped migration, add the next one.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: maps, hosts, services, networks") { db in
+        migrator.registerMigration(MapStores.migrations[0]) { db in
             try db.create(table: "network") { t in
                 t.primaryKey("name", .text)
                 t.column("scanner", .text)
@@ -255,7 +228,7 @@ public final class MapStore {
                 t.uniqueKey(["host_id", "protocol", "port"])
             }
         }
-        migrator.registerMigration("v2: device types, OS families, paths") { db in
+        migrator.registerMigration(MapStores.migrations[1]) { db in
             try db.alter(table: "host") { t in
                 t.add(column: "hops", .integer)
                 t.add(column: "forwards", .text)
@@ -274,8 +247,8 @@ public final class MapStore {
 
     /// Records a map that is starting and returns its id. `map` carries the metadata (title,
     /// target, network, scanner, launch and start times); its hosts are written by `save`.
-    public func begin(_ map: MapResult, settings: Profile, network: Inventory.Network? = nil,
-                      pid: Int32 = getpid()) throws(StoreError) -> Int64 {
+    public func begin(_ map: MapResult, settings: Profile, network: Inventory.Network?,
+                      pid: Int32) throws(StoreError) -> Int64 {
         let settingsJSON = Self.json(settings)
         do {
             return try pool.write { db in
@@ -410,7 +383,7 @@ public final class MapStore {
     // MARK: Reading
 
     /// Every map, newest first, optionally in one network.
-    public func list(network: String? = nil) throws(StoreError) -> [MapSummary] {
+    public func list(network: String?) throws(StoreError) -> [MapSummary] {
         do {
             return try pool.read { db in
                 try Row.fetchAll(db, sql: """
@@ -446,7 +419,7 @@ public final class MapStore {
     /// The two newest complete maps of the newest complete map's target and network, oldest
     /// first: running, interrupted and failed maps saw only part of the network. With
     /// `includeRunning`, maps still running count too.
-    public func latestPair(includeRunning: Bool = false) throws(StoreError) -> (Int64, Int64)? {
+    public func latestPair(includeRunning: Bool) throws(StoreError) -> (Int64, Int64)? {
         do {
             return try pool.read { db in
                 let ids = try Int64.fetchAll(db, sql: """

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything and runs every test: Debian packages, build, the lab, a PostgreSQL server
-# for the store suite (Scripts/pg.sh), the whole suite. The lab and the server are torn down on
+# for the store suite (Scripts/pg.sh), the whole suite, then the install check (a static release
+# build installed with the toolchain hidden: Scripts/check-install.sh). The lab and the server are torn down on
 # the way out, whatever happens. Needs root (apt, namespaces) and a Swift 6 toolchain on PATH.
 #
 # Usage: bash Scripts/test.sh [extra `swift test` arguments]
@@ -19,3 +20,5 @@ bash Scripts/lab.sh up
 trap 'bash Scripts/pg.sh stop; bash Scripts/lab.sh down' EXIT
 bash Scripts/pg.sh start
 swift test "$@"
+# The install: a static release build, installed into an empty prefix with the toolchain hidden.
+bash Scripts/check-install.sh --build

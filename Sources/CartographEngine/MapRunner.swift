@@ -86,7 +86,11 @@ public struct MapRunner {
         let observe = context.observe
         func drain() {
             while events.count > 0, let batch = events.take() {
-                for event in batch { observe?(event, state.apply(event)) }
+                // Applied first: `observe?(…)` would skip evaluating its arguments when nil.
+                for event in batch {
+                    let newHosts = state.apply(event)
+                    observe?(event, newHosts)
+                }
             }
         }
 
@@ -164,7 +168,8 @@ public struct MapRunner {
             // No sweep and no scan: every address is taken as live, as the profile says.
             for address in state.addresses.prefix(1 << 20) {
                 let event = MapEvent.live(address, method: "assumed", ttl: nil)
-                observe?(event, state.apply(event))
+                let newHosts = state.apply(event)
+                observe?(event, newHosts)
             }
         }
 

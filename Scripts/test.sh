@@ -17,7 +17,7 @@ bash Scripts/deps.sh
 swift build
 bash Scripts/lab.sh up
 # The store suite runs on PostgreSQL too: a throwaway server (socket and 127.0.0.1).
-trap 'bash Scripts/pg.sh stop; bash Scripts/lab.sh down' EXIT
+trap 'bash Scripts/lab.sh down || true; bash Scripts/pg.sh stop || true' EXIT
 bash Scripts/pg.sh start
 swift test "$@"
 # The install: a static release build, installed into an empty prefix with the toolchain hidden.

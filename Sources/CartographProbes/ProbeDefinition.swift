@@ -131,9 +131,13 @@ public struct ProbeLibrary: Sendable {
     /// order in which equally close names are suggested for a typo ("htpp" is one letter from
     /// both `http` and `htcp`, and far more likely meant `http`).
     public var suggestionOrder: [String] {
-        let probes = definitions.sorted { ($0.rarity, $0.name) < ($1.rarity, $1.name) }.map(\.name)
-        let rest = Set(definitions.flatMap(\.categories)).union(["all"]).subtracting(probes).sorted()
-        return probes + rest
+        let probes = probeNamesByCommonness
+        return probes + Set(definitions.flatMap(\.categories)).union(["all"]).subtracting(probes).sorted()
+    }
+
+    /// Probe names, commonest first: by rarity, then name.
+    public var probeNamesByCommonness: [String] {
+        definitions.sorted { ($0.rarity, $0.name) < ($1.rarity, $1.name) }.map(\.name)
     }
 
     public func definition(named name: String) -> ProbeDefinition? {

@@ -63,7 +63,7 @@ struct ProbesCommand: ParsableCommand {
             let library = try options.load()
             guard let probe = library.definition(named: name) else {
                 var message = "no probe named \"\(name)\""
-                if let near = Suggestion.nearest(name, in: library.suggestionOrder.filter { library.definition(named: $0) != nil }) { message += "; did you mean \"\(near)\"?" }
+                if let near = Suggestion.nearest(name, in: library.probeNamesByCommonness) { message += "; did you mean \"\(near)\"?" }
                 throw CLIError(message, code: .usage)
             }
             print("name:        \(probe.name.terminalSafe)")

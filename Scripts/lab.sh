@@ -553,6 +553,17 @@ cmd_exec() {
 
 main() {
     local cmd=${1:-}
+    # Daemons started by up and add live in a session of their own, away from the caller's
+    # process group: some daemons signal their whole group when they stop (kill(0, SIGTERM)),
+    # and in the caller's group that would end the caller's shell - CI's run, the test script -
+    # when `down` stops them. down runs apart too, so nothing it stops can reach its caller.
+    case ${cmd} in
+        up | add | down | remove-host)
+            if [[ ${CG_LAB_OWN_SESSION:-} != 1 ]]; then
+                CG_LAB_OWN_SESSION=1 exec setsid --wait bash "${SCRIPT_DIR}/${SCRIPT_NAME}" "$@"
+            fi
+            ;;
+    esac
     [[ $# -gt 0 ]] && shift
     case ${cmd} in
         up) cmd_up ;;

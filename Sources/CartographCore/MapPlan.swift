@@ -128,3 +128,33 @@ public enum Planner {
         return MapSpec(kind: kind, netblocks: unique, addresses: allowed, excludedCount: all.count - allowed.count)
     }
 }
+
+extension MapSpec {
+    /// Shard `index` of `count` (`--scanner all`): the map's addresses whose place in one keyed
+    /// permutation of them is `index` modulo `count`, so shards of one seed are disjoint, cover
+    /// the map, and each holds an even spread of it (not one scanner the first half of a /16).
+    /// Above 65,536 addresses the permutation orders runs of consecutive addresses instead of
+    /// single ones, so a shard of a /8 is about 65,536 ranges, not millions of addresses.
+    public func shard(_ index: Int, of count: Int, seed: UInt64) -> MapSpec {
+        guard count > 1 else { return self }
+        let total = addresses.count
+        let run = max(1, (total + 65_535) / 65_536)
+        let units = (total + run - 1) / run
+        let order = Permutation(count: UInt64(units), seed: seed)
+        var set = AddressSet()
+        for unit in 0..<UInt64(units) where order.permute(unit) % UInt64(count) == UInt64(index) {
+            let first = UInt128(unit) * run, last = min(first + run, total) - 1
+            var position = first
+            // A run may cross from one of the set's ranges into the next: one range per piece.
+            while position <= last, let start = addresses.address(at: position) {
+                var end = position
+                while end < last, let next = addresses.address(at: end + 1), next.value == start.value + (end + 1 - position) { end += 1 }
+                set.insert(AddressRange(family: start.family, lower: start.value, upper: start.value + (end - position)))
+                position = end + 1
+            }
+        }
+        var shard = MapSpec(kind: kind, group: group, netblocks: netblocks, addresses: set, excludedCount: excludedCount)
+        shard.group = group
+        return shard
+    }
+}

@@ -30,6 +30,12 @@ public struct MapContext {
     /// Called on the scheduler's thread with each event as it is folded into the map, and the
     /// hosts it made live for the first time (for `--format jsonl`).
     public var observe: ((MapEvent, _ newHosts: [IPAddress]) -> Void)?
+    /// The last checkpoint of the map being continued (`cartograph map --resume`, or an agent
+    /// taking over a map whose scanner died): its hosts and names are the map's from the start,
+    /// and the ports it had identified are not probed again. The sweep and the scan run again
+    /// (they are a small part of a map's time, and what they find is merged by address, so no
+    /// host or port is listed twice).
+    public var resume: MapResult?
 
     public init(profile: Profile, probes: ProbeLibrary, excluded: AddressSet, cancel: CancellationFlag,
                 sweepEngine: any HostSweepEngine = ConnectSweepEngine(),
@@ -123,6 +129,8 @@ public struct MapRunner {
         if scope == .none { state.addresses = AddressSet() }   // DNS only: no packet to any host
         checkpoint(state, force: true)
 
+        let carried = carryOver(into: &state, observe: observe)
+
         // The stages this profile runs, each on its own thread behind its inbox.
         var running = Set<ProgressMeter.Stage>()
         func start<Stage: MapStage>(_ stage: Stage, capacity: Int = 4096) -> StageQueue<Stage.Work> {
@@ -190,6 +198,16 @@ public struct MapRunner {
             if observation.state == .open { progress.found(openPorts: state.openPorts) }
             if let rtt = observation.rttNanoseconds { roundTrips.observe(rtt) }
             guard inScope(observation.address), let identification else { return }
+            let key = PortKey(address: observation.address, port: observation.port, proto: observation.proto)
+            if let known = carried[key] {
+                // Identified before the map stopped: what the probe said then stands.
+                if state.identified[key] == nil {
+                    let event = MapEvent.identified(known)
+                    state.apply(event)
+                    observe?(event, [])
+                }
+                return
+            }
             if observation.state == .open
                 || (observation.proto == .udp && observation.state == .openFiltered && identification.payloadPorts.contains(observation.port)) {
                 identify?.put(PortJob(address: observation.address, port: observation.port, proto: observation.proto,
@@ -253,6 +271,46 @@ public struct MapRunner {
             drain()
         }
         return state.assemble(cancel.isCancelled ? .interrupted : .complete)
+    }
+
+    /// Folds the resumed checkpoint's hosts into the map (live by the methods that found them,
+    /// with their names) and returns the identifications of its ports, which are not probed again.
+    private func carryOver(into state: inout MapState, observe: ((MapEvent, [IPAddress]) -> Void)?) -> [PortKey: PortIdentification] {
+        guard let resume = context.resume else { return [:] }
+        var known: [PortKey: PortIdentification] = [:]
+        for host in resume.hosts where host.excluded != true {
+            guard let address = IPAddress(host.address), state.addresses.contains(address) || state.dnsFound.contains(address) else { continue }
+            var events: [MapEvent] = []
+            for hostname in host.hostnames where !hostname.source.hasPrefix("dns") || hostname.source == "dns-ptr" {
+                events.append(.name(address, hostname, found: false))
+            }
+            for method in host.discovery where !method.hasPrefix("dns") && method != "traceroute" {
+                events.append(.live(address, method: method, ttl: host.ttl.map { UInt8(clamping: $0) }))
+            }
+            for event in events {
+                let newHosts = state.apply(event)
+                observe?(event, newHosts)
+            }
+            for service in host.services {
+                guard let name = service.name else { continue }
+                var match = ProbeMatch(name: name)
+                match.product = service.product
+                match.version = service.version
+                match.extraInfo = service.extraInfo
+                match.cpe = service.cpe ?? []
+                match.deviceType = service.deviceType
+                match.osHints = service.os ?? []
+                match.certain = service.certain ?? true
+                var identification = PortIdentification(address: address, port: service.port, proto: service.protocol,
+                                                        errors: service.probeErrors ?? [])
+                identification.match = match
+                identification.method = service.method
+                identification.tls = service.tls ?? false
+                known[PortKey(address: address, port: service.port, proto: service.protocol)] = identification
+            }
+        }
+        if !known.isEmpty { context.note("resuming: \(resume.hosts.count) host(s) carried over, \(known.count) identified port(s) not probed again") }
+        return known
     }
 
     /// Hands the map so far to the store; `force` at stage ends, else at most every 2 s.

@@ -74,12 +74,13 @@ public final class MapSession {
     }
 
     /// Runs each map of `plan` in turn with `context`, stopping before the next one once
-    /// `context.cancel` is set.
-    public func run(_ plan: [MapSpec], context: MapContext) -> Outcome {
+    /// `context.cancel` is set. `resuming`: the plan is one stored map that stopped before it
+    /// ended, continued under its id from its last checkpoint (`MapStore.reopen`).
+    public func run(_ plan: [MapSpec], context: MapContext, resuming: Int64? = nil) -> Outcome {
         var outcome = Outcome()
         for spec in plan {
             if context.cancel.isCancelled { break }
-            let (completion, result) = runOne(spec, context: context, outcome: &outcome)
+            let (completion, result) = runOne(spec, context: context, resuming: resuming, outcome: &outcome)
             outcome.completions.append(completion)
             outcome.maps.append(result)
             hooks.ended(completion, result)
@@ -94,22 +95,45 @@ public final class MapSession {
         for completion in outcome.completions { _ = notifier.notify(completion) }
     }
 
-    private func runOne(_ spec: MapSpec, context: MapContext, outcome: inout Outcome) -> (MapCompletion, MapResult) {
+    private func runOne(_ spec: MapSpec, context: MapContext, resuming: Int64?,
+                        outcome: inout Outcome) -> (MapCompletion, MapResult) {
         var skeleton = self.skeleton(of: spec, profile: context.profile.name)
         // The probe library's warnings (writable directories, files that failed to load) are in
         // the map's row from the start.
         skeleton.warnings = context.probes.mapWarnings
         let approved = inventory.approvedHosts(domain: spec.domain)
         var id: Int64?
-        if let store {
+        var runContext = context
+        if let store, let resuming {
+            do {
+                let checkpoint = try store.reopen(id: resuming, pid: getpid())
+                id = resuming
+                // Its own stamp, as stored; its findings so far go to the scheduler to continue from.
+                skeleton.title = checkpoint.title
+                skeleton.scanner = checkpoint.scanner
+                skeleton.launchedBy = checkpoint.launchedBy
+                skeleton.launchedAt = checkpoint.launchedAt
+                skeleton.startedAt = checkpoint.startedAt
+                skeleton.assetGroup = checkpoint.assetGroup
+                runContext.resume = checkpoint
+            } catch {
+                hooks.message("map \(resuming) cannot be resumed: \(error.description)")
+                outcome.failed = true
+                outcome.unsaved = true
+                var result = skeleton
+                result.status = .failed
+                result.warnings.append("failed: \(error.description)")
+                return (MapCompletion(map: result), result)
+            }
+        } else if let store {
             do { id = try store.begin(skeleton, settings: context.profile, network: launch.network) } catch {
                 hooks.message("warning: \(error.description); this map is not saved")
             }
         }
         if id == nil { outcome.unsaved = true }
+        skeleton.id = id
         let writer = id.flatMap { id in store.map { CheckpointWriter(store: $0, id: id) } }
         hooks.began(skeleton, writer)
-        var runContext = context
         if let event = hooks.event { runContext.observe = { event(id, $0, $1) } }
         runContext.checkpoint = { [hooks] partial in
             let stamped = Self.stamp(partial, like: skeleton, approved: approved)

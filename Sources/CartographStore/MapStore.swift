@@ -62,6 +62,11 @@ public protocol MapStore: AnyObject {
     /// network are flagged new. Returns the map with `id` and the `new` flags set.
     @discardableResult
     func save(_ map: MapResult, id: Int64) throws(StoreError) -> MapResult
+    /// Takes up a map that stopped before it ended - interrupted, failed, or left running by a
+    /// process that is gone (an agent's expired lease) - to continue it: the map runs again,
+    /// owned by `pid`, and its last checkpoint is returned. Refused for a complete map and for
+    /// one whose process still runs.
+    func reopen(id: Int64, pid: Int32) throws(StoreError) -> MapResult
     /// Deletes a map with its hosts and services; false when there is no such map.
     func delete(id: Int64) throws(StoreError) -> Bool
 

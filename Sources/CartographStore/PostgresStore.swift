@@ -73,7 +73,7 @@ public final class PostgresMapStore: MapStore, @unchecked Sendable {
                 }
                 let rows = try db.execute("SELECT identifier FROM cartograph_migrations")
                 let applied = Set((0..<rows.count).compactMap { rows[$0, 0] })
-                let unknown = applied.subtracting(MapStores.migrations)
+                let unknown = applied.subtracting(MapStores.migrations + Fleet.migrations)
                 if !unknown.isEmpty {
                     throw StoreError("store \(location): written by a newer Cartograph (schema \(unknown.sorted().joined(separator: ", "))); upgrade to read it")
                 }
@@ -275,6 +275,28 @@ public final class PostgresMapStore: MapStore, @unchecked Sendable {
                 try db.execute("UPDATE map SET status = 'interrupted', finished_at = updated_at WHERE id = $1 AND status = 'running'", [id])
             }
         }
+    }
+
+    public func reopen(id: Int64, pid: Int32) throws(StoreError) -> MapResult {
+        try use { db throws(StoreError) in
+            guard let status = try db.scalar("SELECT status FROM map WHERE id = $1", [String(id)]) else {
+                throw StoreError("store \(location): there is no map \(id)")
+            }
+            if status == MapResult.Status.complete.rawValue {
+                throw StoreError("store \(location): map \(id) is complete; there is nothing to resume")
+            }
+            // Whoever runs a map holds its lock: a process still running it keeps it from us.
+            var locked = running.contains(id)
+            if !locked { locked = try db.scalar("SELECT pg_try_advisory_lock($1, $2)", [String(Self.mapLock), Self.key(id)]) == "t" }
+            guard locked else {
+                throw StoreError("store \(location): map \(id) is still running on another connection")
+            }
+            try db.execute("UPDATE map SET status = 'running', finished_at = NULL, pid = $1, updated_at = now() WHERE id = $2",
+                           [String(pid), String(id)])
+            running.insert(id)
+        }
+        guard let map = try map(id: id) else { throw StoreError("store \(location): map \(id) is gone") }
+        return map
     }
 
     public func delete(id: Int64) throws(StoreError) -> Bool {

@@ -332,6 +332,31 @@ public final class SQLiteMapStore: MapStore {
         return map
     }
 
+    public func reopen(id: Int64, pid: Int32) throws(StoreError) -> MapResult {
+        do {
+            try pool.write { db in
+                guard let row = try Row.fetchOne(db, sql: "SELECT status, pid FROM map WHERE id = ?", arguments: [id]) else {
+                    throw StoreError("store \(path): there is no map \(id)")
+                }
+                let status: String = row["status"], owner: Int? = row["pid"]
+                if status == MapResult.Status.complete.rawValue {
+                    throw StoreError("store \(path): map \(id) is complete; there is nothing to resume")
+                }
+                if status == MapResult.Status.running.rawValue, let owner, Self.isCartograph(pid: Int32(clamping: owner)) {
+                    throw StoreError("store \(path): map \(id) is still running (process \(owner))")
+                }
+                try db.execute(sql: "UPDATE map SET status = 'running', finished_at = NULL, pid = ?, updated_at = ? WHERE id = ?",
+                               arguments: [Int(pid), Date(), id])
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(path, error)
+        }
+        guard let map = try map(id: id) else { throw StoreError("store \(path): map \(id) is gone") }
+        return map
+    }
+
     /// Maps left `running` by a process that no longer runs on this scanner become `interrupted`,
     /// finished at their last checkpoint.
     func reconcileInterrupted() throws(StoreError) {

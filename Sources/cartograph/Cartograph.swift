@@ -10,7 +10,8 @@ struct Cartograph: ParsableCommand {
         commandName: "cartograph",
         abstract: "Maps networks: live hosts, open ports, and what runs on them.",
         version: "0.1.0",
-        subcommands: [MapCommand.self, MapsCommand.self, HostsCommand.self, ProfilesCommand.self, ProbesCommand.self],
+        subcommands: [MapCommand.self, MapsCommand.self, HostsCommand.self, ProfilesCommand.self, ProbesCommand.self,
+                      AgentCommand.self, ScannersCommand.self, QueueCommand.self, ScheduleCommand.self],
         defaultSubcommand: nil
     )
 

@@ -72,7 +72,7 @@ struct MapCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Packet engine: syn (raw packets; needs root or CAP_NET_RAW), connect, or auto (syn when it can run).", valueName: "engine"))
     var engine: EngineChoice = .auto
 
-    enum EngineChoice: String, ExpressibleByArgument, CaseIterable { case auto, syn, connect }
+    enum EngineChoice: String, ExpressibleByArgument, CaseIterable, Codable { case auto, syn, connect }
 
     @Flag(name: .long, help: "Print the plan (maps, targets, address counts) and send nothing.")
     var dryRun = false
@@ -110,15 +110,38 @@ struct MapCommand: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
+    @Flag(name: .long, help: "Queue the maps for the network's scanner agents instead of running them here (needs a PostgreSQL store; see 'cartograph agent').")
+    var queue = false
+
+    @Option(name: .long, help: ArgumentHelp("Queue the maps for a scanner agent: a scanner's NAME, default (each asset group's default scanner, else the inventory's scanner for the network), or all (each map shared among every live scanner of the network).", valueName: "name|default|all"))
+    var scanner: String?
+
+    @Option(name: .long, help: ArgumentHelp("Continue a stored map that stopped before it ended (interrupted, failed, or its scanner died) from its last checkpoint, with its own settings.", valueName: "id"))
+    var resume: Int64?
+
     @Option(name: .long, help: ArgumentHelp("Notification settings (default: the inventory's notifications:, else $XDG_CONFIG_HOME/cartograph/notifications.yaml if it exists).", valueName: "file"))
     var notifications: String?
 
     @Option(name: .long, help: ArgumentHelp("Progress on stderr: auto (a live line on a terminal), line, json (for wrappers) or none. A summary ends every map.", valueName: "mode"))
     var progress: ProgressMode = .auto
 
+    /// The maps go to the queue, not to this process.
+    var queued: Bool { queue || scanner != nil }
+
     func validate() throws {
-        if targets.isEmpty && inputList == nil {
+        if let resume {
+            if !targets.isEmpty || inputList != nil {
+                throw ValidationError("--resume \(resume) continues a stored map with its own targets: give no targets")
+            }
+            if queued { throw ValidationError("--resume runs here: it cannot be combined with --queue or --scanner") }
+        } else if targets.isEmpty && inputList == nil {
             throw ValidationError("no targets: give targets as arguments or with -iL FILE")
+        }
+        if queued && (output != nil || format != nil) {
+            throw ValidationError("a queued map has no report here (-o, --format): report it from the store once it is done (cartograph maps show ID)")
+        }
+        if let scanner, scanner != "all", scanner != "default", let problem = Inventory.Network.nameProblem(scanner) {
+            throw ValidationError("--scanner: \(problem)")
         }
         if let rate, rate < 0 { throw ValidationError("--rate must be 0 or more, not \(rate)") }
         if let timing, !(0...5).contains(timing) { throw ValidationError("-T\(timing): the timing levels are -T0 to -T5") }
@@ -134,49 +157,30 @@ struct MapCommand: ParsableCommand {
         if let output, !dryRun { try store.checkReport(output) }
         if noPortScan && ports != nil { throw CLIError("-sn maps without a port scan; drop -p (or -sn)", code: .usage) }
         // JSON lines are written as the map runs; the end only adds what did not end.
-        let stream = format == .jsonl && !dryRun ? try JSONLinesStream(path: output, goneAway: { interruption.cancel() }) : nil
+        let stream = format == .jsonl && !dryRun && !queued ? try JSONLinesStream(path: output, goneAway: { interruption.cancel() }) : nil
         let watchdog = InterruptWatchdog(flag: interruption) { maps throws(CLIError) in
             if let stream { return stream.finish(maps) }
             try emit(try format.render(MapReport(maps: maps, openOnly: openOnly)), to: output)
         }
-        if !dryRun { watchdog.install() }
-        var profile = try ProfileLoading.load(self.profile)
-        try applyOverrides(to: &profile)
-        let (withoutDNS, droppedPort53) = profile.withoutDNSPort()
-        profile = withoutDNS
-        let targets = try readTargets()
-        let inventory = try InventoryLoading.load(self.inventory)
-        var excluded = try readExclusions()
-        excluded.formUnion(inventory.excluded(on: Date()))
-        for exclusion in inventory.expired(on: Date()) {
-            printError("note: \(exclusion.location): exclusion of \(exclusion.block) expired; it no longer applies")
-        }
-        let network = try checkNetwork(in: inventory)
+        if !dryRun && !queued { watchdog.install() }
+        let prepared = try prepare()
+        let (profile, inventory, excluded, network, plan, library) = (prepared.profile, prepared.inventory, prepared.excluded,
+                                                                     prepared.network, prepared.plan, prepared.library)
         let notifier = try NotificationLoading.load(notifications, inventory: inventory).map { settings in
             Notifier(settings: settings, environment: ProcessInfo.processInfo.environment,
                      version: Cartograph.configuration.version, log: { printError($0) })
         }
-        let plan: [MapSpec]
-        do {
-            plan = try Planner.plan(targets: targets, excluded: excluded, inventory: inventory,
-                                    groupTargets: GroupTargets(rawValue: groupTargets.rawValue) ?? .both)
-        } catch {
-            throw CLIError(error.message, code: .usage)
-        }
-        if !profile.dns.enabled, let domain = plan.compactMap(\.domain).first {
-            throw CLIError("target \"\(domain)\" is a name, but DNS traffic is disabled (-n or the profile): give addresses instead",
-                           code: .usage)
-        }
-        // Loaded before a dry run too, so that a probe list naming no probe fails there as well.
-        let library = try loadProbes()
-        try checkProbeNames(profile.probes, in: library)
         if dryRun {
             print(DryRun.describe(plan, profile: profile), terminator: "")
             if dryRunPackets { DryRun.generate(plan, profile: profile) }
             return
         }
 
-        if droppedPort53 { printError("note: DNS traffic is disabled, so port 53 is left out of the sweep and the scan") }
+        if queued {
+            try Enqueueing(command: self, inventory: inventory, network: network).enqueue(plan, profile: profile, excluded: excluded)
+            return
+        }
+        if prepared.droppedPort53 { printError("note: DNS traffic is disabled, so port 53 is left out of the sweep and the scan") }
 
         // A store that cannot be opened costs the history, not the map: the report still comes.
         var store: (any MapStore)?
@@ -185,22 +189,9 @@ struct MapCommand: ParsableCommand {
         }
         let meter = ProgressMeter()
         let display = ProgressDisplay(meter: meter, mode: progress, verbose: verbose)
-        var context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: interruption,
-                                 note: { line in display.note(line) })
+        var context = try Self.context(profile: profile, library: library, excluded: excluded, inventory: inventory,
+                                       engine: engine, note: { line in display.note(line) })
         context.progress = meter
-        if profile.dns.enabled && profile.dns.guessNames { context.guessWords = try readWordlist(profile.dns.wordlist) }
-        context.registered = inventory.registeredAddresses
-        context.classifier = LuaHostClassifier(library: library)
-        if try useRawEngine() {
-            let timing = RawTiming()
-            context.sweepEngine = RawSweepEngine(timing: timing)
-            context.scanEngine = SynScanEngine(timing: timing)
-        } else {
-            let rawOnly = profile.hostDiscovery.methods.filter(\.needsRawPackets).map(\.rawValue)
-            if profile.hostDiscovery.enabled && !rawOnly.isEmpty {
-                printError("note: \(rawOnly.joined(separator: ", ")) need\(rawOnly.count == 1 ? "s" : "") raw packets; the connect engine sweeps with TCP connects to the discovery ports")
-            }
-        }
         var hooks = MapSession.Hooks()
         hooks.began = { skeleton, writer in
             stream?.began(skeleton)
@@ -218,7 +209,8 @@ struct MapCommand: ParsableCommand {
         let launch = MapSession.Launch(title: title, network: network, scanner: Identity.scanner, launchedBy: Identity.user,
                                        launchedAt: launchedAt)
         let session = MapSession(store: store, launch: launch, inventory: inventory, reportPath: output, hooks: hooks)
-        let outcome = session.run(plan, context: context)
+        if resume != nil && store == nil { throw CLIError("--resume: the store \(self.store.printable) cannot be opened", code: .noInput) }
+        let outcome = session.run(plan, context: context, resuming: resume)
         // The watchdog may have written the report of an interrupted run already; it ends the process.
         guard watchdog.claimReport() else { while true { pause() } }
         if stream == nil { try emit(try format.render(MapReport(maps: outcome.maps, openOnly: openOnly)), to: output) }
@@ -227,6 +219,67 @@ struct MapCommand: ParsableCommand {
         if interruption.isCancelled { throw CLIError("interrupted; the report and the store hold what was found", code: .interrupted) }
         if outcome.failed { throw CLIError("one or more maps failed", code: .failure) }
         if outcome.unsaved { throw CLIError("the store \(self.store.printable) could not keep every map; the report has them", code: .failure) }
+    }
+
+    /// What every map of this invocation runs with, read and checked before anything is sent:
+    /// the profile with the command line's overrides (or a resumed map's own settings), the
+    /// inventory, the exclusions, the network, the plan and the probes.
+    struct Prepared {
+        var profile: Profile
+        var droppedPort53: Bool
+        var inventory: Inventory
+        var excluded: AddressSet
+        var network: Inventory.Network
+        var plan: [MapSpec]
+        var library: ProbeLibrary
+    }
+
+    func prepare() throws(CLIError) -> Prepared {
+        // A resumed map runs with the settings and target it was stored with.
+        var resumed: Resumption?
+        if let resume { resumed = try Resumption.load(resume, from: store) }
+        var profile: Profile
+        if let resumed {
+            profile = resumed.profile
+        } else {
+            profile = try ProfileLoading.load(self.profile)
+            try applyOverrides(to: &profile)
+        }
+        let (withoutDNS, droppedPort53) = profile.withoutDNSPort()
+        profile = withoutDNS
+        let targets: [Target]
+        if let resumed { targets = resumed.targets } else { targets = try readTargets() }
+        let inventory = try InventoryLoading.load(self.inventory)
+        var excluded = try readExclusions()
+        excluded.formUnion(inventory.excluded(on: Date()))
+        for exclusion in inventory.expired(on: Date()) {
+            printError("note: \(exclusion.location): exclusion of \(exclusion.block) expired; it no longer applies")
+        }
+        let network: Inventory.Network
+        if let resumed { network = resumed.network } else { network = try checkNetwork(in: inventory) }
+        let plan: [MapSpec]
+        do {
+            plan = try Planner.plan(targets: targets, excluded: excluded, inventory: inventory,
+                                    groupTargets: GroupTargets(rawValue: groupTargets.rawValue) ?? .both)
+        } catch {
+            throw CLIError(error.message, code: .usage)
+        }
+        if !profile.dns.enabled, let domain = plan.compactMap(\.domain).first {
+            throw CLIError("target \"\(domain)\" is a name, but DNS traffic is disabled (-n or the profile): give addresses instead",
+                           code: .usage)
+        }
+        // Loaded before a dry run too, so that a probe list naming no probe fails there as well.
+        let library = try loadProbes()
+        try checkProbeNames(profile.probes, in: library)
+        return Prepared(profile: profile, droppedPort53: droppedPort53, inventory: inventory, excluded: excluded,
+                        network: network, plan: plan, library: library)
+    }
+
+    /// The jobs `--queue` or `--scanner` would queue (for `schedule add`: its firings' maps).
+    func plannedJobs() throws(CLIError) -> [NewJob] {
+        let prepared = try prepare()
+        return try Enqueueing(command: self, inventory: prepared.inventory, network: prepared.network)
+            .jobs(prepared.plan, profile: prepared.profile, excluded: prepared.excluded)
     }
 
     /// The network to map in: any name when the inventory declares none, else one it declares
@@ -246,8 +299,31 @@ struct MapCommand: ParsableCommand {
         return found
     }
 
+    /// What every map needs besides its spec, for this command and for a scanner agent: the
+    /// profile, the probes, the exclusions, the inventory's registered netblocks, the name
+    /// guessing words, the host classifier and the packet engines.
+    static func context(profile: Profile, library: ProbeLibrary, excluded: AddressSet, inventory: Inventory,
+                        engine: EngineChoice, cancel: CancellationFlag = interruption,
+                        note: @escaping (String) -> Void) throws(CLIError) -> MapContext {
+        var context = MapContext(profile: profile, probes: library, excluded: excluded, cancel: cancel, note: note)
+        if profile.dns.enabled && profile.dns.guessNames { context.guessWords = try readWordlist(profile.dns.wordlist) }
+        context.registered = inventory.registeredAddresses
+        context.classifier = LuaHostClassifier(library: library)
+        if try useRawEngine(engine) {
+            let timing = RawTiming()
+            context.sweepEngine = RawSweepEngine(timing: timing)
+            context.scanEngine = SynScanEngine(timing: timing)
+        } else {
+            let rawOnly = profile.hostDiscovery.methods.filter(\.needsRawPackets).map(\.rawValue)
+            if profile.hostDiscovery.enabled && !rawOnly.isEmpty {
+                printError("note: \(rawOnly.joined(separator: ", ")) need\(rawOnly.count == 1 ? "s" : "") raw packets; the connect engine sweeps with TCP connects to the discovery ports")
+            }
+        }
+        return context
+    }
+
     /// Raw packets when asked for or, with `auto`, when the process may send them.
-    func useRawEngine() throws(CLIError) -> Bool {
+    static func useRawEngine(_ engine: EngineChoice) throws(CLIError) -> Bool {
         switch engine {
         case .connect: return false
         case .syn:
@@ -351,7 +427,9 @@ struct MapCommand: ParsableCommand {
         return set
     }
 
-    func readFile(_ path: String, what: String) throws(CLIError) -> String {
+    func readFile(_ path: String, what: String) throws(CLIError) -> String { try Self.readFile(path, what: what) }
+
+    static func readFile(_ path: String, what: String) throws(CLIError) -> String {
         if path == "-" {
             return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         }
@@ -362,7 +440,7 @@ struct MapCommand: ParsableCommand {
     }
 
     /// The words for name guessing: the profile's list, or the shipped one.
-    func readWordlist(_ path: String) throws(CLIError) -> [String] {
+    static func readWordlist(_ path: String) throws(CLIError) -> [String] {
         let file = path.isEmpty ? (Resources.profilesDirectory.map { $0 + "/wordlists/hostnames.txt" } ?? "") : path
         let text = try readFile(file, what: "word list")
         var words: [String] = []

@@ -5,7 +5,6 @@ import CartographProbes
 import CartographSession
 import CartographStore
 import Foundation
-import Synchronization
 
 /// What a queued map is, as its job carries it: everything an agent on another machine needs,
 /// with nothing read from this machine's files (the profile travels as its settings, asset groups
@@ -173,7 +172,6 @@ struct Enqueueing {
 /// Set by SIGTERM or SIGINT in the agent: it stops its map, keeps the checkpoint, and gives the
 /// job back to the queue.
 private let agentStopping = CancellationFlag()
-private let agentMapCancel = Mutex<CancellationFlag?>(nil)
 
 struct AgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -298,20 +296,20 @@ struct AgentCommand: ParsableCommand {
     /// The first SIGTERM or SIGINT stops the map in hand (it goes back to the queue); a second
     /// ends the process at once.
     static func installSignals() {
+        // A parent may have blocked them (a test runner, a supervisor); the mask is inherited.
+        var stops = sigset_t()
+        sigemptyset(&stops)
+        sigaddset(&stops, SIGINT)
+        sigaddset(&stops, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &stops, nil)
         for stop in [SIGINT, SIGTERM] {
-            signal(stop, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: stop, queue: .global())
-            source.setEventHandler {
-                if agentStopping.isCancelled { Foundation.exit(ExitStatus.interrupted.rawValue) }
+            signal(stop) { _ in
                 agentStopping.cancel()
-                agentMapCancel.withLock { $0?.cancel() }
+                signal(SIGINT, SIG_DFL)
+                signal(SIGTERM, SIG_DFL)
             }
-            source.resume()
-            signalSources.append(source)
         }
     }
-
-    nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []
 }
 
 /// What the agent is doing, for its heartbeat thread.
@@ -362,8 +360,6 @@ final class JobRunner {
             return
         }
         let cancel = CancellationFlag()
-        agentMapCancel.withLock { $0 = cancel }
-        defer { agentMapCancel.withLock { $0 = nil } }
         if agentStopping.isCancelled { cancel.cancel() }
 
         let context: MapContext
@@ -378,10 +374,14 @@ final class JobRunner {
         // The lease is renewed while the map runs; a renewal refused means the job was cancelled
         // or taken over, and the map stops.
         let lost = CancellationFlag(), done = CancellationFlag()
+        // A SIGTERM stops the map; the lease is still renewed until the job is given back.
         let renewals = Thread { [fleet, job, scanner, lease] in
+            var due = Date().addingTimeInterval(lease / 3)
             while !done.isCancelled {
-                AgentCommand.sleep(lease / 3, unless: done)
-                if done.isCancelled { break }
+                usleep(50_000)
+                if agentStopping.isCancelled { cancel.cancel() }
+                guard Date() >= due, !done.isCancelled else { continue }
+                due = Date().addingTimeInterval(lease / 3)
                 if (try? fleet.renew(job: job.id, scanner: scanner, lease: lease)) == false {
                     lost.cancel()
                     cancel.cancel()
@@ -410,7 +410,7 @@ final class JobRunner {
         let summary = result.map { "\($0.hosts.count) host(s), map \($0.id.map(String.init) ?? "not stored")" } ?? "no map"
         if lost.isCancelled {
             log("job \(job.id): no longer this scanner's (cancelled, or taken over): stopped with \(summary)")
-        } else if agentStopping.isCancelled {
+        } else if result?.status == .interrupted || (agentStopping.isCancelled && result?.status != .complete) {
             try? fleet.release(job: job.id, scanner: scanner)
             log("job \(job.id): stopped with \(summary); back in the queue, to continue from its checkpoint")
         } else if outcome.failed || outcome.unsaved {

@@ -153,8 +153,6 @@ extension MapSpec {
                 position = end + 1
             }
         }
-        var shard = MapSpec(kind: kind, group: group, netblocks: netblocks, addresses: set, excludedCount: excludedCount)
-        shard.group = group
-        return shard
+        return MapSpec(kind: kind, group: group, netblocks: netblocks, addresses: set, excludedCount: excludedCount)
     }
 }

@@ -256,7 +256,6 @@ struct AgentCommand: ParsableCommand {
         }
         beats.start()
 
-        var failure: CLIError?
         while !agentStopping.isCancelled {
             let job: QueuedJob?
             do {
@@ -278,12 +277,10 @@ struct AgentCommand: ParsableCommand {
                                    inventory: inventory, lease: lease, verbose: verbose, log: log)
             runner.run(doing: doing)
             doing.set(nil, nil)
-            if let error = runner.fatal { failure = error; break }
         }
         agentStopping.cancel()
         try? fleet.stopped(network: network, name: name)
         log("scanner \(name) stopped")
-        if let failure { throw failure }
     }
 
     func log(_ line: String) { printError(line) }
@@ -296,12 +293,7 @@ struct AgentCommand: ParsableCommand {
     /// The first SIGTERM or SIGINT stops the map in hand (it goes back to the queue); a second
     /// ends the process at once.
     static func installSignals() {
-        // A parent may have blocked them (a test runner, a supervisor); the mask is inherited.
-        var stops = sigset_t()
-        sigemptyset(&stops)
-        sigaddset(&stops, SIGINT)
-        sigaddset(&stops, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &stops, nil)
+        unblockStopSignals()
         for stop in [SIGINT, SIGTERM] {
             signal(stop) { _ in
                 agentStopping.cancel()
@@ -332,8 +324,6 @@ final class JobRunner {
     let lease: Double
     let verbose: Bool
     let log: (String) -> Void
-    /// A problem that should end the agent (none yet: every job problem ends the job only).
-    var fatal: CLIError?
 
     init(job: QueuedJob, scanner: String, fleet: Fleet, store: any MapStore, library: ProbeLibrary, inventory: Inventory,
          lease: Double, verbose: Bool, log: @escaping (String) -> Void) {

@@ -33,12 +33,7 @@ final class InterruptWatchdog: @unchecked Sendable {
 
     /// Installs the handlers and starts watching for the first signal.
     func install() {
-        // A parent may have blocked them (a test runner, a supervisor); the mask is inherited.
-        var stops = sigset_t()
-        sigemptyset(&stops)
-        sigaddset(&stops, SIGINT)
-        sigaddset(&stops, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &stops, nil)
+        unblockStopSignals()
         for stop in [SIGINT, SIGTERM] {
             signal(stop) { _ in
                 interruption.cancel()
@@ -106,4 +101,14 @@ final class InterruptWatchdog: @unchecked Sendable {
         printError("interrupted; the report and the store hold what was found")
         _exit(130)
     }
+}
+
+/// SIGINT and SIGTERM reach this process: a parent may have blocked them (a test runner, a
+/// supervisor), and the mask is inherited.
+func unblockStopSignals() {
+    var stops = sigset_t()
+    sigemptyset(&stops)
+    sigaddset(&stops, SIGINT)
+    sigaddset(&stops, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &stops, nil)
 }

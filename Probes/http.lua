@@ -24,10 +24,11 @@ return {
     local certificate = port.tls and get:certificate()
     local r = http.read(get)
     if not r then return nil end
-    -- A TLS port answering plain HTTP with an error page (nginx, Apache): leave it to the run
-    -- over TLS that follows TLS detection.
+    -- A TLS port answering plain HTTP with an error page (nginx, Apache, Go's net/http as in
+    -- Caddy and Traefik): leave it to the run over TLS that follows TLS detection.
     if not port.tls and r.code == 400 and (r.body:find("plain HTTP request was sent to HTTPS port", 1, true)
-        or r.body:find("speaking plain HTTP to an SSL-enabled server port", 1, true)) then
+        or r.body:find("speaking plain HTTP to an SSL-enabled server port", 1, true)
+        or r.body:find("sent an HTTP request to an HTTPS server", 1, true)) then
       return nil
     end
     if not port.tls and r.code == 426 and (r.headers["upgrade"] or ""):find("TLS", 1, true) then return nil end

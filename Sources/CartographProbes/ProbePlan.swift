@@ -154,22 +154,35 @@ struct Pipeline {
 
     /// The answer, once it cannot change: the first certain match with every run before it
     /// done, or, when nothing is left to run, the first tentative one (or none).
+    /// Once a handshake completed, the runs over TLS count before the runs in the clear: what a
+    /// TLS server answers in the clear is an error page of its own.
     var outcome: (match: ProbeMatch?, method: String?)? {
-        if let index = runs.firstIndex(where: { $0.match?.certain == true }), runs[..<index].allSatisfy(\.done) {
-            return (runs[index].match, runs[index].name)
+        let ordered = order
+        if let position = ordered.firstIndex(where: { runs[$0].match?.certain == true }),
+           ordered[..<position].allSatisfy({ runs[$0].done }) {
+            let run = runs[ordered[position]]
+            return (run.match, run.name)
         }
         guard restOpened, tls != .detecting, queue.isEmpty, runs.allSatisfy(\.done) else { return nil }
         // A silent port waits out its time to answer for a greeting that comes late.
         if banner == .silent && !silenceOver { return nil }
-        let tentative = runs.first { $0.match != nil }
+        let tentative = ordered.first { runs[$0].match != nil }.map { runs[$0] }
         return (tentative?.match, tentative?.name)
     }
 
     /// What the runs that ended found so far, for a port cut short: the first certain match,
-    /// else the first tentative one.
+    /// else the first tentative one (over TLS first when a handshake completed).
     var bestSoFar: (match: ProbeMatch?, method: String?) {
-        let best = runs.first { $0.match?.certain == true } ?? runs.first { $0.match != nil }
+        let ordered = order
+        let best = (ordered.first { runs[$0].match?.certain == true } ?? ordered.first { runs[$0].match != nil }).map { runs[$0] }
         return (best?.match, best?.name)
+    }
+
+    /// The runs' indices in the order their results count: as started, except that after a
+    /// completed handshake the runs over TLS come first.
+    private var order: [Int] {
+        guard tls == .found else { return Array(runs.indices) }
+        return runs.indices.filter { runs[$0].view.tls } + runs.indices.filter { !runs[$0].view.tls }
     }
 
     private mutating func add(_ name: String, _ view: View) -> Action {

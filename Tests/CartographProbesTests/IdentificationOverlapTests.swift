@@ -101,6 +101,21 @@ struct ProbePipelineTests {
         // The plain run of a still waiting in the clear is ended: a TLS server will not answer it.
         #expect(over.contains(.drop(run: 1)), "\(over)")
     }
+
+    @Test("after a handshake, a match over TLS counts before one a run in the clear got from the TLS server")
+    func tlsBeforeClear() {
+        var pipeline = Self.plan(others: ["a", "h"], tlsAware: ["h"])
+        _ = pipeline.start()
+        _ = pipeline.bannerSilent()
+        // h in the clear got the TLS server's own error page while a still waited.
+        _ = pipeline.finished(run: 1, match: Self.certain("http"), cut: false)
+        #expect(pipeline.outcome == nil)
+        let over = pipeline.tlsDetected(true)
+        #expect(Self.runs(over) == ["h"])
+        #expect(pipeline.outcome == nil, "the clear run's match was taken before the run over TLS ended")
+        _ = pipeline.finished(run: 2, match: Self.certain("https"), cut: false)
+        #expect(pipeline.outcome?.match?.name == "https")
+    }
 }
 
 /// Identification against loopback servers the tests start: what a silent port, a late

@@ -150,4 +150,37 @@ struct ReplayTests {
             }
         }
     }
+
+    /// What nginx, Apache and Go's net/http (Caddy, Traefik) answer a request in the clear on a
+    /// TLS port: the http probe leaves it to its run over TLS.
+    static let tlsErrorPages: [String] = [
+        "HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n<html><head><title>400 The plain HTTP request was sent to HTTPS port</title></head></html>\r\n",
+        "HTTP/1.1 400 Bad Request\r\nServer: Apache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<p>Your browser sent a request that this server could not understand.<br />Reason: You're speaking plain HTTP to an SSL-enabled server port.<br /></p>\n",
+        "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+    ]
+
+    @Test("a TLS server's error page in the clear does not name the port http", arguments: tlsErrorPages)
+    func clearOnTLS(_ page: String) throws {
+        let library = try ProbeLibrary.load(directories: [Self.root.appendingPathComponent("Probes").path])
+        let probe = try #require(library.definition(named: "http"))
+        let server = try LoopbackServer { connection in
+            var received: [UInt8] = []
+            while !Self.matches("\r\n\r\n", received) {
+                let chunk = connection.read()
+                if chunk.isEmpty { return }
+                received += chunk
+            }
+            connection.write(Array(page.utf8))
+        }
+        defer { server.stop() }
+        var settings = ProbeSettings()
+        settings.bannerWaitMs = 300
+        settings.intensity = 9
+        settings.trace = true
+        let identifier = ServiceIdentifier(library: library, probes: [probe], settings: settings, workers: 1)
+        let job = PortJob(address: IPAddress("127.0.0.1")!, port: server.port, proto: .tcp)
+        let result = try #require(try identifier.identify([job], cancel: CancellationFlag()).first)
+        #expect(result.match == nil, "\(result.match.map { "\($0)" } ?? ""): \(result.trace.joined(separator: "\n"))")
+        #expect(result.trace.contains { $0.contains("recv") && $0.contains("400") }, "the page was never read: \(result.trace)")
+    }
 }

@@ -374,7 +374,29 @@ cmd_down() {
     done
 
     restore_resolver
+    open_lab_ranges
     remove_state_dir
+}
+
+# While the lab is up, its address ranges go nowhere from the machine's own namespace: a
+# scanner started outside `lab.sh exec` by mistake gets "network unreachable" instead of
+# sending the lab's addresses out of the machine's default route. Only the routes made here
+# (blackhole, metric LAB_GUARD_METRIC) are ever removed.
+LAB_V4_RANGE=198.18.0.0/15
+LAB_V6_RANGE=fd7c:a7::/32
+LAB_GUARD_METRIC=77
+seal_lab_ranges() {
+    ip route add blackhole "${LAB_V4_RANGE}" metric "${LAB_GUARD_METRIC}" 2>/dev/null ||
+        ip route show type blackhole | grep -q "^blackhole ${LAB_V4_RANGE} metric ${LAB_GUARD_METRIC}" ||
+        log "warning: could not route ${LAB_V4_RANGE} to a blackhole outside the lab"
+    ip -6 route add blackhole "${LAB_V6_RANGE}" metric "${LAB_GUARD_METRIC}" 2>/dev/null ||
+        ip -6 route show type blackhole | grep -q "^blackhole ${LAB_V6_RANGE} .*metric ${LAB_GUARD_METRIC}" ||
+        log "warning: could not route ${LAB_V6_RANGE} to a blackhole outside the lab"
+}
+
+open_lab_ranges() {
+    ip route del blackhole "${LAB_V4_RANGE}" metric "${LAB_GUARD_METRIC}" 2>/dev/null || true
+    ip -6 route del blackhole "${LAB_V6_RANGE}" metric "${LAB_GUARD_METRIC}" 2>/dev/null || true
 }
 
 # Name lookups made inside the scanner namespace must stay in the lab too:
@@ -440,6 +462,7 @@ cmd_up() {
     # failing under set -e), leave no half-built lab behind.
     trap up_failed EXIT
 
+    seal_lab_ranges
     create_router
     isolate_resolver
     add_host "${NS_SCAN}" 0

@@ -99,6 +99,22 @@ create_ns() {
     in_ns "${ns}" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
 }
 
+# add_network SCANNER HOST INDEX: a network of its own, not linked to the router: namespace
+# SCANNER (a scanner of that network, the link's .1 / ::1) and HOST (.2 / ::2) on one veth
+# pair, addressed as host INDEX is (see above). Used for the lab's other networks (lab.d/6*).
+add_network() {
+    local scanner=$1 host=$2 index=$3
+    create_ns "${scanner}"
+    create_ns "${host}"
+    in_ns "${scanner}" ip link add eth0 type veth peer name eth0 netns "${host}"
+    in_ns "${scanner}" ip addr add "$(v4_router "${index}")/24" dev eth0
+    in_ns "${scanner}" ip -6 addr add "$(v6_router "${index}")/64" dev eth0 nodad
+    in_ns "${scanner}" ip link set eth0 up
+    in_ns "${host}" ip addr add "$(v4_host "${index}")/24" dev eth0
+    in_ns "${host}" ip -6 addr add "$(v6_host "${index}")/64" dev eth0 nodad
+    in_ns "${host}" ip link set eth0 up
+}
+
 # add_host NAME INDEX: create namespace NAME linked to the router by a veth
 # pair (router side "to-NAME-without-cg-", host side "eth0"), addressed as
 # described above, with default routes via the router. The scanner is built

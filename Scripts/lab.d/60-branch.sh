@@ -7,15 +7,7 @@
 #
 # cg-b1 has cg-h1's addresses but other services (cg-h1: sshd :22, nginx :80). Maps of the
 # branch network run inside cg-bscan, its own scanner; nothing links it to the default network.
-create_ns cg-bscan
-create_ns cg-b1
-ip netns exec cg-bscan ip link add eth0 type veth peer name eth0 netns cg-b1
-ip netns exec cg-bscan ip addr add "$(v4_router 1)/24" dev eth0
-ip netns exec cg-bscan ip -6 addr add "$(v6_router 1)/64" dev eth0 nodad
-ip netns exec cg-bscan ip link set eth0 up
-ip netns exec cg-b1 ip addr add "$(v4_host 1)/24" dev eth0
-ip netns exec cg-b1 ip -6 addr add "$(v6_host 1)/64" dev eth0 nodad
-ip netns exec cg-b1 ip link set eth0 up
+add_network cg-bscan cg-b1 1
 PROBE_FROM=cg-bscan
 start_redis cg-b1 1 6380
 PROBE_FROM=""

@@ -68,15 +68,31 @@ enum Lab {
 
     /// One counter of a lab namespace's `Ip:` lines in /proc/net/snmp.
     static func ipCounter(_ name: String, of namespace: String) throws -> Int {
+        try counter(name, group: "Ip:", file: "/proc/net/snmp", of: namespace)
+    }
+
+    /// The TCP counters that tell lost packets from slow services, in a lab namespace: SYNs
+    /// sent again, segments sent again, and connections its listeners dropped.
+    static func tcpLosses(of namespace: String) -> String {
+        let snmp = ["RetransSegs"].map { ($0, try? counter($0, group: "Tcp:", file: "/proc/net/snmp", of: namespace)) }
+        let ext = ["TCPSynRetrans", "ListenOverflows", "ListenDrops"].map {
+            ($0, try? counter($0, group: "TcpExt:", file: "/proc/net/netstat", of: namespace))
+        }
+        return "\(namespace): " + (snmp + ext).map { "\($0.0) \($0.1.map(String.init) ?? "?")" }.joined(separator: ", ")
+    }
+
+    /// One counter of a lab namespace's /proc/net/snmp or /proc/net/netstat (a line of names
+    /// starting `group`, then a line of values).
+    static func counter(_ name: String, group: String, file: String, of namespace: String) throws -> Int {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", namespace, "cat", "/proc/net/snmp"]
+        process.arguments = ["netns", "exec", namespace, "cat", file]
         let out = Pipe()
         process.standardOutput = out
         try process.run()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        let lines = text.split(separator: "\n").filter { $0.hasPrefix("Ip:") }
+        let lines = text.split(separator: "\n").filter { $0.hasPrefix(group + " ") }
         guard lines.count == 2 else { throw POSIXError(.EIO) }
         let names = lines[0].split(separator: " "), values = lines[1].split(separator: " ")
         guard let index = names.firstIndex(where: { $0 == name }), let value = Int(values[index]) else { throw POSIXError(.EIO) }

@@ -62,8 +62,20 @@ struct LabServiceTests {
         var spec: [String] = []
         if !tcp.isEmpty { spec.append("T:" + tcp.joined(separator: ",")) }
         if !udp.isEmpty { spec.append("U:" + udp.joined(separator: ",")) }
+        // A first map, not checked, brings the host's daemons back into memory. They sit idle for
+        // minutes between lab tests, and the VM this was found on pages out memory idle for 60 s
+        // (DAMON's pageout scheme); a JVM, Node or Go daemon paging its code back in answered its
+        // first requests seconds late, and came out unnamed in 4 of 9 full lab runs with no probe
+        // error and no packet lost. Cold services are issue 12's to handle; this test is about
+        // what each probe names.
+        _ = try Lab.cartograph(["map", host.address, "-p", spec.joined(separator: ","), "--probes", "all", "-n",
+                                "--format", "json", "-o", "/dev/null"])
+        let before = Lab.tcpLosses(of: Lab.scanner)
         let (result, maps) = try Lab.map(["map", host.address, "-p", spec.joined(separator: ","),
                                           "--probes", "all"])
+        // On a failure, whether packets were lost on the way, or the services were slow.
+        let losses = "TCP before the map: \(before); after: \(Lab.tcpLosses(of: Lab.scanner)); "
+            + "the map said: \(result.stderr.split(separator: "\n").suffix(6).joined(separator: " | "))"
         #expect(result.status == 0, "\(result.stderr)")
         let found = try #require(ReportHost.all(maps)[host.address], "\(host.address) not found live: \(result.stderr)")
         for expected in host.expectations {
@@ -73,7 +85,7 @@ struct LabServiceTests {
                 Issue.record("\(host.address) \(expected.port)/\(proto) not reported open")
                 continue
             }
-            let label = "\(host.address) \(expected.port)/\(proto)"
+            let label = "\(host.address) \(expected.port)/\(proto) (\(losses))"
             #expect(service["name"] as? String == expected.name, "\(label): \(service)")
             #expect(service["method"] as? String == (expected.method ?? expected.name), "\(label): \(service)")
             if let product = expected.product { #expect(service["product"] as? String == product, "\(label): \(service)") }

@@ -134,6 +134,26 @@ struct ProfileTests {
                 "ProbeSelection has a new field: add it to ==, hash(into:) and CodingKeys")
     }
 
+    @Test("long port lists are stored as runs in their own order and read back the same; short ones, and the old arrays, still read")
+    func compactPortLists() throws {
+        var profile = Profile()
+        profile.informationGathering.tcpPorts = Array(1...65535)
+        profile.informationGathering.udpPorts = [53, 161] + Array(1000...1100) + [7, 65535]
+        let json = try JSONEncoder().encode(profile)
+        let text = String(decoding: json, as: UTF8.self)
+        #expect(json.count < 4000, "\(json.count) bytes")
+        #expect(text.contains(#""tcpPorts":"1-65535""#) && text.contains(#""udpPorts":"53,161,1000-1100,7,65535""#), "\(text)")
+        #expect(text.contains(#""tcpPorts":[80,443,22"#), "the discovery ports are a short list, kept as an array: \(text)")
+        #expect(try JSONDecoder().decode(Profile.self, from: json) == profile)
+        // Settings stored before: every port a number of an array.
+        let old = #"{"portScan":true,"scope":"all","tcpPorts":[5,4,3,2,1],"udpPorts":[]}"#
+        #expect(try JSONDecoder().decode(Profile.InformationGathering.self, from: Data(old.utf8)).tcpPorts == [5, 4, 3, 2, 1])
+        for bad in ["1-", "9-3", "70000", "a", ""] {
+            let broken = #"{"tcpPorts":"\#(bad)"}"#
+            #expect(throws: DecodingError.self, "\(bad)") { try JSONDecoder().decode(Profile.InformationGathering.self, from: Data(broken.utf8)) }
+        }
+    }
+
     @Test("a quoted \"-1024\" is still nmap's range 1-1024")
     func quotedRange() throws {
         let profile = try Profile.parse(yaml: "information_gathering:\n  tcp_ports: [\"-3\"]\n", file: "p.yaml", name: "p")

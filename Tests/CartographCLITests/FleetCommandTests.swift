@@ -9,16 +9,7 @@ import Testing
 @Suite("The scanner fleet on PostgreSQL", .serialized)
 struct FleetCommandTests {
     static func agent(_ name: String, db: String, extra: [String] = []) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Cartograph.binary)
-        process.arguments = ["agent", "--network", "default", "--scanner", name, "--db", db, "--poll", "0.3", "--heartbeat", "1"] + extra
-        var environment = ProcessInfo.processInfo.environment
-        environment["CARTOGRAPH_HOME"] = Cartograph.packageRoot.path
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+        try StoreCommandTests.launch(["agent", "--network", "default", "--scanner", name, "--db", db, "--poll", "0.3", "--heartbeat", "1"] + extra)
     }
 
     static func jobs(_ server: PostgresServer, _ database: String) throws -> [[String]] {
@@ -30,15 +21,6 @@ struct FleetCommandTests {
     static func database(_ server: PostgresServer, _ prefix: String) throws -> (String, String) {
         let name = try server.createDatabase(prefix)
         return (name, server.socketURL(name))
-    }
-
-    /// Waits (polling, no time limit of its own beyond `tries`) until `condition` holds.
-    static func wait(tries: Int = 600, _ condition: () throws -> Bool) rethrows -> Bool {
-        for _ in 0..<tries {
-            if try condition() { return true }
-            usleep(100_000)
-        }
-        return false
     }
 
     @Test("map --queue, then an agent runs it: the job is done, its map complete in the store")
@@ -71,7 +53,7 @@ struct FleetCommandTests {
         let queued = try Cartograph.run(["map", "127.0.0.1-4", "-p", ports, "-n", "--engine", "connect", "--db", db, "--queue"])
         #expect(queued.status == 0, "\(queued.stderr)")
         let first = try Self.agent("killed", db: db, extra: ["--lease", "2"])
-        let started = try Self.wait {
+        let started = try Poll.until {
             let count = try server.psql("SELECT count(*) FROM host JOIN job ON job.map_id = host.map_id", database: name)
             return Int(count) ?? 0 > 0
         }
@@ -98,7 +80,7 @@ struct FleetCommandTests {
         _ = try Cartograph.run(["map", "127.0.0.1-4", "-p", silent.map { String($0.port) }.joined(separator: ","), "-n",
                                 "--engine", "connect", "--db", db, "--queue"])
         let agent = try Self.agent("polite", db: db)
-        #expect(Self.wait { (try? Self.jobs(server, name))?.first?[1] == "running" })
+        #expect(Poll.until { (try? Self.jobs(server, name))?.first?[1] == "running" })
         kill(agent.processIdentifier, SIGTERM)
         agent.waitUntilExit()
         #expect(agent.terminationStatus == 0)
@@ -115,11 +97,11 @@ struct FleetCommandTests {
         defer { ssh.stop() }
         let agents = try ["left", "right"].map { try Self.agent($0, db: db) }
         defer { agents.forEach { kill($0.processIdentifier, SIGKILL); $0.waitUntilExit() } }
-        #expect(Self.wait { (try? server.psql("SELECT count(*) FROM scanner", database: name)) == "2" })
+        #expect(Poll.until { (try? server.psql("SELECT count(*) FROM scanner", database: name)) == "2" })
         let queued = try Cartograph.run(["map", "127.0.0.1-16", "-p", "\(ssh.port)", "-n", "--engine", "connect", "--db", db,
                                          "--scanner", "all"])
         #expect(queued.status == 0 && queued.stdout.contains("shared by"), "\(queued.stdout) \(queued.stderr)")
-        let ended = try Self.wait { try Self.jobs(server, name).first?[1] == "done" }
+        let ended = try Poll.until { try Self.jobs(server, name).first?[1] == "done" }
         #expect(ended, "\((try? Self.jobs(server, name)) ?? [])")
         let jobs = try Self.jobs(server, name)
         let shards = jobs.filter { $0[5] != "0" }
@@ -139,7 +121,7 @@ struct FleetCommandTests {
         #expect(added.status == 0, "\(added.stdout) \(added.stderr)")
         let agents = try ["s1", "s2", "s3"].map { try Self.agent($0, db: db) }
         defer { agents.forEach { kill($0.processIdentifier, SIGKILL); $0.waitUntilExit() } }
-        #expect(Self.wait { (try? Self.jobs(server, name))?.first?[1] == "done" })
+        #expect(Poll.until { (try? Self.jobs(server, name))?.first?[1] == "done" })
         usleep(2_000_000)   // three heartbeats of every agent: each looked at the schedules again
         #expect(try Self.jobs(server, name).count == 1)
         let list = try Cartograph.run(["schedule", "list", "--db", db])
@@ -154,7 +136,7 @@ struct FleetCommandTests {
         defer { silent.forEach { $0.stop() } }
         let process = try StoreCommandTests.launch(["map", "127.0.0.1-4", "-p", silent.map { String($0.port) }.joined(separator: ","),
                                                     "-n", "--engine", "connect", "--db", db])
-        let checkpointed = try Self.wait {
+        let checkpointed = try Poll.until {
             let list = try Cartograph.run(["maps", "list", "--db", db, "--format", "json"])
             return ((try? StoreCommandTests.json(list.stdout) as? [[String: Any]])?.first?["hosts"] as? Int ?? 0) > 0
         }

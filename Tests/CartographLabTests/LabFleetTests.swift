@@ -96,9 +96,9 @@ struct LabFleetTests {
         let db = server.socketURL(name)
         let agents = try ["sa-left", "sa-right"].map { try Agent($0, network: "default", namespace: Lab.scanner, db: db) }
         defer { agents.forEach { $0.kill() } }
-        #expect(FleetWait.until { (try? server.psql("SELECT count(*) FROM scanner WHERE state = 'idle'", database: name)) == "2" })
+        #expect(Poll.until(tries: 900) { (try? server.psql("SELECT count(*) FROM scanner WHERE state = 'idle'", database: name)) == "2" })
         try Self.queue(["198.18.240.0/24", "-p", "22", "-n", "--probes", "none", "--scanner", "all", "--network", "default"], db: db)
-        let done = FleetWait.until { (try? server.psql("SELECT status FROM job WHERE split_of IS NULL", database: name)) == "done" }
+        let done = Poll.until(tries: 900) { (try? server.psql("SELECT status FROM job WHERE split_of IS NULL", database: name)) == "done" }
         let jobs = (try? server.psql("SELECT id, status, claimed_by, split_of FROM job ORDER BY id", database: name)) ?? ""
         #expect(done, "\(jobs)\n\(agents.map(\.output).joined(separator: "\n"))")
         let shards = try server.psql("SELECT claimed_by FROM job WHERE split_of IS NOT NULL ORDER BY claimed_by", database: name)
@@ -120,7 +120,7 @@ struct LabFleetTests {
         try Self.queue(["198.18.240.0/24", "-p", "22,80", "-n", "--rate", "200", "--network", "default", "--queue"], db: db)
         let first = try Agent("sa-killed", network: "default", namespace: Lab.scanner, db: db, extra: ["--lease", "2"])
         defer { first.kill() }
-        let started = FleetWait.until {
+        let started = Poll.until(tries: 900) {
             Int((try? server.psql("SELECT count(*) FROM host JOIN job ON job.map_id = host.map_id", database: name)) ?? "") ?? 0 > 0
         }
         #expect(started, "the first agent never checkpointed a host: \(first.output)")
@@ -138,15 +138,4 @@ struct LabFleetTests {
         #expect(office.allSatisfy { $0.hasSuffix(" [22,80]") || $0.hasSuffix(" [22]") }, "\(office)")
     }
 }
-}
-
-/// Polls `condition` every 100 ms, `tries` times at most.
-enum FleetWait {
-    static func until(tries: Int = 900, _ condition: () -> Bool) -> Bool {
-        for _ in 0..<tries {
-            if condition() { return true }
-            usleep(100_000)
-        }
-        return false
-    }
 }

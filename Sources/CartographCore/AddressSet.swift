@@ -138,6 +138,21 @@ public struct AddressSet: Hashable, Sendable, Sequence {
         return nil
     }
 
+    /// The set without its first `count` addresses in ascending order.
+    public func droppingFirst(_ count: UInt128) -> AddressSet {
+        var remaining = count
+        var set = AddressSet()
+        for range in ranges {
+            if remaining >= range.count {
+                remaining -= range.count
+                continue
+            }
+            set.ranges.append(AddressRange(family: range.family, lower: range.lower + remaining, upper: range.upper))
+            remaining = 0
+        }
+        return set
+    }
+
     /// The position of `address` in ascending order (the inverse of `address(at:)`).
     public func index(of address: IPAddress) -> UInt128? {
         var offset: UInt128 = 0

@@ -44,8 +44,10 @@ public protocol HostSweepEngine {
     /// Reports live addresses with the method that found them (e.g. `tcp-connect:443`) and the
     /// TTL of the reply when the engine sees packets (raw engines).
     /// Adds its units of work (probes) to `progress` when it starts and advances it as it goes.
+    /// `cursor` gives the order's key and where to begin (a resumed map), and is moved on as
+    /// the sweep's pairs settle.
     func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag, progress: ProgressMeter,
-               found: (IPAddress, String, UInt8?) -> Void) throws
+               cursor: SweepCursor, found: (IPAddress, String, UInt8?) -> Void) throws
     /// What the sweep could not confirm (lost packets, collapsed answers), for the map's warnings.
     func coverageWarnings() -> [String]
     /// The slowest round trip the engine measured so far, in nanoseconds (nil: none measured),
@@ -67,8 +69,10 @@ public protocol PortScanEngine {
     var scansUDP: Bool { get }
     /// Reports one observation per (host, port) of `ports` that the engine handles.
     /// Advances `progress` by one for each (host, port) it settles; the caller sets the total.
+    /// Returns whether every (host, port) has its outcome: false when cancelled before then.
+    @discardableResult
     func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
-                               progress: ProgressMeter, observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress
+                               progress: ProgressMeter, observe: (PortObservation) -> Void) throws -> Bool where Hosts.Element == IPAddress
     /// What the scan could not confirm (lost packets, collapsed answers), for the map's warnings.
     func coverageWarnings() -> [String]
     /// The slowest round trip the engine measured so far, in nanoseconds (nil: none measured).

@@ -36,6 +36,9 @@ public struct MapResult: Codable, Sendable, Equatable {
     public var hosts: [HostResult]
     /// Problems that did not stop the map (a probe that failed to load, a lookup that failed).
     public var warnings: [String]
+    /// While the map runs (and after it was cut short): where its stages stand, so that a
+    /// resumed map sends nothing twice. Nil once the map has ended.
+    public var progress: MapProgress?
 
     public init(target: String, profile: String, status: Status, startedAt: Date, finishedAt: Date,
                 addressesScanned: String, excludedAddresses: String, hosts: [HostResult], warnings: [String]) {

@@ -32,9 +32,10 @@ public struct MapContext {
     public var observe: ((MapEvent, _ newHosts: [IPAddress]) -> Void)?
     /// The last checkpoint of the map being continued (`cartograph map --resume`, or an agent
     /// taking over a map whose scanner died): its hosts and names are the map's from the start,
-    /// and the ports it had identified are not probed again. The sweep and the scan run again
-    /// (they are a small part of a map's time, and what they find is merged by address, so no
-    /// host or port is listed twice).
+    /// the sweep begins where its order had settled, hosts whose port scan had ended are not
+    /// scanned again, and the ports it had identified are not probed again. What the resumed
+    /// stages find again (the last moments' work before the stop) is merged by address, so no
+    /// host or port is listed twice.
     public var resume: MapResult?
 
     public init(profile: Profile, probes: ProbeLibrary, excluded: AddressSet, cancel: CancellationFlag,
@@ -127,9 +128,10 @@ public struct MapRunner {
         }
         func inScope(_ address: IPAddress) -> Bool { scopeSet?.contains(address) ?? true }
         if scope == .none { state.addresses = AddressSet() }   // DNS only: no packet to any host
-        checkpoint(state, force: true)
-
-        let carried = carryOver(into: &state, observe: observe)
+        let cursor = SweepCursor(resuming: context.resume?.progress?.sweep)
+        // Before the first checkpoint, which replaces what the store holds.
+        let (carried, carriedOpen) = carryOver(into: &state, observe: observe)
+        checkpoint(state, cursor: cursor, force: true)
 
         // The stages this profile runs, each on its own thread behind its inbox.
         var running = Set<ProgressMeter.Stage>()
@@ -143,7 +145,7 @@ public struct MapRunner {
         let sweeping = profile.hostDiscovery.enabled
         let selection = PortSelection(tcp: profile.informationGathering.tcpPorts, udp: profile.informationGathering.udpPorts)
         let scanning = profile.informationGathering.portScan && !selection.isEmpty
-        let sweep = sweeping ? start(SweepStage(engine: context.sweepEngine, profile: profile, cancel: cancel), capacity: 1) : nil
+        let sweep = sweeping ? start(SweepStage(engine: context.sweepEngine, profile: profile, cancel: cancel, cursor: cursor), capacity: 1) : nil
         let scan = scanning ? start(ScanStage(engine: context.scanEngine, ports: selection, profile: profile, cancel: cancel)) : nil
         let identification = identificationStage(selection: selection, warnings: &state.warnings)
         let identify = identification.map { start(IdentifyStage(identifier: $0.identifier, cancel: cancel)) }
@@ -169,7 +171,7 @@ public struct MapRunner {
         sweep?.close()
         if !sweeping, let scan {
             let scanned = scopeSet.map { state.addresses.subtracting(state.addresses.subtracting($0)) } ?? state.addresses
-            scan.put(scanned)
+            scan.put(scanned.subtracting(state.scanned))
             scan.close()
         }
         if !sweeping && !scanning {
@@ -186,7 +188,7 @@ public struct MapRunner {
             progress.found(hosts: state.order.count)
             if reversed.insert(address).inserted { reverse?.put(ReverseStage.Work(address: address, lists: false)) }
             guard inScope(address) else { return }
-            if live && sweeping { scan?.put(AddressSet([AddressRange(address)])) }
+            if live && sweeping && !state.scanned.contains(address) { scan?.put(AddressSet([AddressRange(address)])) }
             if live { trace?.put(TraceStage.Work(address: address, expected: state.ttls[address].map { Self.hopsFromTTL($0) + 1 })) }
             for port in identification?.udpPorts ?? [] {
                 identify?.put(PortJob(address: address, port: port, proto: .udp, hostname: state.names[address]?.first?.name))
@@ -220,6 +222,7 @@ public struct MapRunner {
         }
         for address in state.dnsFound.sorted() { hostFound(address, live: false) }
         for address in state.order { hostFound(address, live: true) }
+        for observation in carriedOpen { portFound(observation) }
         if !scanning && !sweeping { hostsSettled() }
 
         var failure: String?
@@ -241,16 +244,19 @@ public struct MapRunner {
                         failure = stageFailure
                         for close in [sweep?.close, scan?.close, reverse?.close, trace?.close, identify?.close] { close?() }
                     }
-                    if kind == .sweep { scan?.close() }
+                    if kind == .sweep {
+                        scan?.close()
+                        if let refused = cursor.refused { context.note("the sweep started over: \(refused)") }
+                    }
                     // Only the trace is left: it gets a short grace, not the map's end.
                     if running == [.trace] { othersSettled.mark() }
                     if kind == .scan || (kind == .sweep && !scanning) { hostsSettled() }
-                    checkpoint(state, force: true)
+                    checkpoint(state, cursor: cursor, force: true)
                 default:
                     break
                 }
             }
-            checkpoint(state, force: false)
+            checkpoint(state, cursor: cursor, force: false)
         }
         if let failure { throw MapError(message: failure) }
 
@@ -270,14 +276,30 @@ public struct MapRunner {
             progress.end(.classification)
             drain()
         }
-        return state.assemble(cancel.isCancelled ? .interrupted : .complete)
+        if cancel.isCancelled {
+            var result = state.assemble(.interrupted)
+            result.progress = mapProgress(state, cursor: cursor)
+            return result
+        }
+        return state.assemble(.complete)
+    }
+
+    /// Where the map stands, for its checkpoints and an interrupted map's last save.
+    private func mapProgress(_ state: MapState, cursor: SweepCursor) -> MapProgress {
+        MapProgress(sweep: cursor.position, scanned: MapProgress.blocks(state.scanned))
     }
 
     /// Folds the resumed checkpoint's hosts into the map (live by the methods that found them,
-    /// with their names) and returns the identifications of its ports, which are not probed again.
-    private func carryOver(into state: inout MapState, observe: ((MapEvent, [IPAddress]) -> Void)?) -> [PortKey: PortIdentification] {
-        guard let resume = context.resume else { return [:] }
+    /// with their names) and returns the identifications of its ports, which are not probed
+    /// again. Hosts whose port scan had ended keep their ports (open ones are returned, to be
+    /// identified unless they were) and are not scanned again.
+    private func carryOver(into state: inout MapState, observe: ((MapEvent, [IPAddress]) -> Void)?)
+        -> (known: [PortKey: PortIdentification], open: [PortObservation]) {
+        guard let resume = context.resume else { return ([:], []) }
         var known: [PortKey: PortIdentification] = [:]
+        var open: [PortObservation] = []
+        let scanned = resume.progress?.scannedHosts ?? AddressSet()
+        var scannedHosts = 0
         for host in resume.hosts where host.excluded != true {
             guard let address = IPAddress(host.address), state.addresses.contains(address) || state.dnsFound.contains(address) else { continue }
             var events: [MapEvent] = []
@@ -290,6 +312,18 @@ public struct MapRunner {
             for event in events {
                 let newHosts = state.apply(event)
                 observe?(event, newHosts)
+            }
+            if scanned.contains(address) && state.live[address] != nil {
+                scannedHosts += 1
+                state.scanned.insert(AddressRange(address))
+                state.carriedCounts[address] = (host.closedPorts, host.filteredPorts)
+                for service in host.services {
+                    let observation = PortObservation(address: address, port: service.port, proto: service.protocol, state: .open)
+                    let event = MapEvent.port(observation)
+                    state.apply(event)
+                    observe?(event, [])
+                    open.append(observation)
+                }
             }
             for service in host.services {
                 guard let name = service.name else { continue }
@@ -309,17 +343,25 @@ public struct MapRunner {
                 known[PortKey(address: address, port: service.port, proto: service.protocol)] = identification
             }
         }
-        if !known.isEmpty { context.note("resuming: \(resume.hosts.count) host(s) carried over, \(known.count) identified port(s) not probed again") }
-        return known
+        var resumed = ["\(resume.hosts.count) host(s) carried over"]
+        if let sweep = resume.progress?.sweep, sweep.settled > 0 {
+            resumed.append("the sweep goes on after \(sweep.settled) of its \(sweep.count) probe(s)")
+        }
+        if scannedHosts > 0 { resumed.append("\(scannedHosts) host(s) already scanned") }
+        if !known.isEmpty { resumed.append("\(known.count) identified port(s) not probed again") }
+        context.note("resuming: " + resumed.joined(separator: ", "))
+        return (known, open)
     }
 
     /// Hands the map so far to the store; `force` at stage ends, else at most every 2 s.
-    private func checkpoint(_ state: MapState, force: Bool) {
+    private func checkpoint(_ state: MapState, cursor: SweepCursor, force: Bool) {
         guard let save = context.checkpoint else { return }
         let now = Date()
         guard force || now.timeIntervalSince(lastCheckpoint.value) >= 2 else { return }
         lastCheckpoint.value = now
-        save(state.assemble(.running))
+        var result = state.assemble(.running)
+        result.progress = mapProgress(state, cursor: cursor)
+        save(result)
     }
 
     private let lastCheckpoint = Box(Date.distantPast)

@@ -28,6 +28,10 @@ final class ConnectProber {
     private var timing: RTTEstimator
     private var limiter: RateLimiter
     private var concurrency: Int
+    /// Called with how many groups, in the order they came, have all ended (every group before
+    /// the first still active): where a resumed sweep may begin. Groups without ports are
+    /// skipped without counting, so the count is the input's only when every group has ports.
+    var settledGroups: ((Int) -> Void)?
 
     init(performance: Profile.Performance, stopGroupOnAnswer: Bool, cancel: CancellationFlag,
          progress: ProgressMeter? = nil) throws {
@@ -79,10 +83,14 @@ final class ConnectProber {
             }
         }
 
+        var settledPrefix = 0
         func finishIfDone(_ id: Int) {
             guard let group = active[id], group.isDone else { return }
             active[id] = nil
             order.removeAll { $0 == id }
+            guard let settledGroups, id == settledPrefix else { return }
+            settledPrefix = active.keys.min() ?? nextGroupID
+            settledGroups(settledPrefix)
         }
 
         func conclude(_ attempt: Attempt, _ outcome: Outcome, rtt: UInt64?) {

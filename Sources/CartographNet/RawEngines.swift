@@ -34,7 +34,7 @@ public struct RawSweepEngine: HostSweepEngine {
     }
 
     public func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag, progress: ProgressMeter,
-                      found: (IPAddress, String, UInt8?) -> Void) throws {
+                      cursor: SweepCursor, found: (IPAddress, String, UInt8?) -> Void) throws {
         let prober = try RawProber(performance: profile.performance, cancel: cancel, timing: timing)
         prober.progress = progress
         let probes = Self.probes(for: profile)
@@ -42,7 +42,7 @@ public struct RawSweepEngine: HostSweepEngine {
         // Every method is recorded, so hosts are not dropped after their first answer.
         // A live host's other probes are not retried (the sweep proves it live, the scan follows),
         // and the retries go out only after a sign of loss.
-        try prober.run(addresses, probes: probes, stopOnAnswer: false, liveEnds: true, retryOnlyAfterLoss: true) { address, probe, outcome, ttl in
+        try prober.run(addresses, probes: probes, stopOnAnswer: false, liveEnds: true, retryOnlyAfterLoss: true, cursor: cursor) { address, probe, outcome, ttl in
             guard outcome != .unreachable else { return }
             found(address, probe.method, ttl)
         }
@@ -68,7 +68,7 @@ public struct SynScanEngine: PortScanEngine {
     public var scansUDP: Bool { true }
 
     public func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
-                                      progress: ProgressMeter, observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress {
+                                      progress: ProgressMeter, observe: (PortObservation) -> Void) throws -> Bool where Hosts.Element == IPAddress {
         let set = AddressSet(hosts.map { AddressRange($0) })
         for proto in [TransportProtocol.tcp, .udp] {
             let list = proto == .tcp ? ports.tcp : ports.udp
@@ -98,7 +98,7 @@ public struct SynScanEngine: PortScanEngine {
                 observe(PortObservation(address: address, port: port, proto: proto, state: state))
             }
             coverage.record(prober.coverage, stage: "\(proto == .tcp ? "TCP" : "UDP") scan")
-            if cancel.isCancelled { return }
+            if cancel.isCancelled { return false }
             // Silence after every retry: filtered for TCP, open|filtered for UDP.
             for address in set {
                 for (index, port) in list.enumerated() where !answered.contains(RawProber.Key(address: address, probe: index)) {
@@ -106,5 +106,6 @@ public struct SynScanEngine: PortScanEngine {
                 }
             }
         }
+        return !cancel.isCancelled
     }
 }

@@ -102,10 +102,15 @@ final class RawProber {
     /// another), the retries are sent only when the first pass saw a sign of loss (a packet that
     /// could not leave, a back-off, a router saying it could not resolve an address), so a
     /// silent address costs one packet per probe.
+    /// With a `cursor` (the sweep), the order's key and first index come from it (a resumed map
+    /// begins where the interrupted one had settled), and it is moved on as pairs settle: a
+    /// pair sent a cool-down ago has had its time to answer. A resumed run's retries and
+    /// re-sends cover only its own part of the order, except the slow re-sends after loss,
+    /// which walk every address not answered in this run.
     /// Returns the keys that were answered.
     @discardableResult
     func run(_ addresses: AddressSet, probes: [RawProbeKind], stopOnAnswer: Bool, liveEnds: Bool = false,
-             retryOnlyAfterLoss: Bool = false,
+             retryOnlyAfterLoss: Bool = false, cursor: SweepCursor? = nil,
              report: (IPAddress, RawProbeKind, RawOutcome, UInt8) -> Void) throws(RawError) -> Set<Key> {
         var answered = Set<Key>()
         var inapplicable = Set<Key>()
@@ -118,7 +123,30 @@ final class RawProber {
             throw RawError(message: "too many addresses for one raw run (\(addresses.count))")
         }
         let total = UInt64(addresses.count) * probeCount
-        let order = Permutation(count: total, seed: UInt64.random(in: .min ... .max))
+        let space = "raw " + probes.map(\.method).joined(separator: ",")
+        let (seed, start) = cursor?.begin(space: space, count: total) ?? (UInt64.random(in: .min ... .max), 0)
+        let order = Permutation(count: total, seed: seed)
+        // The interrupted run's part of the order counts as done.
+        if start > 0 { progress?.advance(Int(clamping: start)) }
+        guard start < total else { return answered }
+        /// First-pass indices and when they were sent, oldest first: the cursor settles them
+        /// once a cool-down has passed.
+        var marks: [(index: UInt64, at: UInt64)] = []
+        var settledMark = 0
+        func settleMarks(now: UInt64) {
+            guard let cursor else { return }
+            let wait = cooldown()
+            var reached: UInt64?
+            while settledMark < marks.count && marks[settledMark].at + wait <= now {
+                reached = marks[settledMark].index
+                settledMark += 1
+            }
+            if let reached { cursor.settle(through: reached) }
+            if settledMark > 4096 {
+                marks.removeFirst(settledMark)
+                settledMark = 0
+            }
+        }
         // 0 stays 0 (no target) unless a packet delay asks for a rate.
         var rate = performance.rate ?? Self.defaultRate
         if performance.packetDelayMs > 0 {
@@ -178,8 +206,8 @@ final class RawProber {
 
         let passes = 1 + performance.retries
         var firstPassStart: UInt64 = 0
-        func settled() -> Bool { answered.count + inapplicable.count >= Int(clamping: total) }
-        func allLive() -> Bool { liveEnds && UInt128(respondents.count) >= addresses.count }
+        func settled() -> Bool { answered.count + inapplicable.count >= Int(clamping: total - start) }
+        func allLive() -> Bool { liveEnds && start == 0 && UInt128(respondents.count) >= addresses.count }
         for pass in 0..<passes where !settled() && !allLive() {
             if pass > 0 && retryOnlyAfterLoss {
                 // A router resolves the addresses of its own segments one by one and says "host
@@ -196,8 +224,8 @@ final class RawProber {
             if pass == 0 { firstPassStart = MonotonicClock.now() }
             // The progress line says so: a retry resends to the silent ones, counted in the first pass.
             progress?.phase(pass > 0 ? "retry \(pass) of \(passes - 1): resending to the silent ones" : nil)
-            var index: UInt64 = 0
-            var passStart: UInt64 = 0
+            var index = start
+            var passStart = start
             var due = MonotonicClock.now()
             while index < total && !cancel.isCancelled {
                 var queued = 0
@@ -219,6 +247,10 @@ final class RawProber {
                 try capture.drain(handle)
                 // Keep to the rate: each packet owns one interval of time at the current rate.
                 let now = MonotonicClock.now()
+                if pass == 0 && cursor != nil {
+                    marks.append((index, now))
+                    settleMarks(now: now)
+                }
                 control.tick(now: now)
                 due += UInt64(queued) * control.interval
                 if due > now + 2_000_000 {
@@ -238,10 +270,12 @@ final class RawProber {
             } else {
                 try wait(until: deadline, handle) { settled() }
             }
+            // The first pass and its cool-down are over: every pair had its time to answer.
+            if pass == 0 && !cancel.isCancelled { cursor?.settle(through: total) }
         }
         coverage.sendErrors = sender.errors
         coverage.backoffs = control.backoffs
-        coverage.probes = total
+        coverage.probes = total - start
         // "Host unreachable" from a router means it resolves the segment's addresses by ARP or
         // neighbour discovery one by one; addresses that drew nothing at all may then have been
         // dropped by it without a word (a full neighbour table sends no error, and the errors it
@@ -254,7 +288,7 @@ final class RawProber {
         // Answers were lost (packets that never left, answer shares that collapsed, hosts only a
         // retry found): re-send every unanswered probe slowly, one address at a time, until a
         // round finds nothing new, so what the first passes lost is found or known to be absent.
-        coverage.unanswered = Int(clamping: total) - answered.count - inapplicable.count
+        coverage.unanswered = Int(clamping: total - start) - answered.count - inapplicable.count
         guard coverage.lossSeen, !settled(), !cancel.isCancelled else { return answered }
         recovering = true
         let started = MonotonicClock.now()
@@ -293,7 +327,7 @@ final class RawProber {
             if coverage.lastRoundFound == 0 || !complete { break }
         }
         coverage.sendErrors = sender.errors
-        coverage.unanswered = Int(clamping: total) - answered.count - inapplicable.count
+        coverage.unanswered = Int(clamping: total - start) - answered.count - inapplicable.count
         return answered
     }
 

@@ -134,5 +134,6 @@ public enum MapStores {
 
     /// The identifiers of the schema's migrations, oldest first: both backends apply these, each
     /// in its own SQL. Never edit a shipped migration, add the next one (to both).
-    static let migrations = ["v1: maps, hosts, services, networks", "v2: device types, OS families, paths"]
+    static let migrations = ["v1: maps, hosts, services, networks", "v2: device types, OS families, paths",
+                             "v3: where a running map stands"]
 }

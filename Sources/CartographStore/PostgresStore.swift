@@ -124,6 +124,7 @@ public final class PostgresMapStore: MapStore, @unchecked Sendable {
                 ADD COLUMN os_confidence integer, ADD COLUMN os_evidence text
             """,
         ],
+        ["ALTER TABLE map ADD COLUMN progress text"],
     ]
 
     // MARK: Writing
@@ -166,11 +167,12 @@ public final class PostgresMapStore: MapStore, @unchecked Sendable {
                 let updated = try db.execute("""
                     UPDATE map SET status = $1, finished_at = to_timestamp($2), updated_at = to_timestamp($3),
                         addresses_scanned = $4, excluded_addresses = $5, warnings = $6, started_at = to_timestamp($7),
-                        asset_group = $8
-                    WHERE id = $9
+                        asset_group = $8, progress = $9
+                    WHERE id = $10
                     """, [map.status.rawValue, map.status == .running ? nil : Self.time(map.finishedAt), Self.time(Date()),
                           map.addressesScanned, map.excludedAddresses, Self.text(SQLiteMapStore.json(map.warnings)),
-                          Self.time(map.startedAt), map.assetGroup, String(id)])
+                          Self.time(map.startedAt), map.assetGroup,
+                          map.status == .complete ? nil : map.progress.flatMap { Self.text(SQLiteMapStore.json($0)) }, String(id)])
                 guard updated.changed == 1 else { throw StoreError("store \(location): map \(id) is gone (deleted while it ran?)") }
                 try db.execute("DELETE FROM host WHERE map_id = $1", [String(id)])
                 try insertHosts(&map, id: id, db)
@@ -397,6 +399,7 @@ public final class PostgresMapStore: MapStore, @unchecked Sendable {
             map.launchedBy = Self.optional(rows[0, "launched_by"])
             map.launchedAt = Self.date(rows[0, "launched_at"])
             map.assetGroup = Self.optional(rows[0, "asset_group"])
+            map.progress = Self.decode(rows[0, "progress"])
             return map
         }
     }

@@ -240,6 +240,10 @@ public final class SQLiteMapStore: MapStore {
                 t.add(column: "os_evidence", .text)
             }
         }
+        migrator.registerMigration(MapStores.migrations[2]) { db in
+            // A `MapProgress` as JSON while the map runs or after it stopped short; NULL once complete.
+            try db.alter(table: "map") { t in t.add(column: "progress", .text) }
+        }
         return migrator
     }
 
@@ -282,11 +286,11 @@ public final class SQLiteMapStore: MapStore {
             try pool.write { db in
                 try db.execute(sql: """
                     UPDATE map SET status = ?, finished_at = ?, updated_at = ?, addresses_scanned = ?,
-                        excluded_addresses = ?, warnings = ?, started_at = ?, asset_group = ?
+                        excluded_addresses = ?, warnings = ?, started_at = ?, asset_group = ?, progress = ?
                     WHERE id = ?
                     """, arguments: [map.status.rawValue, map.status == .running ? nil : map.finishedAt, Date(),
                                      map.addressesScanned, map.excludedAddresses, Self.json(map.warnings),
-                                     map.startedAt, map.assetGroup, id])
+                                     map.startedAt, map.assetGroup, map.status == .complete ? nil : map.progress.map(Self.json), id])
                 guard db.changesCount == 1 else { throw StoreError("store \(path): map \(id) is gone (deleted while it ran?)") }
                 try db.execute(sql: "DELETE FROM host WHERE map_id = ?", arguments: [id])
                 let seen = try db.makeStatement(sql: "SELECT 1 FROM host WHERE network = ? AND address = ? AND map_id < ? LIMIT 1")
@@ -535,6 +539,7 @@ public final class SQLiteMapStore: MapStore {
                 map.launchedBy = row["launched_by"]
                 map.launchedAt = row["launched_at"]
                 map.assetGroup = row["asset_group"]
+                map.progress = Self.decode(row["progress"])
                 return map
             }
         } catch {

@@ -70,12 +70,13 @@ struct PipelineTests {
         var method: String { "scripted" }
         var scansUDP: Bool { false }
         func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
-                                   progress: ProgressMeter, observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress {
+                                   progress: ProgressMeter, observe: (PortObservation) -> Void) throws -> Bool where Hosts.Element == IPAddress {
             let list = Array(hosts)
             batches.withLock { $0.append(list) }
             for host in list { observe(PortObservation(address: host, port: 22, proto: .tcp, state: .open)) }
             progress.advance(list.count)
             scanned.signal()
+            return true
         }
     }
 
@@ -145,7 +146,7 @@ struct PipelineTests {
         let overlapped = Atomic<Bool>(false)
         init(scan: ScriptedScan) { self.scan = scan }
         func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag, progress: ProgressMeter,
-                   found: (IPAddress, String, UInt8?) -> Void) throws {
+                   cursor: SweepCursor, found: (IPAddress, String, UInt8?) -> Void) throws {
             var iterator = addresses.makeIterator()
             guard let first = iterator.next() else { return }
             found(first, "scripted", 64)

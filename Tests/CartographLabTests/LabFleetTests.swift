@@ -120,10 +120,17 @@ struct LabFleetTests {
         try Self.queue(["198.18.240.0/24", "-p", "22,80", "-n", "--rate", "200", "--network", "default", "--queue"], db: db)
         let first = try Agent("sa-killed", network: "default", namespace: Lab.scanner, db: db, extra: ["--lease", "2"])
         defer { first.kill() }
+        // Killed once a checkpoint holds a host and a settled part of the sweep's order.
         let started = Poll.until(tries: 900) {
-            Int((try? server.psql("SELECT count(*) FROM host JOIN job ON job.map_id = host.map_id", database: name)) ?? "") ?? 0 > 0
+            let row = (try? server.psql("""
+                SELECT (SELECT count(*) FROM host WHERE host.map_id = map.id),
+                       coalesce(((progress::jsonb)->'sweep'->>'settled')::bigint, 0)
+                FROM map JOIN job ON job.map_id = map.id
+                """, database: name)) ?? ""
+            let numbers = row.split(separator: "|").compactMap { Int($0) }
+            return numbers.count == 2 && numbers[0] > 0 && numbers[1] > 0
         }
-        #expect(started, "the first agent never checkpointed a host: \(first.output)")
+        #expect(started, "the first agent never checkpointed a host and a settled sweep: \(first.output)")
         let status = try server.psql("SELECT status FROM job", database: name)
         #expect(status == "running", "the map ended before the agent could be killed: \(status)")
         first.kill()
@@ -133,9 +140,42 @@ struct LabFleetTests {
         let job = try server.psql("SELECT status || ' ' || claimed_by || ' ' || attempts FROM job", database: name)
         #expect(job == "done sa-survivor 2", "\(job)\n\(second.output)")
         #expect(try server.psql("SELECT count(*) FROM map", database: name) == "1", "the map was continued, not begun again")
+        #expect(second.output.contains("the sweep goes on after"), "the survivor swept the whole /24 again: \(second.output)")
+        #expect(try server.psql("SELECT progress IS NULL FROM map", database: name) == "t", "a complete map keeps no position")
         let office = try Self.hosts(server, name).filter { $0.hasPrefix("default 198.18.240.") }
         #expect(office.count == 24 && Set(office).count == 24, "every office host exactly once: \(office)")
         #expect(office.allSatisfy { $0.hasSuffix(" [22,80]") || $0.hasSuffix(" [22]") }, "\(office)")
+    }
+
+    @Test("a schedule for each lab network, three agents up: each is queued once and run by its own network's agent")
+    func schedulesInLab() throws {
+        try Lab.require(only: [Lab.scanner, "cg-bscan", "cg-dscan"])
+        let server = try PostgresServer.require()
+        let name = try server.createDatabase("labsched")
+        let db = server.socketURL(name)
+        // The branch's 198.18.1.2 is another host than the default network's: it listens on 6380.
+        let targets = ["default": (Lab.h1, "22"), "branch": (Lab.h1, "6380"), "depot": (Self.depotHost, "6381")]
+        for (network, (target, port)) in targets.sorted(by: { $0.key < $1.key }) {
+            let added = try Cartograph.run(["schedule", "add", "every-\(network)", "--every", "1h", "--db", db, target, "-p", port,
+                                            "-n", "--probes", "none", "--network", network])
+            #expect(added.status == 0, "\(added.stdout) \(added.stderr)")
+        }
+        let agents = try Self.networks.map { try Agent("sa-\($0.network)", network: $0.network, namespace: $0.namespace, db: db) }
+        defer { agents.forEach { $0.kill() } }
+        let done = Poll.until(tries: 900) {
+            (try? server.psql("SELECT count(*) FROM job WHERE status = 'done'", database: name)) == "3"
+        }
+        #expect(done, "\((try? server.psql("SELECT * FROM job", database: name)) ?? "")\n\(agents.map(\.output).joined(separator: "\n"))")
+        // Every agent has looked at the schedules again since (a heartbeat a second).
+        let beats = Poll.until(tries: 900) {
+            (try? server.psql("SELECT count(*) FROM scanner WHERE heartbeat_at > (SELECT max(finished_at) FROM job) + interval '2 seconds'", database: name)) == "3"
+        }
+        #expect(beats, "\((try? server.psql("SELECT * FROM scanner", database: name)) ?? "")")
+        let jobs = try server.psql("SELECT network || ' ' || claimed_by || ' ' || status FROM job ORDER BY network", database: name)
+        #expect(jobs == "branch sa-branch done\ndefault sa-default done\ndepot sa-depot done", "each schedule queued once, run in its network: \(jobs)")
+        #expect(try server.psql("SELECT string_agg(fired::text, ',') FROM schedule", database: name) == "1,1,1")
+        let hosts = try Self.hosts(server, name).filter { !$0.hasPrefix("default 198.18.0.1 ") }   // the router on the way
+        #expect(hosts == ["branch \(Lab.h1) [6380]", "default \(Lab.h1) [22]", "depot \(Self.depotHost) [6381]"], "\(hosts)")
     }
 }
 }

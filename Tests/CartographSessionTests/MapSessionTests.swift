@@ -25,20 +25,66 @@ struct MapSessionTests {
         func coverageWarnings() -> [String] { [] }
         struct Failure: Error, CustomStringConvertible { let description: String }
         func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag, progress: ProgressMeter,
-                   found: (IPAddress, String, UInt8?) -> Void) throws {
+                   cursor: SweepCursor, found: (IPAddress, String, UInt8?) -> Void) throws {
             for host in hosts where addresses.contains(host) { found(host, "scripted", 64) }
         }
         func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
-                                   progress: ProgressMeter, observe: (PortObservation) -> Void) throws where Hosts.Element == IPAddress {
+                                   progress: ProgressMeter, observe: (PortObservation) -> Void) throws -> Bool where Hosts.Element == IPAddress {
             for host in hosts { observe(PortObservation(address: host, port: 22, proto: .tcp, state: .open)) }
             if let failure { throw Failure(description: failure) }
+            return true
+        }
+    }
+
+    /// Sweeps in the addresses' order from where its cursor says, settling each address as it
+    /// goes, and finds `live` among them; waits for each live host's scan before going on, and
+    /// with `cancelAt`, cancels the map once that many addresses have settled. Its scan finds
+    /// port 22 open and port 23 closed. It records what it was asked to probe and scan.
+    final class Resumable: HostSweepEngine, PortScanEngine, @unchecked Sendable {
+        let live: Set<IPAddress>
+        let cancelAt: UInt64?
+        let swept = Mutex<[IPAddress]>([])
+        let scannedHosts = Mutex<[IPAddress]>([])
+        let scanDone = DispatchSemaphore(value: 0)
+        init(live: [String], cancelAt: UInt64? = nil) {
+            self.live = Set(live.map { IPAddress($0)! })
+            self.cancelAt = cancelAt
+        }
+        var method: String { "scripted" }
+        var scansUDP: Bool { false }
+        var slowestRoundTrip: UInt64? { nil }
+        func coverageWarnings() -> [String] { [] }
+        func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag, progress: ProgressMeter,
+                   cursor: SweepCursor, found: (IPAddress, String, UInt8?) -> Void) throws {
+            let count = UInt64(addresses.count)
+            let (_, start) = cursor.begin(space: "scripted", count: count)
+            for index in start..<count where !cancel.isCancelled {
+                let address = addresses.address(at: UInt128(index))!
+                swept.withLock { $0.append(address) }
+                if live.contains(address) {
+                    found(address, "scripted", 64)
+                    _ = scanDone.wait(timeout: .now() + 10)
+                }
+                cursor.settle(through: index + 1)
+                if index + 1 == cancelAt { cancel.cancel() }
+            }
+        }
+        func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
+                                   progress: ProgressMeter, observe: (PortObservation) -> Void) throws -> Bool where Hosts.Element == IPAddress {
+            for host in hosts {
+                scannedHosts.withLock { $0.append(host) }
+                observe(PortObservation(address: host, port: 22, proto: .tcp, state: .open))
+                observe(PortObservation(address: host, port: 23, proto: .tcp, state: .closed))
+                scanDone.signal()
+            }
+            return true
         }
     }
 
     static let block = AddressRange(family: .v4, lower: 0xC000_0200, upper: 0xC000_02FF)   // 192.0.2.0/24
     static var spec: MapSpec { MapSpec(kind: .none, netblocks: [block], addresses: AddressSet([block]), excludedCount: 0) }
 
-    static func context(_ engine: Scripted) -> MapContext {
+    static func context(_ engine: some HostSweepEngine & PortScanEngine) -> MapContext {
         var profile = Profile()
         profile.dns.enabled = false
         profile.probes.enabled = false
@@ -98,6 +144,55 @@ struct MapSessionTests {
         let id = try #require(map.id)
         #expect(try store.map(id: id)?.status == .failed)
         #expect(messages.contains { $0.contains("failed: the wire broke") }, "\(messages)")
+    }
+
+    @Test("a map cut short and resumed: the sweep goes on where it had settled, scanned hosts keep their ports and are not scanned again")
+    func resumesWhereItStopped() throws {
+        let store = try Self.store()
+        let session = MapSession(store: store, launch: Self.launch, inventory: Inventory(), reportPath: nil, hooks: .init())
+        let first = Resumable(live: ["192.0.2.10", "192.0.2.200"], cancelAt: 128)
+        let cut = session.run([Self.spec], context: Self.context(first))
+        let id = try #require(cut.maps.first?.id)
+        let stored = try #require(try store.map(id: id))
+        #expect(stored.status == .interrupted)
+        let progress = try #require(stored.progress, "the interrupted map's position was not stored")
+        #expect(progress.sweep?.settled == 128 && progress.sweep?.count == 256 && progress.sweep?.space == "scripted", "\(progress)")
+        #expect(progress.scanned == ["192.0.2.10"], "\(progress)")
+        #expect(first.swept.withLock { $0.count } == 128)
+
+        let second = Resumable(live: ["192.0.2.10", "192.0.2.200"])
+        var messages: [String] = []
+        var hooks = MapSession.Hooks()
+        hooks.message = { messages.append($0) }
+        var context = Self.context(second)
+        context.note = { line in messages.append(line) }
+        let resumed = MapSession(store: store, launch: Self.launch, inventory: Inventory(), reportPath: nil, hooks: hooks)
+            .run([Self.spec], context: context, resuming: id)
+        let map = try #require(resumed.maps.first)
+        #expect(map.id == id && map.status == .complete)
+        let swept = second.swept.withLock { $0 }
+        #expect(swept.first?.description == "192.0.2.128" && swept.count == 128, "the sweep began again at \(swept.first.map(\.description) ?? "nothing")")
+        #expect(second.scannedHosts.withLock { $0 }.map(\.description) == ["192.0.2.200"], "a host scanned before was scanned again")
+        #expect(map.hosts.map(\.address) == ["192.0.2.10", "192.0.2.200"])
+        #expect(map.hosts.allSatisfy { $0.services.map(\.port) == [22] && $0.closedPorts == 1 }, "\(map.hosts)")
+        #expect(messages.contains { $0.contains("the sweep goes on after 128 of its 256 probe(s)") && $0.contains("1 host(s) already scanned") }, "\(messages)")
+        #expect(try store.map(id: id)?.progress == nil, "a complete map keeps no position")
+    }
+
+    @Test("a resumed sweep that would range over other probes starts over, and says why")
+    func resumeRefusesAnotherOrder() throws {
+        let cursor = SweepCursor(resuming: SweepPosition(space: "raw icmp-echo", count: 256, seed: 7, settled: 100))
+        #expect(cursor.position?.settled == 100, "before the sweep begins, the interrupted position stands")
+        let (_, start) = cursor.begin(space: "raw icmp-echo,tcp-syn:443", count: 512)
+        #expect(start == 0 && cursor.resumedAt == nil)
+        #expect(cursor.refused == "it probed with raw icmp-echo, this one with raw icmp-echo,tcp-syn:443")
+        #expect(cursor.position?.settled == 0 && cursor.position?.seed != 7)
+        let same = SweepCursor(resuming: SweepPosition(space: "raw icmp-echo", count: 256, seed: 7, settled: 100))
+        #expect(same.begin(space: "raw icmp-echo", count: 256) == (7, 100))
+        same.settle(through: 90)
+        #expect(same.position?.settled == 100, "the position never goes back")
+        same.settle(through: 300)
+        #expect(same.position?.settled == 256)
     }
 
     @Test("hosts the inventory does not approve are rogue; approved ones are not")

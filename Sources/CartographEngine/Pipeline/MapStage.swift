@@ -13,6 +13,8 @@ public enum MapEvent: Sendable {
     /// Several ports' outcomes at once: the closed and filtered ports of a scan, which nothing
     /// waits for, go in batches rather than one event (and one wake of the scheduler) a packet.
     case ports([PortObservation])
+    /// These hosts' port scans ended: every selected port has its outcome (for checkpoints).
+    case scanned(AddressSet)
     /// A name for an address, and whether DNS found the address itself (forward lookups and
     /// PTR records of a domain's netblocks list an address even when it does not answer).
     case name(IPAddress, Hostname, found: Bool)

@@ -38,6 +38,10 @@ struct MapState {
     var identified: [PortKey: PortIdentification] = [:]
     var paths: [TracedPath] = []
     var classes: [String: HostClassification] = [:]
+    /// Hosts whose port scan ended, in this run or the interrupted one it continues.
+    var scanned = AddressSet()
+    /// The closed and filtered port counts of hosts whose scan the interrupted map finished.
+    var carriedCounts: [IPAddress: (closed: Int, filtered: Int)] = [:]
 
     init(spec: MapSpec, profile: String, scanMethod: String, excluded: AddressSet, sweeping: Bool, rawUDP: Bool) {
         self.spec = spec
@@ -87,6 +91,8 @@ struct MapState {
                 observations.append(PortObservation(address: result.address, port: result.port, proto: .udp, state: state))
             }
             ports[result.address] = observations
+        case .scanned(let hosts):
+            scanned.formUnion(hosts)
         case .path(let path):
             paths.append(path)
         case .warning(let line):
@@ -145,8 +151,9 @@ struct MapState {
             host.ttl = ttls[address]
             host.hops = distances[address].map { $0 - 1 } ?? ttls[address].map(MapRunner.hopsFromTTL)
             host.forwards = routes[address].map { $0.sorted().map(\.description) }
-            host.closedPorts = observations.filter { $0.state == .closed }.count
-            host.filteredPorts = observations.filter { $0.state == .filtered || $0.state == .openFiltered }.count
+            let carried = carriedCounts[address] ?? (0, 0)
+            host.closedPorts = carried.closed + observations.filter { $0.state == .closed }.count
+            host.filteredPorts = carried.filtered + observations.filter { $0.state == .filtered || $0.state == .openFiltered }.count
             host.services = observations.filter { $0.state == .open }
                 .sorted { ($0.proto, $0.port) < ($1.proto, $1.port) }
                 .map { observation in service(observation, of: address, host: &host) }

@@ -33,7 +33,7 @@ public struct ScanStage: MapStage, @unchecked Sendable {
             // ones in batches, so that a full-port scan is not one event a packet.
             var quiet: [PortObservation] = []
             defer { if !quiet.isEmpty { emit(.ports(quiet)) } }
-            try engine.scan(hosts: hosts, ports: ports, profile: profile, cancel: cancel, progress: meter) { observation in
+            let complete = try engine.scan(hosts: hosts, ports: ports, profile: profile, cancel: cancel, progress: meter) { observation in
                 if observation.state == .open {
                     emit(.port(observation))
                     return
@@ -44,6 +44,10 @@ public struct ScanStage: MapStage, @unchecked Sendable {
                     quiet.removeAll(keepingCapacity: true)
                 }
             }
+            if !quiet.isEmpty { emit(.ports(quiet)) }
+            quiet.removeAll()
+            // Every port of these hosts has its outcome (for the checkpoints).
+            if complete { emit(.scanned(hosts)) }
         }
         for line in engine.coverageWarnings() { emit(.warning(line)) }
     }

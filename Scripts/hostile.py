@@ -290,6 +290,30 @@ def control_ftp(conn, lab):
     idle(conn, 30.0)
 
 
+def control_slow_ftp(conn, lab):
+    """An FTP greeting held back 3 s, as a server that looks its client up in a dead DNS does."""
+    deadline = time.time() + 3.0
+    while time.time() < deadline:   # what the client says first is ignored, as such servers do
+        conn.settimeout(max(0.01, deadline - time.time()))
+        try:
+            if not conn.recv(4096):
+                return   # the peer went away
+        except socket.timeout:
+            break
+        except OSError:
+            return
+    send_all(conn, b"220 ProFTPD Server (slow.lab) [127.0.0.1]\r\n")
+    idle(conn, 30.0)
+
+
+def control_cold_http(conn, lab):
+    """HTTP that answers its requests 3 s late, as a daemon paged out to swap does."""
+    if read_request(conn) is None:
+        return
+    time.sleep(3.0)
+    send_all(conn, http_response(b"200 OK", [b"Server: cold/1.0"], b"<html><title>cold</title></html>"))
+
+
 def control_ssh_banner(conn, lab):
     send_all(conn, b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
     idle(conn, 30.0)
@@ -512,6 +536,8 @@ class Lab:
         self.listen_udp_flood("udp-flood")
         self.add_tls_services()
         self.listen_tcp("control-ftp", control_ftp, "control", "ftp", "an FTP greeting (Python)")
+        self.listen_tcp("control-slow-ftp", control_slow_ftp, "control", "ftp", "an FTP greeting 3 s late (Python)")
+        self.listen_tcp("control-cold-http", control_cold_http, "control", "http", "HTTP answering 3 s late (Python)")
         if not self.args.no_daemons:
             self.add_daemons()
         else:

@@ -40,6 +40,8 @@ struct Pipeline {
         var cut = false
         /// This run is the second try of a cut one.
         var retry = false
+        /// A run of the patient round: its waits are never cut by the port's silence.
+        var patient = false
     }
 
     /// A step for the worker to start, or a run to end (it is done as far as the answer goes).
@@ -73,6 +75,8 @@ struct Pipeline {
     /// The silent port's time to answer ran out: a greeting the banner read may still get no
     /// longer holds the port open.
     private var silenceOver = false
+    /// The patient round began (see `patientRound`).
+    private(set) var patient = false
 
     init(plan: ProbePlan) { self.plan = plan }
 
@@ -99,7 +103,8 @@ struct Pipeline {
             banner = .ended
             return detectTLS() + openRest()
         }
-        let late = banner == .silent && restOpened
+        // In the patient round the first banner read had ended with nothing: late too.
+        let late = (banner == .silent || patient) && restOpened
         banner = .heard(bytes)
         heard = true
         guard late else { return openRest() }
@@ -138,6 +143,35 @@ struct Pipeline {
     /// The port stayed silent for as long as it is given to answer (see `ProbeWorker.capped`).
     mutating func silenceEnded() { silenceOver = true }
 
+    /// Whether the port is owed a patient round: it would end unnamed on TCP without having
+    /// said a word, so its silence may have been a slow service (a greeting held back by the
+    /// server's own reverse lookup, a daemon whose pages must come back from swap) rather than
+    /// a silent one.
+    /// The round begins once the first banner read has ended (`bannerLingering` is false).
+    func owesPatience(_ outcome: (match: ProbeMatch?, method: String?)) -> Bool {
+        outcome.match == nil && !heard && !patient && plan.passive && tls != .found
+    }
+
+    /// The banner read went silent and still listens for a late greeting.
+    var bannerLingering: Bool { banner == .silent }
+
+    /// One patient round: a banner read that listens the long wait, and the probes declaring
+    /// the port (else the first `window` others), none of them cut by the port's silence. A
+    /// word from the service on any of them runs the rest again, as after a late greeting.
+    mutating func patientRound() -> [Action] {
+        patient = true
+        banner = .listening
+        let names = plan.declared.isEmpty ? Array(plan.others.prefix(Self.window)) : plan.declared
+        var actions: [Action] = [.banner]
+        for name in names {
+            var run = Run(name: name, view: View())
+            run.patient = true
+            runs.append(run)
+            actions.append(.probe(run: runs.count - 1, name: name, view: run.view))
+        }
+        return actions
+    }
+
     /// The service answered something: runs cut short by its silence get a second try.
     mutating func heardService() -> [Action] {
         guard !heard else { return [] }
@@ -164,8 +198,10 @@ struct Pipeline {
             return (run.match, run.name)
         }
         guard restOpened, tls != .detecting, queue.isEmpty, runs.allSatisfy(\.done) else { return nil }
-        // A silent port waits out its time to answer for a greeting that comes late.
+        // A silent port waits out its time to answer for a greeting that comes late; in the
+        // patient round, for the whole of the banner read's long wait.
         if banner == .silent && !silenceOver { return nil }
+        if patient && (banner == .listening || banner == .silent) { return nil }
         let tentative = ordered.first { runs[$0].match != nil }.map { runs[$0] }
         return (tentative?.match, tentative?.name)
     }

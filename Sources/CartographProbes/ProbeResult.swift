@@ -69,6 +69,11 @@ public struct ProbeSettings: Sendable, Codable {
     /// the probes that do not declare it end four such silences later, and those of the probes
     /// that declare it at `bannerWaitMs`, not at their own timeouts.
     public var silenceMs = 250
+    /// A TCP port that would end unnamed without a word said gets one patient round (see
+    /// `Pipeline.patientRound`): a banner read this long, and its declared probes with no cut.
+    /// 6 s, the wait nmap gives a service to greet; 0 turns the round off. Never more than
+    /// three quarters of `probeTimeoutMs`.
+    public var patientWaitMs = 6000
     /// How long TLS detection waits for the handshake: a TLS server answers a ClientHello at
     /// once, while a silent plaintext service would hold it until the timeout (or the port's
     /// silence).

@@ -232,7 +232,15 @@ final class ProbeWorker {
             }
             if admitConnect() { continue }
             guard let id = settled.popFirst() else { return }
-            if let port = ports[id], let outcome = port.pipeline.outcome { complete(port, outcome) }
+            guard let port = ports[id], let outcome = port.pipeline.outcome else { continue }
+            if settings.patientWaitMs > 0 && port.pipeline.owesPatience(outcome) {
+                // The first banner read is still listening: the round starts when it ends.
+                if port.pipeline.bannerLingering { continue }
+                trace(port, "[patient round] at \((MonotonicClock.now() - port.started) / 1_000_000) ms: not a word yet; listening \(patientWait) ms")
+                enqueue(port, port.pipeline.patientRound())
+            } else {
+                complete(port, outcome)
+            }
         }
     }
 
@@ -331,6 +339,7 @@ final class ProbeWorker {
     /// the port's silence. A run cut short in the clear runs again if the port speaks up after all.
     private func capped(_ invocation: Invocation, _ deadline: UInt64) -> UInt64 {
         guard invocation.step != .banner, let port = ports[invocation.jobIndex] else { return deadline }
+        if let entry = invocation.entry, port.pipeline.runs.indices.contains(entry), port.pipeline.runs[entry].patient { return deadline }
         let silence = UInt64(Self.replySilences * max(port.silenceMs, settings.silenceMs)) * 1_000_000
         let patience = UInt64(settings.bannerWaitMs) * 1_000_000
         if invocation.overTLS {
@@ -350,6 +359,9 @@ final class ProbeWorker {
 
     /// How many short silences a silent port gets to answer a request.
     static let replySilences = 4
+
+    /// The patient round's banner wait.
+    var patientWait: Int { min(settings.patientWaitMs, settings.probeTimeoutMs * 3 / 4) }
 
     /// Arms a wait for an answer (a receive or a handshake) under the port's silence cap.
     private func arm(_ invocation: Invocation, fd: Int32, for interest: Interest, until deadline: UInt64) {
@@ -511,7 +523,8 @@ final class ProbeWorker {
             pushPort(thread, job, view: view)
             // The step's own wait ends well inside its time limit, so a silent service is
             // silence, not a step stopped at its limit (a profile may set probe_timeout_ms low).
-            let wait = step == .banner ? settings.bannerWaitMs : settings.tlsDetectMs
+            let patient = step == .banner && ports[jobIndex]?.pipeline.patient == true
+            let wait = patient ? patientWait : step == .banner ? settings.bannerWaitMs : settings.tlsDetectMs
             thread.push(min(wait, settings.probeTimeoutMs * 3 / 4))
         }
         let token = nextToken
@@ -1244,6 +1257,12 @@ final class ProbeWorker {
         case .wait: return
         case .fail(let reason): end(invocation, .failed(reason))
         }
+    }
+
+    /// A line of the port's own, between its steps' blocks.
+    private func trace(_ port: PortRun, _ line: String) {
+        guard settings.trace else { return }
+        port.result.trace.append(line)
     }
 
     private func trace(_ invocation: Invocation, _ line: String) {

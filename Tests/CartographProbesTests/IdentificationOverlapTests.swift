@@ -89,6 +89,28 @@ struct ProbePipelineTests {
         #expect(pipeline.heardService().isEmpty, "a second sign of life tried the cut run again")
     }
 
+    @Test("a port that would end unnamed without a word gets one patient round, after its banner read ends")
+    func patientRound() {
+        var pipeline = Self.plan(declared: ["d"], others: ["a", "b", "c", "e", "f"])
+        _ = pipeline.start()
+        _ = pipeline.bannerSilent()
+        _ = pipeline.finished(run: 0, match: nil, cut: true)
+        _ = pipeline.tlsDetected(false)
+        while let run = pipeline.runs.indices.first(where: { !pipeline.runs[$0].done }) { _ = pipeline.finished(run: run, match: nil, cut: true) }
+        pipeline.silenceEnded()
+        let outcome = try? #require(pipeline.outcome)
+        #expect(outcome.map { pipeline.owesPatience($0) } == true && pipeline.bannerLingering)
+        _ = pipeline.bannerEnded(nil)
+        #expect(!pipeline.bannerLingering)
+        let round = pipeline.patientRound()
+        #expect(round.first == .banner && Self.runs(round) == ["d"], "the declared probe, not the others: \(round)")
+        #expect(pipeline.runs.last?.patient == true)
+        _ = pipeline.finished(run: pipeline.runs.count - 1, match: nil, cut: false)
+        #expect(pipeline.outcome == nil, "the patient banner read was still listening")
+        #expect(Self.runs(pipeline.bannerEnded(Self.hello)) == ["a", "b", "c", "e"], "a greeting in the patient round runs the others with it")
+        #expect(pipeline.outcome.map { pipeline.owesPatience($0) } != true, "a second round")
+    }
+
     @Test("a TLS handshake adds the TLS-aware probes, over TLS")
     func tlsRuns() {
         var pipeline = Self.plan(declared: ["h"], others: ["a"], tlsAware: ["h", "t"])
@@ -189,8 +211,15 @@ struct IdentificationOverlapTests {
         let trace = result.trace.joined(separator: "\n")
         #expect(result.match == nil, "\(result)")
         #expect(result.errors.isEmpty, "a probe ran into its own time limit: \(result.errors)")
+        // Then one patient round, of a long banner read and the first four probes, none cut.
+        let round = result.trace.firstIndex { $0.hasPrefix("[patient round]") } ?? result.trace.endIndex
+        #expect(result.trace.filter { $0.hasPrefix("[patient round]") }.count == 1, "\(trace)")
+        let patient = Self.blocks(Array(result.trace[round...]))
+        #expect(patient.filter { $0.first?.hasPrefix("[probes/ask") == true }.count == 4, "\(trace)")
+        #expect(patient.allSatisfy { !$0.contains("  (the port is silent)") }, "a patient run was cut:\n\(trace)")
+        #expect(patient.contains { $0.first?.hasPrefix("[passive banner read]") == true }, "\(trace)")
         // Six probes waiting 5 s each would take 30 s one after another; each was cut instead.
-        let blocks = Self.blocks(result.trace).filter { $0.first?.hasPrefix("[probes/ask") == true }
+        let blocks = Self.blocks(Array(result.trace[..<round])).filter { $0.first?.hasPrefix("[probes/ask") == true }
         #expect(blocks.count == 6, "\(blocks.count) of the 6 probes ran:\n\(trace)")
         for block in blocks {
             #expect(block.contains("  (the port is silent)") && block.contains("recv: timeout"),
@@ -199,7 +228,7 @@ struct IdentificationOverlapTests {
         #expect(trace.contains("tls handshake timeout (the port is silent)"), "TLS detection waited its own timeout:\n\(trace)")
         if cap == 1 {
             // The banner read gave its connection up at its silence instead of listening on.
-            let banner = Self.blocks(result.trace).first { $0.first?.hasPrefix("[passive banner read]") == true } ?? []
+            let banner = Self.blocks(Array(result.trace[..<round])).first { $0.first?.hasPrefix("[passive banner read]") == true } ?? []
             #expect(banner.contains { $0.hasPrefix("  -> silent for ") }, "\(banner)")
             #expect(banner.filter { $0 == "recv: timeout" }.count == 1, "the banner read listened on:\n\(banner.joined(separator: "\n"))")
         }
@@ -233,6 +262,50 @@ struct IdentificationOverlapTests {
         #expect(result.match?.product == "late-d", "took \(seconds) s: \(result.trace.joined(separator: "\n"))")
         #expect(result.method == "bannered")
         #expect(result.trace.contains { $0.hasPrefix("  -> silent for ") }, "the banner read did not go silent first: \(result.trace)")
+    }
+
+    @Test("a greeting 3 s late, past the banner read's wait, names the service in the patient round")
+    func slowGreeting() throws {
+        let server = try LoopbackServer { connection in
+            guard connection.idle(atMost: 3000) else { return }
+            connection.write("HELLO slow-d 3.0\r\n")
+            connection.idle()
+        }
+        let (results, seconds) = try Self.identify([Self.bannerOnly], jobs: [PortJob(address: Self.localhost, port: server.port, proto: .tcp)]) {
+            $0.trace = true
+        }
+        let result = try #require(results.first)
+        #expect(result.match?.product == "slow-d" && result.method == "bannered", "took \(seconds) s: \(result.trace.joined(separator: "\n"))")
+        #expect(result.trace.contains { $0.hasPrefix("[patient round]") })
+    }
+
+    @Test("a service that answers its first request 3 s late is named by its declared probe's patient run")
+    func slowAnswer() throws {
+        let server = try LoopbackServer { connection in
+            guard !connection.read(until: "\r\n").isEmpty else { return }
+            usleep(3_000_000)
+            connection.write("HELLO cold-d 1.0\r\n")
+            connection.idle()
+        }
+        let declared = (path: "probes/mine.lua", text: Self.asker("mine").text.replacingOccurrences(of: "ports = { 1 }", with: "ports = { \(server.port) }"))
+        let (results, seconds) = try Self.identify([declared], jobs: [PortJob(address: Self.localhost, port: server.port, proto: .tcp)]) {
+            $0.trace = true
+            $0.bannerWaitMs = 1000
+        }
+        let result = try #require(results.first)
+        #expect(result.match?.name == "mine", "took \(seconds) s: \(result.trace.joined(separator: "\n"))")
+        #expect(result.trace.contains { $0.hasPrefix("[patient round]") })
+    }
+
+    @Test("with the patient round off, a silent port ends at its silence")
+    func patienceOff() throws {
+        let server = try LoopbackServer { $0.idle() }
+        let (results, _) = try Self.identify([Self.asker("ask1")], jobs: [PortJob(address: Self.localhost, port: server.port, proto: .tcp)]) {
+            $0.trace = true
+            $0.patientWaitMs = 0
+        }
+        let result = try #require(results.first)
+        #expect(result.match == nil && !result.trace.contains { $0.hasPrefix("[patient round]") }, "\(result.trace)")
     }
 
     @Test("the ports of one host run in parallel up to host_parallelism connections, never beyond, across worker processes",

@@ -133,8 +133,7 @@ final class RawProber {
         /// once a cool-down has passed.
         var marks: [(index: UInt64, at: UInt64)] = []
         var settledMark = 0
-        func settleMarks(now: UInt64) {
-            guard let cursor else { return }
+        func settleMarks(_ cursor: SweepCursor, now: UInt64) {
             let wait = cooldown()
             var reached: UInt64?
             while settledMark < marks.count && marks[settledMark].at + wait <= now {
@@ -247,9 +246,9 @@ final class RawProber {
                 try capture.drain(handle)
                 // Keep to the rate: each packet owns one interval of time at the current rate.
                 let now = MonotonicClock.now()
-                if pass == 0 && cursor != nil {
+                if pass == 0, let cursor {
                     marks.append((index, now))
-                    settleMarks(now: now)
+                    settleMarks(cursor, now: now)
                 }
                 control.tick(now: now)
                 due += UInt64(queued) * control.interval

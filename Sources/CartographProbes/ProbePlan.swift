@@ -146,8 +146,7 @@ struct Pipeline {
     /// Whether the port is owed a patient round: it would end unnamed on TCP without having
     /// said a word, so its silence may have been a slow service (a greeting held back by the
     /// server's own reverse lookup, a daemon whose pages must come back from swap) rather than
-    /// a silent one.
-    /// The round begins once the first banner read has ended (`bannerLingering` is false).
+    /// a silent one. The round begins once the first banner read has ended (`bannerLingering`).
     func owesPatience(_ outcome: (match: ProbeMatch?, method: String?)) -> Bool {
         outcome.match == nil && !heard && !patient && plan.passive && tls != .found
     }

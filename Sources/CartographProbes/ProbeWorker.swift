@@ -360,7 +360,7 @@ final class ProbeWorker {
     /// How many short silences a silent port gets to answer a request.
     static let replySilences = 4
 
-    /// The patient round's banner wait.
+    /// The patient round's banner wait, as `begin` caps every step's wait (for the trace).
     var patientWait: Int { min(settings.patientWaitMs, settings.probeTimeoutMs * 3 / 4) }
 
     /// Arms a wait for an answer (a receive or a handshake) under the port's silence cap.
@@ -524,7 +524,7 @@ final class ProbeWorker {
             // The step's own wait ends well inside its time limit, so a silent service is
             // silence, not a step stopped at its limit (a profile may set probe_timeout_ms low).
             let patient = step == .banner && ports[jobIndex]?.pipeline.patient == true
-            let wait = patient ? patientWait : step == .banner ? settings.bannerWaitMs : settings.tlsDetectMs
+            let wait = patient ? settings.patientWaitMs : step == .banner ? settings.bannerWaitMs : settings.tlsDetectMs
             thread.push(min(wait, settings.probeTimeoutMs * 3 / 4))
         }
         let token = nextToken

@@ -2,7 +2,8 @@ import CartographCore
 
 /// The live host sweep: each address set it is given goes through the sweep engine, and every
 /// live host is reported the moment it answers, so that it can be scanned while the sweep goes
-/// on. The map gives the stage its target as one set, which the cursor's position refers to. The engine is used by this stage's thread alone (its coverage and timing readers are
+/// on. The map gives the stage its target as one set, which the cursor's position refers to.
+/// The engine is used by this stage's thread alone (its coverage and timing readers are
 /// thread-safe), which is why the stage is Sendable.
 public struct SweepStage: MapStage, @unchecked Sendable {
     let engine: any HostSweepEngine

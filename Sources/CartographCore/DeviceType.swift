@@ -43,4 +43,14 @@ public protocol HostClassifying {
     /// are the addresses that answered with no router in between though they are not on any
     /// link of ours: interfaces of a neighbouring router.
     func classify(_ hosts: [HostResult], neighbours: Set<String>, warnings: inout [String]) -> [HostClassification?]
+    /// Called when a map starts, long before its hosts are classified: a classifier may start
+    /// what its first `classify` will need meanwhile.
+    func prepare()
+    /// Called when the map ends, whichever way: what `prepare` started and no call used ends.
+    func release()
+}
+
+public extension HostClassifying {
+    func prepare() {}
+    func release() {}
 }

@@ -77,9 +77,16 @@ public protocol PortScanEngine {
     func coverageWarnings() -> [String]
     /// The slowest round trip the engine measured so far, in nanoseconds (nil: none measured).
     var slowestRoundTrip: UInt64? { get }
+    /// Called once the scan stage starts, before any host arrives: an engine may open what
+    /// its first scan will need meanwhile.
+    func prepare()
+    /// Called once the stage has no more hosts: what `prepare` opened and no scan used goes.
+    func release()
 }
 
 public extension PortScanEngine {
     var slowestRoundTrip: UInt64? { nil }
     func coverageWarnings() -> [String] { [] }
+    func prepare() {}
+    func release() {}
 }

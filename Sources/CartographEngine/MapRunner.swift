@@ -155,6 +155,9 @@ public struct MapRunner {
         let othersSettled = Moment()
         let trace = tracing ? start(TraceStage(cancel: cancel, slowest: { roundTrips.slowest },
                                                othersSettled: { othersSettled.value })) : nil
+        // The classifier's worker process starts now, so the map's end does not wait for it.
+        if !cancel.isCancelled { context.classifier?.prepare() }
+        defer { context.classifier?.release() }
         if sweeping { context.note("sweeping \(state.addresses.count) address(es) of \(spec.target)") }
         if scanning { context.note("scanning \(selection.tcp.count) port(s) on each live host as it is found") }
 

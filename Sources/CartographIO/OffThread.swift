@@ -29,3 +29,44 @@ public enum OffThread {
         func get() -> Value? { lock.withLock { value } }
     }
 }
+
+/// One value made on a thread of its own ahead of the call that will use it: something slow to
+/// make that a map would otherwise wait for at the moment it needs it (a capture whose ring the
+/// kernel sets up, a worker process to spawn). `start` begins making one unless one is made or
+/// being made; `take` hands it over (waiting until it is made) and leaves none behind.
+public final class Ahead<Value>: @unchecked Sendable {
+    /// One making: its thread writes the value once, then signals.
+    private final class Making: @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        var value: Value?
+    }
+
+    private let lock = NSLock()
+    private var making: Making?
+
+    public init() {}
+
+    /// Starts making one with `make` (nil: it could not be made), unless one is pending.
+    public func start(_ make: @escaping @Sendable () -> Value?) {
+        let fresh: Making? = lock.withLock {
+            guard making == nil else { return nil }
+            making = Making()
+            return making
+        }
+        guard let fresh else { return }
+        Thread.detachNewThread {
+            fresh.value = make()
+            fresh.done.signal()
+        }
+    }
+
+    /// The one made (waiting for it), or nil when none was started or it could not be made.
+    public func take() -> Value? {
+        guard let pending = lock.withLock({ () -> Making? in
+            defer { making = nil }
+            return making
+        }) else { return nil }
+        pending.done.wait()
+        return pending.value
+    }
+}

@@ -35,9 +35,10 @@ public struct RawSweepEngine: HostSweepEngine {
 
     public func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag, progress: ProgressMeter,
                       cursor: SweepCursor, found: (IPAddress, String, UInt8?) -> Void) throws {
-        let prober = try RawProber(performance: profile.performance, cancel: cancel, timing: timing)
-        prober.progress = progress
         let probes = Self.probes(for: profile)
+        let (pairs, overflow) = addresses.count.multipliedReportingOverflow(by: UInt128(probes.count))
+        let prober = try RawProber(performance: profile.performance, cancel: cancel, timing: timing, answers: overflow ? .max : pairs)
+        prober.progress = progress
         progress.addWork(ProgressMeter.units(addresses.count, times: probes.count))
         // Every method is recorded, so hosts are not dropped after their first answer.
         // A live host's other probes are not retried (the sweep proves it live, the scan follows),
@@ -55,6 +56,8 @@ public struct RawSweepEngine: HostSweepEngine {
 public struct SynScanEngine: PortScanEngine {
     let timing: RawTiming
     let coverage: RawCoverage
+    /// The first TCP scan's capture, opened while the stage waits for its first host.
+    private let spare = SpareCapture()
 
     public init(timing: RawTiming = RawTiming(), coverage: RawCoverage = RawCoverage()) {
         self.timing = timing
@@ -66,6 +69,9 @@ public struct SynScanEngine: PortScanEngine {
     public var method: String { "tcp-syn" }
     public var slowestRoundTrip: UInt64? { timing.slowest }
     public var scansUDP: Bool { true }
+
+    public func prepare() { if RawPrivileges.available { spare.prepare() } }
+    public func release() { _ = spare.take() }
 
     public func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
                                       progress: ProgressMeter, observe: (PortObservation) -> Void) throws -> Bool where Hosts.Element == IPAddress {
@@ -82,7 +88,8 @@ public struct SynScanEngine: PortScanEngine {
                 performance.rate = asked > 0 ? min(asked, 2_000) : 2_000
                 performance.retries = max(performance.retries, 2)
             }
-            let prober = try RawProber(performance: performance, cancel: cancel, timing: timing)
+            let prober = try RawProber(performance: performance, cancel: cancel, timing: timing,
+                                       capture: proto == .tcp ? spare.take() : nil, answers: set.count * UInt128(list.count))
             prober.progress = progress
             let answered = try prober.run(set, probes: probes, stopOnAnswer: false) { address, probe, outcome, _ in
                 let port: UInt16
@@ -100,7 +107,7 @@ public struct SynScanEngine: PortScanEngine {
             coverage.record(prober.coverage, stage: "\(proto == .tcp ? "TCP" : "UDP") scan")
             if cancel.isCancelled { return false }
             // Silence after every retry: filtered for TCP, open|filtered for UDP.
-            for address in set {
+            for address in set where answered.count < Int(clamping: set.count) * list.count {
                 for (index, port) in list.enumerated() where !answered.contains(RawProber.Key(address: address, probe: index)) {
                     observe(PortObservation(address: address, port: port, proto: proto, state: proto == .tcp ? .filtered : .openFiltered))
                 }

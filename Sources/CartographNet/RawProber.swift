@@ -79,16 +79,30 @@ final class RawProber {
     /// Longest the re-sends of one run may take; what is left unsent is named in the warning.
     static let recoveryBudget: UInt64 = 60_000_000_000
 
-    init(performance: Profile.Performance, cancel: CancellationFlag, timing: RawTiming) throws(RawError) {
+    /// The filter of every run's capture: answers to our probes (their source port or ICMP
+    /// identifier is in our range) and the ICMP and ARP that may say something about them.
+    static let captureFilter: String = {
+        let ports = "\(ProbeCookie.portBase)-\(ProbeCookie.portBase + ProbeCookie.portSpan - 1)"
+        return "(tcp and dst portrange \(ports)) or (udp and dst portrange \(ports)) or icmp or icmp6 or arp"
+    }()
+
+    /// `capture`: one opened ahead of the run (see `SpareCapture`), else one is opened here,
+    /// its ring sized for `answers`.
+    init(performance: Profile.Performance, cancel: CancellationFlag, timing: RawTiming,
+         capture spare: PacketCapture? = nil, answers: UInt128 = .max) throws(RawError) {
         self.performance = performance
         self.cancel = cancel
         self.timing = timing
         sender = try RawSender()
-        let ports = "\(ProbeCookie.portBase)-\(ProbeCookie.portBase + ProbeCookie.portSpan - 1)"
-        capture = try PacketCapture(filter: "(tcp and dst portrange \(ports)) or (udp and dst portrange \(ports)) or icmp or icmp6 or arp")
+        if let spare {
+            try spare.filter(Self.captureFilter)
+            capture = spare
+        } else {
+            capture = try PacketCapture(filter: Self.captureFilter, bufferSize: PacketCapture.bufferSize(forAnswers: answers))
+        }
     }
 
-    struct Key: Hashable {
+    struct Key: Hashable, Sendable {
         let address: IPAddress
         let probe: Int
     }
@@ -123,8 +137,9 @@ final class RawProber {
             throw RawError(message: "too many addresses for one raw run (\(addresses.count))")
         }
         let total = UInt64(addresses.count) * probeCount
-        let space = "raw " + probes.map(\.method).joined(separator: ",")
-        let (seed, start) = cursor?.begin(space: space, count: total) ?? (UInt64.random(in: .min ... .max), 0)
+        // The index space's name is only for a cursor (a full-port scan has 65535 probes).
+        let (seed, start) = cursor?.begin(space: "raw " + probes.map(\.method).joined(separator: ","), count: total)
+            ?? (UInt64.random(in: .min ... .max), 0)
         let order = Permutation(count: total, seed: seed)
         // The interrupted run's part of the order counts as done.
         if start > 0 { progress?.advance(Int(clamping: start)) }
@@ -156,8 +171,7 @@ final class RawProber {
         let batchSize = rate > 0 ? max(1, min(64, rate / 1000)) : 64
 
         let arp = ARPSender()
-        var probeIndex: [RawProbeKind: Int] = [:]
-        for (index, probe) in probes.enumerated() { probeIndex[probe] = index }
+        let probeIndex = ProbeIndex(probes)
 
         // Pass 0 is the first, then the retries, then re-sends (recovery) after answers were lost.
         var currentPass = 0
@@ -205,6 +219,9 @@ final class RawProber {
 
         let passes = 1 + performance.retries
         var firstPassStart: UInt64 = 0
+        // Helpers of a pass that ended by an error stop claiming at once.
+        var sharing: SendShare?
+        defer { sharing?.stop.store(true, ordering: .relaxed) }
         func settled() -> Bool { answered.count + inapplicable.count >= Int(clamping: total - start) }
         func allLive() -> Bool { liveEnds && start == 0 && UInt128(respondents.count) >= addresses.count }
         for pass in 0..<passes where !settled() && !allLive() {
@@ -223,12 +240,21 @@ final class RawProber {
             if pass == 0 { firstPassStart = MonotonicClock.now() }
             // The progress line says so: a retry resends to the silent ones, counted in the first pass.
             progress?.phase(pass > 0 ? "retry \(pass) of \(passes - 1): resending to the silent ones" : nil)
-            var index = start
+            // Without a rate limit the first pass is shared with helper threads (`SendShare`).
+            let share = pass == 0 && control.target == nil ? startHelpers(addresses, probes, order, start: start, total: total,
+                                                                          exclusive: cursor != nil || stopOnAnswer) : nil
+            sharing = share
+            var helperSent = 0
+            var index = start, limit = total
             var passStart = start
             var due = MonotonicClock.now()
-            while index < total && !cancel.isCancelled {
+            while share != nil || index < total, !cancel.isCancelled {
+                if let share {
+                    guard let range = share.claim() else { break }
+                    (index, limit, passStart) = (range.lowerBound, range.upperBound, range.lowerBound)
+                }
                 var queued = 0
-                while queued < batchSize && index < total {
+                while queued < batchSize && index < limit {
                     let value = order.permute(index)
                     index += 1
                     let address = addresses.address(at: UInt128(value / probeCount))!
@@ -241,6 +267,11 @@ final class RawProber {
                 }
                 sent += sender.flush()
                 control.didSend(queued)
+                if let share {
+                    let helpers = share.helperSent.load(ordering: .relaxed)
+                    control.didSend(helpers - helperSent)
+                    helperSent = helpers
+                }
                 if pass == 0 { progress?.advance(Int(index - passStart)) }
                 passStart = index
                 try capture.drain(handle)
@@ -251,12 +282,21 @@ final class RawProber {
                     settleMarks(cursor, now: now)
                 }
                 control.tick(now: now)
+                // Loss set a rate: this thread alone keeps to it.
+                if control.rate.isFinite { share?.stop.store(true, ordering: .relaxed) }
                 due += UInt64(queued) * control.interval
                 if due > now + 2_000_000 {
                     try wait(until: due, handle)
                 } else if now > due + 50_000_000 {
                     due = now   // fell behind: do not burst to catch up
                 }
+            }
+            if let share {
+                let helped = share.join()
+                sent += helped.sent
+                sender.absorb(errors: helped.errors)
+                for key in helped.inapplicable { inapplicable.insert(key) }
+                if let failure = helped.failure { throw failure }
             }
             if cancel.isCancelled { break }
             // Late replies: wait out the cool-down, or less once every probe has its answer
@@ -330,6 +370,29 @@ final class RawProber {
         return answered
     }
 
+    /// Starts helper threads for a first pass, where this machine has the cores and the run the
+    /// pairs; nil for a run its own thread sends alone. `exclusive`: the batches must go in
+    /// order or depend on answers (a cursor to settle, `stopOnAnswer`).
+    private func startHelpers(_ addresses: AddressSet, _ probes: [RawProbeKind], _ order: Permutation,
+                              start: UInt64, total: UInt64, exclusive: Bool) -> SendShare? {
+        let helpers = SendShare.helpers(for: total - start)
+        guard helpers > 0, !exclusive, !probes.contains(.arp) else { return nil }
+        let share = SendShare(start: start, end: total)
+        let cookie = cookie, probeCount = UInt64(probes.count)
+        for _ in 0..<helpers {
+            share.startHelper(progress: progress, pair: { index in
+                let value = order.permute(index)
+                return Key(address: addresses.address(at: UInt128(value / probeCount))!, probe: Int(value % probeCount))
+            }, build: { key, sources throws(RawError) in
+                guard let kind = Self.packetKind(probes[key.probe], to: key.address, cookie: cookie, timestamp: Self.timestamp()) else {
+                    return nil
+                }
+                return ProbePacket(source: try sources.source(for: key.address), destination: key.address, kind: kind)
+            })
+        }
+        return share
+    }
+
     /// Waits for late replies: three times the slowest round trip seen, within the profile's
     /// bounds; the initial timeout when no round trip was measured.
     func cooldown() -> UInt64 {
@@ -349,7 +412,8 @@ final class RawProber {
         }
     }
 
-    private func timestamp() -> UInt32 { UInt32(truncatingIfNeeded: MonotonicClock.now() / 1_000_000) }
+    private func timestamp() -> UInt32 { Self.timestamp() }
+    private static func timestamp() -> UInt32 { UInt32(truncatingIfNeeded: MonotonicClock.now() / 1_000_000) }
 
     private func observeRTT(_ echoed: UInt32?) {
         guard let echoed else { return }
@@ -389,7 +453,7 @@ final class RawProber {
     }
 
     /// Which of our probes a packet answers, and what it says; nil for anything else.
-    func match(_ packet: ReceivedPacket, probes: [RawProbeKind: Int]) -> (IPAddress, Int, RawOutcome)? {
+    func match(_ packet: ReceivedPacket, probes: ProbeIndex) -> (IPAddress, Int, RawOutcome)? {
         switch packet.kind {
         case .tcp(let sport, let dport, let sequence, let acknowledgement, let flags, let echoed):
             if flags & 0x12 == 0x12 || flags & 0x04 != 0,
@@ -435,13 +499,48 @@ final class RawProber {
     }
 }
 
+/// Each probe's place in a run's list, found by kind: a table by port for the TCP and UDP kinds
+/// (a full-port scan has 65535 of them, and every answer is looked up), a dictionary for the rest.
+struct ProbeIndex {
+    private var syn: [UInt32] = [], ack: [UInt32] = [], udp: [UInt32] = []
+    private var others: [RawProbeKind: Int] = [:]
+
+    init(_ probes: [RawProbeKind]) {
+        func set(_ table: inout [UInt32], _ port: UInt16, _ index: Int) {
+            if table.isEmpty { table = [UInt32](repeating: 0, count: 65536) }
+            if table[Int(port)] == 0 { table[Int(port)] = UInt32(index + 1) }
+        }
+        for (index, probe) in probes.enumerated() {
+            switch probe {
+            case .tcpSYN(let port): set(&syn, port, index)
+            case .tcpACK(let port): set(&ack, port, index)
+            case .udp(let port): set(&udp, port, index)
+            case .icmpEcho, .icmpTimestamp, .arp: if others[probe] == nil { others[probe] = index }
+            }
+        }
+    }
+
+    subscript(_ probe: RawProbeKind) -> Int? {
+        func find(_ table: [UInt32], _ port: UInt16) -> Int? {
+            guard !table.isEmpty, table[Int(port)] > 0 else { return nil }
+            return Int(table[Int(port)]) - 1
+        }
+        switch probe {
+        case .tcpSYN(let port): return find(syn, port)
+        case .tcpACK(let port): return find(ack, port)
+        case .udp(let port): return find(udp, port)
+        case .icmpEcho, .icmpTimestamp, .arp: return others[probe]
+        }
+    }
+}
+
 /// ARP requests for directly attached IPv4 addresses, as broadcast Ethernet frames through an
 /// AF_PACKET socket. Addresses on no attached segment are skipped: ARP does not cross routers.
 final class ARPSender {
     private var socket: Int32 = -1
     private var attached: [UInt32: (index: Int32, source: UInt32, mac: [UInt8])?] = [:]
 
-    deinit { if socket >= 0 { close(socket) } }
+    deinit { if socket >= 0 { Teardown.close(socket) } }
 
     /// Sends an ARP request for `address`; false when ARP does not apply to it.
     @discardableResult

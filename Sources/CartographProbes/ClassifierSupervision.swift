@@ -1,4 +1,5 @@
 import CartographCore
+import CartographIO
 import CWorkerShims
 import Foundation
 import Glibc
@@ -11,8 +12,8 @@ struct ClassifierSupervision {
     let classifier: LuaHostClassifier
     var executable = ProbeWorkerExecutable.path
 
-    func classify(_ hosts: [HostResult], neighbours: Set<String>, warnings: inout [String]) -> [HostClassification?] {
-        var results = [HostClassification?](repeating: nil, count: hosts.count)
+    /// What a worker is told before its first host: the rules and the libraries they use.
+    var setup: WorkerSetup {
         var library = ProbeLibrary()
         library.classifier = (classifier.file, classifier.text)
         var settings = ProbeSettings()
@@ -20,6 +21,12 @@ struct ClassifierSupervision {
         settings.concurrency = 1
         var setup = WorkerSetup(mode: .classifier, library: library, probes: [], settings: settings)
         setup.libraries = classifier.libraries.mapValues { WireSource(file: $0.file, text: $0.text) }
+        return setup
+    }
+
+    func classify(_ hosts: [HostResult], neighbours: Set<String>, warnings: inout [String]) -> [HostClassification?] {
+        var results = [HostClassification?](repeating: nil, count: hosts.count)
+        let setup = setup
         var next = 0
         var starts = 0
         while next < hosts.count {
@@ -28,13 +35,18 @@ struct ClassifierSupervision {
             guard starts <= hosts.count else { return results }
             let process: WorkerProcess
             do {
-                process = try WorkerProcess(executable: executable)
+                // The first start may have been made ahead (`LuaHostClassifier.prepare`).
+                if let ready = try classifier.spare.take() {
+                    process = ready
+                } else {
+                    process = try WorkerProcess(executable: executable)
+                    process.send(.setup(setup))
+                }
             } catch {
                 // Never run the rules here instead: they could hang the map.
                 warnings.append("host classification: \(error.description); \(hosts.count - next) host(s) not classified")
                 return results
             }
-            process.send(.setup(setup))
             process.send(.classify(id: 0, hosts: Array(hosts[next...]), neighbours: Array(neighbours)))
             let base = next
             let outcome = Outcome()
@@ -114,5 +126,32 @@ struct ClassifierSupervision {
         func take() -> ([Int: HostClassification?], [String], String?) {
             condition.withLock { (answered, warnings, reason) }
         }
+    }
+}
+
+/// A classifier's worker process started ahead of the call that will use it (see `Ahead`):
+/// spawning and loading the binary is most of a small map's classification time. Taken once;
+/// one that no call took is killed and reaped on `release`.
+public final class SpareWorker: Sendable {
+    private let ahead = Ahead<Result<WorkerProcess, WorkerStartError>>()
+
+    public init() {}
+
+    /// Starts one with `start`, unless one is started or starting.
+    func prepare(_ start: @escaping @Sendable () throws(WorkerStartError) -> WorkerProcess) {
+        ahead.start {
+            do throws(WorkerStartError) { return .success(try start()) } catch { return .failure(error) }
+        }
+    }
+
+    /// The started one (waiting for its start), nil when none was prepared; throws the start's
+    /// failure.
+    func take() throws(WorkerStartError) -> WorkerProcess? { try ahead.take()?.get() }
+
+    /// Ends one that no call took.
+    func release() {
+        guard let process = try? take() else { return }
+        process.kill()
+        Thread.detachNewThread { _ = process.reap() }
     }
 }

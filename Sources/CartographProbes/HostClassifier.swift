@@ -1,4 +1,5 @@
 import CartographCore
+import Glibc
 import CLua
 import CShims
 import CWorkerShims
@@ -13,6 +14,8 @@ public struct LuaHostClassifier: HostClassifying, Sendable {
     let libraries: [String: (file: String, text: String)]
     /// Per host; the rules walk small tables, so this is generous.
     let instructionBudget = 5_000_000
+    /// A worker process started ahead of the first `classify` (see `prepare`).
+    let spare = SpareWorker()
 
     public init?(library: ProbeLibrary) {
         guard let rules = library.classifier else { return nil }
@@ -27,6 +30,21 @@ public struct LuaHostClassifier: HostClassifying, Sendable {
         guard !hosts.isEmpty else { return [] }
         return ClassifierSupervision(classifier: self).classify(hosts, neighbours: neighbours, warnings: &warnings)
     }
+
+    /// Starts the first call's worker process now: starting one and loading the rules costs
+    /// 20-30 ms, which the map's end would otherwise wait for.
+    public func prepare() {
+        spare.prepare { () throws(WorkerStartError) in
+            let supervision = ClassifierSupervision(classifier: self)
+            let process = try WorkerProcess(executable: supervision.executable)
+            // Started while the map's senders want both cores: it yields to them.
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(process.pid), 10)
+            process.send(.setup(supervision.setup))
+            return process
+        }
+    }
+
+    public func release() { spare.release() }
 
     /// Wall-clock limit of the rules on one host; past it and one second more, the worker
     /// process is killed.

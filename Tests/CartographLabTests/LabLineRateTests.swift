@@ -63,13 +63,22 @@ struct LabLineRateTests {
     @Test("--rate 0 scans every port of the host with 300 open ports and finds them all")
     func rateZeroScan() throws {
         try Lab.require()
+        let before = try Lab.packetsReceived(by: "cg-h8")
         let (result, maps) = try Lab.map(["map", "198.18.8.2", "-p-", "--rate", "0", "--engine", "syn", "--probes", "none", "-n"])
+        let received = try Lab.packetsReceived(by: "cg-h8") - before
         #expect(result.status == 0, "exit \(result.status): \(result.stderr)")
         let host = (maps.first?["hosts"] as? [[String: Any]])?.first { $0["address"] as? String == "198.18.8.2" }
         let services = host?["services"] as? [[String: Any]] ?? []
         let open = Set(services.compactMap { $0["port"] as? Int })
         let expected = Set([22] + Array(20000..<20300))
         #expect(open == expected, "missing \(expected.subtracting(open).sorted().prefix(5)), extra \(open.subtracting(expected).sorted().prefix(5))")
+        // Every other port answered with a RST: none was left out, none counted twice.
+        #expect(host?["closed_ports"] as? Int == 65534 - expected.count)
+        #expect(host?["filtered_ports"] as? Int == 0)
+        #expect((maps.first?["warnings"] as? [String] ?? []).isEmpty, "\(maps.first?["warnings"] ?? "")")
+        // The first pass is shared between threads at --rate 0: each port got one SYN. Besides
+        // them the host gets the sweep's probes, the RSTs for its SYN-ACKs and the trace's.
+        #expect(received >= 65534 && received < 65534 + expected.count + 200, "cg-h8 received \(received) packets")
     }
 
     /// The neighbour entries of the wide segment's router that failed to resolve (an earlier

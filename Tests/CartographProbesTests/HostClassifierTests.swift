@@ -1,7 +1,8 @@
 import CartographCore
-import CartographProbes
+@testable import CartographProbes
 import CartographTestSupport
 import Foundation
+import Glibc
 import Testing
 
 /// The shipped host classification rules (`Probes/classify/host.lua`) through the Lua runtime,
@@ -116,5 +117,42 @@ struct HostClassifierTests {
         let found = try Self.rules(source).classify([Self.host([("http", nil)])], warnings: &warnings)
         #expect(found.count == 1 && found[0] == nil)
         #expect(warnings.contains { $0.contains(message) }, "\(warnings)")
+    }
+}
+
+/// The worker process a map starts ahead for its classification (`LuaHostClassifier.prepare`).
+@Suite("Classifying hosts with a worker started ahead")
+struct SpareClassifierTests {
+    @Test("a prepared worker classifies as a fresh one does, and is used by the first call only")
+    func preparedWorker() throws {
+        let classifier = try HostClassifierTests.classifier()
+        let hosts = [HostClassifierTests.host([("http", nil), ("ssh", nil)]), HostClassifierTests.host([("dns", nil)])]
+        var warnings: [String] = []
+        let fresh = classifier.classify(hosts, warnings: &warnings)
+        classifier.prepare()
+        let prepared = classifier.classify(hosts, warnings: &warnings)
+        // The spare was taken: a second call starts its own worker, with the same answers.
+        let again = classifier.classify(hosts, warnings: &warnings)
+        #expect(warnings.isEmpty, "\(warnings)")
+        #expect(fresh.map { $0?.deviceType.rawValue } == ["web server", "DNS server"])
+        #expect(prepared.map { $0?.deviceType.rawValue } == fresh.map { $0?.deviceType.rawValue })
+        #expect(again.map { $0?.deviceType.rawValue } == fresh.map { $0?.deviceType.rawValue })
+        #expect(try classifier.spare.take() == nil)
+    }
+
+    @Test("a prepared worker no call took is killed and reaped on release")
+    func releasedWorker() throws {
+        let classifier = try HostClassifierTests.classifier()
+        classifier.prepare()
+        classifier.prepare()   // one is starting: no second
+        let process = try #require(try classifier.spare.take())
+        #expect(try classifier.spare.take() == nil)
+        #expect(kill(process.pid, 0) == 0, "the prepared worker is running")
+        // Put back by preparing with it, then released: it must end.
+        classifier.spare.prepare { process }
+        classifier.release()
+        #expect(try classifier.spare.take() == nil)
+        let ended = Poll.until(tries: 100) { kill(process.pid, 0) != 0 }
+        #expect(ended, "worker \(process.pid) still runs after release")
     }
 }

@@ -7,7 +7,8 @@
 #      sendmmsg on a raw IP socket, sendmmsg on an AF_PACKET socket, an AF_PACKET TX ring;
 #   2. zmap -M icmp_echoscan -r 0 on the same /16: its own send rate;
 #   3. SYNs to all 65535 (closed) ports of cg-h3 and their RSTs: bench/send-paths.c alone (the
-#      kernel's limit: a sender that does nothing else), masscan at 10 million packets a second
+#      kernel's limit for one sending thread: a sender that does nothing else), two of them at
+#      once (the limit with both cores sending), masscan at 10 million packets a second
 #      and cartograph --rate 0 (link path, then the raw IP path), each timed by the RSTs arriving
 #      on the scanner's eth0, so the figure is the rate the path delivered, not the one asked.
 #
@@ -71,6 +72,10 @@ for method in link ip; do
     read -r seen span rate wall < <(rst_rate "${out}/send-paths" "${method}" 65535 64 "${router_mac}" syn)
     printf '    %-38s %8s RSTs/s   (%s received in %s s)\n' "send-paths ${method} (C, nothing else)" "${rate}" "${seen}" "${span}"
 done
+# Two senders at once, half the ports each: on a veth path the forwarding and the answer run
+# within the sender's own system call, so a second core doubles what the path takes.
+read -r seen span rate wall < <(rst_rate bash -c "'${out}/send-paths' link 32768 64 ${router_mac} syn & '${out}/send-paths' link 32767 64 ${router_mac} syn & wait")
+printf '    %-38s %8s RSTs/s   (%s received in %s s)\n' "send-paths link, two at once" "${rate}" "${seen}" "${span}"
 read -r seen span rate wall < <(rst_rate masscan -p1-65535 "${CLOSED}" --rate 10000000 --router-mac "${router_mac}" \
     --adapter eth0 --adapter-ip 198.18.0.2 --wait 1)
 printf '    %-38s %8s RSTs/s   (%s received in %s s)\n' "masscan --rate 10000000" "${rate}" "${seen}" "${span}"

@@ -255,12 +255,10 @@ final class RawProber {
                 }
                 var queued = 0
                 while queued < batchSize && index < limit {
-                    let value = order.permute(index)
+                    let key = Key(index, of: order, over: addresses, probeCount: probeCount)
+                    let address = key.address, probe = key.probe
                     index += 1
-                    let address = addresses.address(at: UInt128(value / probeCount))!
-                    let probe = Int(value % probeCount)
-                    if pass > 0 && (answered.contains(Key(address: address, probe: probe))
-                                    || inapplicable.contains(Key(address: address, probe: probe))) { continue }
+                    if pass > 0 && (answered.contains(key) || inapplicable.contains(key)) { continue }
                     if stopOnAnswer && liveHosts.contains(address) { continue }
                     if pass > 0 && liveEnds && respondents.contains(address) { continue }
                     if try queue(address, probe) { queued += 1 }
@@ -381,13 +379,9 @@ final class RawProber {
         let cookie = cookie, probeCount = UInt64(probes.count)
         for _ in 0..<helpers {
             share.startHelper(progress: progress, pair: { index in
-                let value = order.permute(index)
-                return Key(address: addresses.address(at: UInt128(value / probeCount))!, probe: Int(value % probeCount))
+                Key(index, of: order, over: addresses, probeCount: probeCount)
             }, build: { key, sources throws(RawError) in
-                guard let kind = Self.packetKind(probes[key.probe], to: key.address, cookie: cookie, timestamp: Self.timestamp()) else {
-                    return nil
-                }
-                return ProbePacket(source: try sources.source(for: key.address), destination: key.address, kind: kind)
+                try Self.makePacket(probes[key.probe], to: key.address, cookie: cookie, sources: sources)
             })
         }
         return share
@@ -423,7 +417,13 @@ final class RawProber {
     }
 
     func makePacket(_ probe: RawProbeKind, to address: IPAddress) throws(RawError) -> ProbePacket? {
-        guard let kind = Self.packetKind(probe, to: address, cookie: cookie, timestamp: timestamp()) else { return nil }
+        try Self.makePacket(probe, to: address, cookie: cookie, sources: sources)
+    }
+
+    /// The packet of one probe, from any thread with its own `sources`.
+    static func makePacket(_ probe: RawProbeKind, to address: IPAddress, cookie: ProbeCookie,
+                           sources: SourceAddresses) throws(RawError) -> ProbePacket? {
+        guard let kind = packetKind(probe, to: address, cookie: cookie, timestamp: timestamp()) else { return nil }
         return ProbePacket(source: try sources.source(for: address), destination: address, kind: kind)
     }
 
@@ -496,6 +496,14 @@ final class RawProber {
             guard let index = probes[.arp], packet.destination.family == .v4 else { return nil }
             return (packet.source, index, .alive)
         }
+    }
+}
+
+extension RawProber.Key {
+    /// The pair at `index` of a run's order: the permuted value is address × probes + probe.
+    init(_ index: UInt64, of order: Permutation, over addresses: AddressSet, probeCount: UInt64) {
+        let value = order.permute(index)
+        self.init(address: addresses.address(at: UInt128(value / probeCount))!, probe: Int(value % probeCount))
     }
 }
 

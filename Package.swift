@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "cartograph",
             dependencies: [
-                "CartographCore", "CartographDNS", "CartographEngine", "CartographNet", "CartographProbes", "CartographReport",
+                "CartographCore", "CartographDNS", "CartographEngine", "CartographIO", "CartographNet", "CartographProbes", "CartographReport",
                 "CartographStore", "CartographNotify", "CartographSession",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

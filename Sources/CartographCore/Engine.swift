@@ -53,11 +53,18 @@ public protocol HostSweepEngine {
     /// The slowest round trip the engine measured so far, in nanoseconds (nil: none measured),
     /// from which later stages size their waits.
     var slowestRoundTrip: UInt64? { get }
+    /// Called before a map begins (while its store row is written): an engine may open what
+    /// its first sweep, of `addresses` with `profile`, will need meanwhile.
+    func prepare(for addresses: AddressSet, profile: Profile)
+    /// Called once the sweep stage ends: what `prepare` opened and no sweep used goes.
+    func sweepEnded()
 }
 
 public extension HostSweepEngine {
     var slowestRoundTrip: UInt64? { nil }
     func coverageWarnings() -> [String] { [] }
+    func prepare(for addresses: AddressSet, profile: Profile) {}
+    func sweepEnded() {}
 }
 
 /// A port discovery technique.
@@ -77,7 +84,7 @@ public protocol PortScanEngine {
     func coverageWarnings() -> [String]
     /// The slowest round trip the engine measured so far, in nanoseconds (nil: none measured).
     var slowestRoundTrip: UInt64? { get }
-    /// Called once the scan stage starts, before any host arrives: an engine may open what
+    /// Called before a map begins (while its store row is written): an engine may open what
     /// its first scan will need meanwhile.
     func prepare()
     /// Called once the stage has no more hosts: what `prepare` opened and no scan used goes.

@@ -10,11 +10,51 @@ public struct PortSelection: Hashable, Sendable {
     public var udp: [UInt16]
 
     public init(tcp: [UInt16] = [], udp: [UInt16] = []) {
-        self.tcp = Array(Set(tcp)).sorted()
-        self.udp = Array(Set(udp)).sorted()
+        self.tcp = PortBits(tcp).ports
+        self.udp = PortBits(udp).ports
     }
 
     public var isEmpty: Bool { tcp.isEmpty && udp.isEmpty }
+}
+
+/// A set of port numbers as one bit each (8 KiB): membership and a sorted list without
+/// duplicates in time linear in the ports, where a hashed set and a sort of all 65535 ports
+/// cost several milliseconds at the start and end of every full-port map.
+public struct PortBits: Hashable, Sendable {
+    private var words = [UInt64](repeating: 0, count: 1024)
+
+    public init(_ ports: [UInt16]) {
+        words.withUnsafeMutableBufferPointer { words in
+            for port in ports { words[Int(port >> 6)] |= 1 << UInt64(port & 63) }
+        }
+    }
+
+    public mutating func insert(_ port: UInt16) { words[Int(port >> 6)] |= 1 << UInt64(port & 63) }
+
+    public func contains(_ port: UInt16) -> Bool { words[Int(port >> 6)] & (1 << UInt64(port & 63)) != 0 }
+
+    public var count: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
+
+    /// These ports without `other`'s.
+    public func subtracting(_ other: PortBits) -> PortBits {
+        var result = self
+        for index in result.words.indices { result.words[index] &= ~other.words[index] }
+        return result
+    }
+
+    /// The ports, ascending.
+    public var ports: [UInt16] {
+        var result: [UInt16] = []
+        result.reserveCapacity(count)
+        for (index, word) in words.enumerated() where word != 0 {
+            var rest = word
+            while rest != 0 {
+                result.append(UInt16(index << 6 | rest.trailingZeroBitCount))
+                rest &= rest - 1
+            }
+        }
+        return result
+    }
 }
 
 /// A port specification that does not parse.
@@ -31,8 +71,10 @@ public struct PortSpecError: Error, Equatable, CustomStringConvertible {
 /// (`ssh,http`, `U:snmp`) looked up in `names`.
 public enum PortSpec {
     /// Parses a `-p` argument; ports without a `T:`/`U:` prefix go to `defaultProtocol`.
+    /// `names` is read only when the list names a service (`/etc/services` takes milliseconds).
     public static func parse(_ spec: String, defaultProtocol: TransportProtocol = .tcp,
-                             names: ServiceNames = .builtIn) throws(PortSpecError) -> PortSelection {
+                             names: @autoclosure () -> ServiceNames = .builtIn) throws(PortSpecError) -> PortSelection {
+        var table: ServiceNames?
         var tcp: [UInt16] = []
         var udp: [UInt16] = []
         var proto = defaultProtocol
@@ -49,8 +91,10 @@ public enum PortSpec {
             }
             let ports: [UInt16]
             if part.contains(where: \.isLetter) && !part.lowercased().hasPrefix("top:") {
-                guard let named = names.ports(part, proto: proto) else {
-                    throw PortSpecError(spec: spec, reason: "\"\(part)\" is neither a port number nor a \(proto.rawValue) service name known to \(names.source)")
+                let known = table ?? names()
+                table = known
+                guard let named = known.ports(part, proto: proto) else {
+                    throw PortSpecError(spec: spec, reason: "\"\(part)\" is neither a port number nor a \(proto.rawValue) service name known to \(known.source)")
                 }
                 ports = named
             } else {

@@ -49,6 +49,25 @@ public struct MapContext {
         self.scanEngine = scanEngine
         self.note = note
     }
+
+    /// Opens ahead what the map of `spec` will need first (the sweep's and the scan's captures,
+    /// the classifier's worker), so that they are ready by the time it gets to them: called
+    /// before the map's row is written. A map that then does not run gives them back by
+    /// `release()`; one that runs gives back what its stages did not use.
+    public func prepare(_ spec: MapSpec) {
+        guard !cancel.isCancelled else { return }
+        // A domain's addresses are known once its names are looked up.
+        if profile.hostDiscovery.enabled && spec.domain == nil { sweepEngine.prepare(for: spec.addresses, profile: profile) }
+        if profile.informationGathering.portScan { scanEngine.prepare() }
+        classifier?.prepare()
+    }
+
+    public func release() {
+        sweepEngine.sweepEnded()
+        scanEngine.release()
+        classifier?.release()
+        CapturePool.shared.drain()   // the raw runs' captures (a traceroute's may end after the scan)
+    }
 }
 
 /// The core scheduler: a pipeline of stages that overlap. A domain's forward lookups come first

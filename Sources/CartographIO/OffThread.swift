@@ -60,6 +60,28 @@ public final class Ahead<Value>: @unchecked Sendable {
         }
     }
 
+    /// Starts making one unless one is pending: takes over the one `other` is making, when it
+    /// is making one, else makes one with `make`. Which of several callers gets `other`'s is
+    /// decided here, at once, not by whose thread gets to it first.
+    public func start(from other: @autoclosure () -> Ahead<Value>, _ make: @escaping @Sendable () -> Value?) {
+        let pending: Bool = lock.withLock {
+            guard making == nil else { return true }
+            making = other().handOver()
+            return making != nil
+        }
+        if !pending { start(make) }
+    }
+
+    private func handOver() -> Making? {
+        lock.withLock {
+            defer { making = nil }
+            return making
+        }
+    }
+
+    /// Lets go of the one being made without waiting for it: it goes when its thread is done.
+    public func abandon() { lock.withLock { making = nil } }
+
     /// The one made (waiting for it), or nil when none was started or it could not be made.
     public func take() -> Value? {
         guard let pending = lock.withLock({ () -> Making? in

@@ -6,6 +6,8 @@ import CartographCore
 public struct RawSweepEngine: HostSweepEngine {
     let timing: RawTiming
     let coverage: RawCoverage
+    /// The first sweep's capture, opened while the map's row is written.
+    private let spare = SpareCapture()
 
     public init(timing: RawTiming = RawTiming(), coverage: RawCoverage = RawCoverage()) {
         self.timing = timing
@@ -15,6 +17,14 @@ public struct RawSweepEngine: HostSweepEngine {
     public func coverageWarnings() -> [String] { coverage.take() }
 
     public var slowestRoundTrip: UInt64? { timing.slowest }
+
+    public func prepare(for addresses: AddressSet, profile: Profile) {
+        guard RawPrivileges.available else { return }
+        let (pairs, overflow) = addresses.count.multipliedReportingOverflow(by: UInt128(Self.probes(for: profile).count))
+        spare.prepare(bufferSize: PacketCapture.bufferSize(forAnswers: overflow ? .max : pairs))
+    }
+
+    public func sweepEnded() { _ = spare.take() }
 
     /// The raw probes the profile's methods call for.
     public static func probes(for profile: Profile) -> [RawProbeKind] {
@@ -37,7 +47,8 @@ public struct RawSweepEngine: HostSweepEngine {
                       cursor: SweepCursor, found: (IPAddress, String, UInt8?) -> Void) throws {
         let probes = Self.probes(for: profile)
         let (pairs, overflow) = addresses.count.multipliedReportingOverflow(by: UInt128(probes.count))
-        let prober = try RawProber(performance: profile.performance, cancel: cancel, timing: timing, answers: overflow ? .max : pairs)
+        let prober = try RawProber(performance: profile.performance, cancel: cancel, timing: timing, capture: spare.take(),
+                                   answers: overflow ? .max : pairs)
         prober.progress = progress
         progress.addWork(ProgressMeter.units(addresses.count, times: probes.count))
         // Every method is recorded, so hosts are not dropped after their first answer.
@@ -56,7 +67,8 @@ public struct RawSweepEngine: HostSweepEngine {
 public struct SynScanEngine: PortScanEngine {
     let timing: RawTiming
     let coverage: RawCoverage
-    /// The first TCP scan's capture, opened while the stage waits for its first host.
+    /// The first TCP scan's capture, opened before the map begins (later ones come from the
+    /// `CapturePool`).
     private let spare = SpareCapture()
 
     public init(timing: RawTiming = RawTiming(), coverage: RawCoverage = RawCoverage()) {
@@ -70,8 +82,17 @@ public struct SynScanEngine: PortScanEngine {
     public var slowestRoundTrip: UInt64? { timing.slowest }
     public var scansUDP: Bool { true }
 
-    public func prepare() { if RawPrivileges.available { spare.prepare() } }
-    public func release() { _ = spare.take() }
+    /// Opens a capture for one host's TCP ports, the most a first scan (of the first live
+    /// host) takes.
+    public func prepare() {
+        if RawPrivileges.available { spare.prepare(bufferSize: PacketCapture.bufferSize(forAnswers: 65535)) }
+    }
+
+    /// The scan stage has ended: its sweep's and its own captures are done with.
+    public func release() {
+        _ = spare.take()
+        CapturePool.shared.drain()
+    }
 
     public func scan<Hosts: Sequence>(hosts: Hosts, ports: PortSelection, profile: Profile, cancel: CancellationFlag,
                                       progress: ProgressMeter, observe: (PortObservation) -> Void) throws -> Bool where Hosts.Element == IPAddress {

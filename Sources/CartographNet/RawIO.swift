@@ -4,6 +4,7 @@ import CIOShims
 import CPcap
 import Foundation
 import Glibc
+import Synchronization
 
 /// Whether this process may send raw packets (root or CAP_NET_RAW).
 public enum RawPrivileges {
@@ -249,6 +250,8 @@ extension RawSender.Queue {
 final class PacketCapture {
     private let handle: OpaquePointer
     let linkType: PacketDecoder.LinkType
+    /// The ring's size, in bytes.
+    let bufferSize: Int32
 
     /// The kernel's ring for a run that expects `answers` packets: room for each (a frame
     /// of ours is under 256 bytes), at least 1 MiB and at most 32 MiB. A smaller ring opens
@@ -265,6 +268,7 @@ final class PacketCapture {
             throw RawError(message: "libpcap: \(String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
         handle = pcap
+        self.bufferSize = bufferSize
         pcap_set_snaplen(pcap, 256)
         pcap_set_immediate_mode(pcap, 1)
         pcap_set_buffer_size(pcap, bufferSize)
@@ -282,6 +286,16 @@ final class PacketCapture {
         // "less 0" matches no packet: every captured one is longer than that.
         try self.filter(filter ?? "less 0", inbound: filter != nil)
         guard pcap_setnonblock(pcap, 1, &errors) == 0 else { throw RawError(message: "libpcap: cannot go non-blocking") }
+    }
+
+    /// Takes no more packets and drops those it holds, for the next run to use it clean.
+    func quiesce() throws(RawError) {
+        try filter("less 0", inbound: false)
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        // libpcap filters what the ring already holds by the new filter, which drops it all.
+        var dropped = 0
+        while dropped < Int(bufferSize) / 64 && pcap_next_ex(handle, &header, &data) == 1 { dropped += 1 }
     }
 
     /// Replaces the BPF filter. With `inbound`, our own outgoing packets are kept out too.
@@ -331,12 +345,86 @@ final class PacketCapture {
 final class SpareCapture: Sendable {
     private let ahead = Ahead<PacketCapture>()
 
-    /// Starts opening one, unless one is open or opening.
-    func prepare() { ahead.start { try? PacketCapture(filter: nil) } }
+    /// Starts opening one, unless one is open or opening; the command's early one when it has one.
+    func prepare(bufferSize: Int32 = 32 << 20) {
+        ahead.start(from: EarlyCapture.claim(atLeast: bufferSize)) { try? PacketCapture(filter: nil, bufferSize: bufferSize) }
+    }
 
     /// The one prepared (waiting for it to be open), or nil when none was asked for or opening
     /// it failed (the run then opens its own, and says why if that fails too).
     func take() -> PacketCapture? { ahead.take() }
+}
+
+/// Captures whose raw runs ended, kept for the process's next run: opening one waits out a
+/// kernel grace period (15-20 ms) and closing one another, so a one-host map's scan takes its
+/// sweep's capture at once. One given back takes no packet and holds none, and the next run's
+/// prober (with its own cookie key) gives it the filter; a late answer to the last run's
+/// probes fails the new key. The pool is emptied when a map's scan stage ends.
+public final class CapturePool: @unchecked Sendable {
+    /// The process's.
+    public static let shared = CapturePool()
+
+    private let lock = NSLock()
+    private var captures: [PacketCapture] = []
+
+    init() {}
+
+    /// Keeps `capture` for the next run (or closes it, when it cannot be quiesced).
+    func give(_ capture: PacketCapture) {
+        guard (try? capture.quiesce()) != nil else { return }
+        lock.withLock { captures.append(capture) }
+    }
+
+    /// One whose ring holds at least `bufferSize` bytes, if one is idle.
+    func take(bufferSize: Int32) -> PacketCapture? {
+        lock.withLock {
+            guard let index = captures.firstIndex(where: { $0.bufferSize >= bufferSize }) else { return nil }
+            return captures.remove(at: index)
+        }
+    }
+
+    /// Closes every idle capture (each on a thread of its own, see `Teardown`).
+    public func drain() {
+        let idle = lock.withLock {
+            defer { captures = [] }
+            return captures
+        }
+        _ = idle
+    }
+}
+
+/// Captures opened when a command that will map starts, before its profile, targets and store
+/// are read, so that the kernel's grace periods overlap them: one for the first map's sweep and
+/// one for its scan, which the engines' `SpareCapture`s take over when the map is prepared
+/// (opened later, they would hold up the sweep's start and then the scan's). Their rings are
+/// sized for a sweep of up to 4096 answers (a /24 with the default probes) and for every TCP
+/// port of one host; a larger run opens its own.
+public enum EarlyCapture {
+    private static let planned: [(size: Int32, ahead: Ahead<PacketCapture>)] = [
+        (PacketCapture.bufferSize(forAnswers: 4096), Ahead()), (PacketCapture.bufferSize(forAnswers: 65535), Ahead()),
+    ]
+    private static let claimed = Mutex<Set<Int>>([])
+
+    /// Starts opening them (where raw packets are allowed).
+    public static func open() {
+        guard RawPrivileges.available else { return }
+        for (size, ahead) in planned { ahead.start { try? PacketCapture(filter: nil, bufferSize: size) } }
+    }
+
+    /// The smallest one not yet claimed whose ring holds `size` bytes, to take over (an empty
+    /// one when none is left).
+    static func claim(atLeast size: Int32) -> Ahead<PacketCapture> {
+        claimed.withLock { claimed in
+            guard let index = planned.indices.first(where: { planned[$0].size >= size && !claimed.contains($0) }) else {
+                return Ahead()
+            }
+            claimed.insert(index)
+            return planned[index].ahead
+        }
+    }
+
+    /// Lets go of those no engine took, without waiting for them to open.
+    public static func release() { for (_, ahead) in planned { ahead.abandon() } }
 }
 
 /// Closing a packet socket (libpcap's capture, the link path's sender, ARP's) waits for the

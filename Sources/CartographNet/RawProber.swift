@@ -94,13 +94,19 @@ final class RawProber {
         self.cancel = cancel
         self.timing = timing
         sender = try RawSender()
-        if let spare {
-            try spare.filter(Self.captureFilter)
-            capture = spare
+        let bufferSize = PacketCapture.bufferSize(forAnswers: answers)
+        // A spare whose ring is too small for this run waits in the pool for a smaller one.
+        if let spare, spare.bufferSize < bufferSize { CapturePool.shared.give(spare) }
+        if let ready = spare.flatMap({ $0.bufferSize >= bufferSize ? $0 : nil }) ?? CapturePool.shared.take(bufferSize: bufferSize) {
+            try ready.filter(Self.captureFilter)
+            capture = ready
         } else {
-            capture = try PacketCapture(filter: Self.captureFilter, bufferSize: PacketCapture.bufferSize(forAnswers: answers))
+            capture = try PacketCapture(filter: Self.captureFilter, bufferSize: bufferSize)
         }
     }
+
+    /// The capture goes back to the pool for the next run.
+    deinit { CapturePool.shared.give(capture) }
 
     struct Key: Hashable, Sendable {
         let address: IPAddress

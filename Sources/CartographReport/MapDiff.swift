@@ -28,8 +28,8 @@ public struct MapDiff: Codable, Sendable, Equatable {
     public struct Coverage: Sendable {
         var portScan = true
         var scope: Profile.GatheringScope = .all
-        var tcp: Set<UInt16>?
-        var udp: Set<UInt16>?
+        var tcp: PortBits?
+        var udp: PortBits?
         /// The map's netblocks, parsed from its target; nil when it has none to parse.
         var netblocks: AddressSet?
         var complete: Bool
@@ -41,8 +41,8 @@ public struct MapDiff: Codable, Sendable, Equatable {
             if let settings {
                 portScan = settings.informationGathering.portScan
                 scope = settings.informationGathering.scope
-                tcp = Set(settings.informationGathering.tcpPorts)
-                udp = Set(settings.informationGathering.udpPorts)
+                tcp = PortBits(settings.informationGathering.tcpPorts)
+                udp = PortBits(settings.informationGathering.udpPorts)
             }
             if let open = map.target.firstIndex(of: "["), let close = map.target.lastIndex(of: "]"), open < close,
                let blocks = try? TargetParser.parseBlocks(String(map.target[map.target.index(after: open)..<close])) {
@@ -121,7 +121,7 @@ public struct MapDiff: Codable, Sendable, Equatable {
     static func notes(old: Coverage, new: Coverage) -> [String] {
         var notes: [String] = []
         if old.profile != new.profile { notes.append("the maps ran different profiles (\(old.profile), then \(new.profile))") }
-        func describe(_ ports: Set<UInt16>?, _ name: String, _ other: Set<UInt16>?) -> String? {
+        func describe(_ ports: PortBits?, _ name: String, _ other: PortBits?) -> String? {
             guard let ports, let other, ports != other else { return nil }
             let dropped = other.subtracting(ports).count, added = ports.subtracting(other).count
             return "\(name): \(dropped) port\(dropped == 1 ? "" : "s") no longer scanned, \(added) newly scanned"

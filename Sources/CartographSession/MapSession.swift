@@ -104,6 +104,7 @@ public final class MapSession {
         let approved = inventory.approvedHosts(domain: spec.domain)
         var id: Int64?
         var runContext = context
+        context.prepare(spec)
         if let store, let resuming {
             do {
                 let checkpoint = try store.reopen(id: resuming, pid: getpid())
@@ -117,6 +118,7 @@ public final class MapSession {
                 skeleton.assetGroup = checkpoint.assetGroup
                 runContext.resume = checkpoint
             } catch {
+                context.release()
                 hooks.message("map \(resuming) cannot be resumed: \(error.description)")
                 outcome.failed = true
                 outcome.unsaved = true
@@ -153,6 +155,7 @@ public final class MapSession {
             result.finishedAt = Date()
             result.warnings.append("failed: \(error)")
         }
+        context.release()   // what `prepare` opened and no stage took (a map cut short, say)
         if let checkpointFailure = writer?.finish().failure {
             hooks.message("warning: \(checkpointFailure); checkpoints were not all saved")
         }

@@ -20,16 +20,27 @@ struct ProbesCommand: ParsableCommand {
         /// The shipped probes, the user's (`~/.config/cartograph/probes`) and `extra`, with their
         /// warnings on stderr.
         static func load(extra: [String], notices: Bool) throws(CLIError) -> ProbeLibrary {
-            let directories = try Resources.probeDirectories() + extra
+            let library = try read(extra: extra).get()
+            tell(library, notices: notices)
+            return library
+        }
+
+        /// The probes compiled, saying nothing yet (any thread may read them).
+        static func read(extra: [String]) -> Result<ProbeLibrary, CLIError> {
+            let directories: [String]
+            do { directories = try Resources.probeDirectories() + extra } catch { return .failure(error) }
             do {
-                let library = try ProbeLibrary.load(directories: directories)
-                for warning in library.warnings { printError("warning: \(warning)") }
-                for error in library.errors { printError("warning: probe \(error.description)") }
-                if notices { for notice in library.notices { printError("note: \(notice)") } }
-                return library
+                return .success(try ProbeLibrary.load(directories: directories))
             } catch {
-                throw CLIError("probe directory \(error.file): \(error.message)", code: .noInput)
+                return .failure(CLIError("probe directory \(error.file): \(error.message)", code: .noInput))
             }
+        }
+
+        /// The library's warnings (and `notices`) on stderr.
+        static func tell(_ library: ProbeLibrary, notices: Bool) {
+            for warning in library.warnings { printError("warning: \(warning)") }
+            for error in library.errors { printError("warning: probe \(error.description)") }
+            if notices { for notice in library.notices { printError("note: \(notice)") } }
         }
     }
 

@@ -166,6 +166,17 @@ struct PortSpecTests {
         #expect(selection.udp == udp)
     }
 
+    @Test("a port set lists its ports sorted once each, counts them and subtracts another")
+    func portBits() {
+        let bits = PortBits([443, 22, 65535, 22, 1, 80, 443])
+        #expect(bits.ports == [1, 22, 80, 443, 65535])
+        #expect(bits.count == 5)
+        #expect(bits.contains(65535) && bits.contains(1) && !bits.contains(0) && !bits.contains(23))
+        #expect(bits.subtracting(PortBits([22, 80, 8080])).ports == [1, 443, 65535])
+        #expect(PortBits(Array(1...UInt16.max)).ports == Array(1...UInt16.max))
+        #expect(PortSelection(tcp: [9, 3, 9], udp: [53, 53]) == PortSelection(tcp: [3, 9], udp: [53]))
+    }
+
     @Test("all ports and top:N")
     func special() throws {
         #expect(try PortSpec.parse("-").tcp.count == 65535)

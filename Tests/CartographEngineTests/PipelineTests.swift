@@ -185,4 +185,29 @@ struct PipelineTests {
         #expect(result.hosts.map(\.address) == ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"])
         #expect(result.hosts.allSatisfy { $0.services.map(\.port) == [22] && $0.discovery == ["scripted"] }, "\(result.hosts)")
     }
+
+    @Test("a map counts each host's closed and filtered TCP ports and lists its open ones; a UDP port identification answers on becomes open")
+    func portCounts() throws {
+        let host = try #require(IPAddress("192.0.2.9"))   // documentation address, never sent to
+        let spec = MapSpec(kind: .none, netblocks: [AddressRange(host)], addresses: AddressSet([AddressRange(host)]), excludedCount: 0)
+        var state = MapState(spec: spec, profile: "test", scanMethod: "tcp-syn", excluded: AddressSet(), sweeping: false, rawUDP: true)
+        var observations = (1...1000).map { PortObservation(address: host, port: UInt16($0), proto: .tcp, state: .closed) }
+        observations[21] = PortObservation(address: host, port: 22, proto: .tcp, state: .open)
+        observations[442] = PortObservation(address: host, port: 443, proto: .tcp, state: .filtered)
+        observations.append(PortObservation(address: host, port: 53, proto: .udp, state: .openFiltered))
+        observations.append(PortObservation(address: host, port: 161, proto: .udp, state: .openFiltered))
+        #expect(state.apply(.ports(observations)) == [host], "a scan without a sweep makes the host live")
+        var first = state.assemble(.running).hosts
+        #expect(first.map(\.services).map { $0.map(\.port) } == [[22]])
+        #expect(first.first?.closedPorts == 998)
+        #expect(first.first?.filteredPorts == 3)
+        var answered = PortIdentification(address: host, port: 53, proto: .udp)
+        answered.match = ProbeMatch(name: "domain")
+        answered.method = "dns"
+        state.apply(.identified(answered))
+        first = state.assemble(.complete).hosts
+        #expect(first.first?.services.map { "\($0.port)/\($0.protocol.rawValue)" } == ["22/tcp", "53/udp"])
+        #expect(first.first?.closedPorts == 998)
+        #expect(first.first?.filteredPorts == 2)
+    }
 }

@@ -103,4 +103,25 @@ struct RawSharingTests {
         Self.sendUDP(to: port)
         #expect(try Self.captured(capture, port: port, waitMs: 500) == 1)
     }
+
+    @Test("a capture given back to a pool drops what it held, takes nothing, and goes only to a run whose ring it fits")
+    func pooledCapture() throws {
+        try #require(RawPrivileges.available, "capturing needs root or CAP_NET_RAW (the CI runs as root)")
+        let pool = CapturePool()   // the process's own pool is the lab tests' meanwhile
+        let port: UInt16 = 40_078
+        let capture = try PacketCapture(filter: "udp and dst port \(port)", bufferSize: 1 << 20)
+        Self.sendUDP(to: port)   // held in the ring, never read by its run
+        usleep(50_000)
+        pool.give(capture)
+        Self.sendUDP(to: port)   // while it is idle: not taken
+        usleep(50_000)
+        #expect(pool.take(bufferSize: 2 << 20) == nil, "a 1 MiB ring went to a run that needs 2 MiB")
+        let again = try #require(pool.take(bufferSize: 1 << 20))
+        #expect(again === capture)
+        #expect(pool.take(bufferSize: 1 << 20) == nil)
+        try again.filter("udp and dst port \(port)")
+        Self.sendUDP(to: port)
+        // Either datagram from before would count here, under the new run's filter.
+        #expect(try Self.captured(again, port: port, waitMs: 500) == 1)
+    }
 }

@@ -33,7 +33,11 @@ struct MapState {
     var live: [IPAddress: [String]] = [:]
     var ttls: [IPAddress: Int] = [:]
     var order: [IPAddress] = []
+    /// Each host's open ports, and all its UDP ports (identification may find one open).
     var ports: [IPAddress: [PortObservation]] = [:]
+    /// Each host's closed and filtered TCP ports, counted: a full-port scan has 65535 a host,
+    /// which the report only counts, and every checkpoint would walk again.
+    var quietCounts: [IPAddress: (closed: Int, filtered: Int)] = [:]
     var openPorts = 0
     var identified: [PortKey: PortIdentification] = [:]
     var paths: [TracedPath] = []
@@ -107,7 +111,11 @@ struct MapState {
 
     /// One port's outcome; the address when it makes a new host (a scan without a sweep).
     private mutating func record(_ observation: PortObservation) -> IPAddress? {
-        ports[observation.address, default: []].append(observation)
+        switch (observation.state, observation.proto) {
+        case (.open, _), (_, .udp): ports[observation.address, default: []].append(observation)
+        case (.closed, .tcp): quietCounts[observation.address, default: (0, 0)].closed += 1
+        case (.filtered, .tcp), (.openFiltered, .tcp): quietCounts[observation.address, default: (0, 0)].filtered += 1
+        }
         if observation.state == .open { openPorts += 1 }
         guard !sweeping, observation.state == .open || observation.state == .closed, live[observation.address] == nil else { return nil }
         order.append(observation.address)
@@ -151,9 +159,10 @@ struct MapState {
             host.ttl = ttls[address]
             host.hops = distances[address].map { $0 - 1 } ?? ttls[address].map(MapRunner.hopsFromTTL)
             host.forwards = routes[address].map { $0.sorted().map(\.description) }
-            let carried = carriedCounts[address] ?? (0, 0)
-            host.closedPorts = carried.closed + observations.filter { $0.state == .closed }.count
-            host.filteredPorts = carried.filtered + observations.filter { $0.state == .filtered || $0.state == .openFiltered }.count
+            let carried = carriedCounts[address] ?? (0, 0), quiet = quietCounts[address] ?? (0, 0)
+            host.closedPorts = carried.closed + quiet.closed + observations.filter { $0.state == .closed }.count
+            host.filteredPorts = carried.filtered + quiet.filtered
+                + observations.filter { $0.state == .filtered || $0.state == .openFiltered }.count
             host.services = observations.filter { $0.state == .open }
                 .sorted { ($0.proto, $0.port) < ($1.proto, $1.port) }
                 .map { observation in service(observation, of: address, host: &host) }

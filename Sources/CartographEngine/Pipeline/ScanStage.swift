@@ -25,7 +25,6 @@ public struct ScanStage: MapStage, @unchecked Sendable {
     public func run(_ inbox: StageQueue<AddressSet>, meter: ProgressMeter, emit: @escaping @Sendable (MapEvent) -> Void) throws {
         // Units of scan work per host: the raw engine probes UDP ports itself.
         let perHost = ports.tcp.count + (engine.scansUDP ? ports.udp.count : 0)
-        engine.prepare()
         defer { engine.release() }
         while let batch = inbox.take() {
             var hosts = AddressSet()

@@ -22,6 +22,7 @@ public struct SweepStage: MapStage, @unchecked Sendable {
     public var kind: ProgressMeter.Stage { .sweep }
 
     public func run(_ inbox: StageQueue<AddressSet>, meter: ProgressMeter, emit: @escaping @Sendable (MapEvent) -> Void) throws {
+        defer { engine.sweepEnded() }
         while let batch = inbox.take() {
             for addresses in batch where !cancel.isCancelled {
                 try engine.sweep(addresses, profile: profile, cancel: cancel, progress: meter, cursor: cursor) { address, method, ttl in

@@ -60,6 +60,9 @@ public struct MapContext {
         if profile.hostDiscovery.enabled && spec.domain == nil { sweepEngine.prepare(for: spec.addresses, profile: profile) }
         if profile.informationGathering.portScan { scanEngine.prepare() }
         classifier?.prepare()
+        // Those of the command's early captures that neither engine took close now, beside the
+        // map, rather than at its end (each close waits out a grace period or two).
+        EarlyCapture.release()
     }
 
     public func release() {

@@ -29,8 +29,6 @@ public struct PortBits: Hashable, Sendable {
         }
     }
 
-    public mutating func insert(_ port: UInt16) { words[Int(port >> 6)] |= 1 << UInt64(port & 63) }
-
     public func contains(_ port: UInt16) -> Bool { words[Int(port >> 6)] & (1 << UInt64(port & 63)) != 0 }
 
     public var count: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }

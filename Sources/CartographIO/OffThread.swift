@@ -84,10 +84,7 @@ public final class Ahead<Value>: @unchecked Sendable {
 
     /// The one made (waiting for it), or nil when none was started or it could not be made.
     public func take() -> Value? {
-        guard let pending = lock.withLock({ () -> Making? in
-            defer { making = nil }
-            return making
-        }) else { return nil }
+        guard let pending = handOver() else { return nil }
         pending.done.wait()
         return pending.value
     }

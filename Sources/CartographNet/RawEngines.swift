@@ -20,11 +20,16 @@ public struct RawSweepEngine: HostSweepEngine {
 
     public func prepare(for addresses: AddressSet, profile: Profile) {
         guard RawPrivileges.available else { return }
-        let (pairs, overflow) = addresses.count.multipliedReportingOverflow(by: UInt128(Self.probes(for: profile).count))
-        spare.prepare(bufferSize: PacketCapture.bufferSize(forAnswers: overflow ? .max : pairs))
+        spare.prepare(bufferSize: PacketCapture.bufferSize(forAnswers: Self.answers(addresses, probes: Self.probes(for: profile))))
     }
 
     public func sweepEnded() { _ = spare.take() }
+
+    /// The most answers a sweep of `addresses` with `probes` can draw (saturating).
+    static func answers(_ addresses: AddressSet, probes: [RawProbeKind]) -> UInt128 {
+        let (pairs, overflow) = addresses.count.multipliedReportingOverflow(by: UInt128(probes.count))
+        return overflow ? .max : pairs
+    }
 
     /// The raw probes the profile's methods call for.
     public static func probes(for profile: Profile) -> [RawProbeKind] {
@@ -46,9 +51,8 @@ public struct RawSweepEngine: HostSweepEngine {
     public func sweep(_ addresses: AddressSet, profile: Profile, cancel: CancellationFlag, progress: ProgressMeter,
                       cursor: SweepCursor, found: (IPAddress, String, UInt8?) -> Void) throws {
         let probes = Self.probes(for: profile)
-        let (pairs, overflow) = addresses.count.multipliedReportingOverflow(by: UInt128(probes.count))
         let prober = try RawProber(performance: profile.performance, cancel: cancel, timing: timing, capture: spare.take(),
-                                   answers: overflow ? .max : pairs)
+                                   answers: Self.answers(addresses, probes: probes))
         prober.progress = progress
         progress.addWork(ProgressMeter.units(addresses.count, times: probes.count))
         // Every method is recorded, so hosts are not dropped after their first answer.

@@ -96,8 +96,12 @@ final class RawProber {
         sender = try RawSender()
         let bufferSize = PacketCapture.bufferSize(forAnswers: answers)
         // A spare whose ring is too small for this run waits in the pool for a smaller one.
-        if let spare, spare.bufferSize < bufferSize { CapturePool.shared.give(spare) }
-        if let ready = spare.flatMap({ $0.bufferSize >= bufferSize ? $0 : nil }) ?? CapturePool.shared.take(bufferSize: bufferSize) {
+        var fitting = spare
+        if let spare, spare.bufferSize < bufferSize {
+            CapturePool.shared.give(spare)
+            fitting = nil
+        }
+        if let ready = fitting ?? CapturePool.shared.take(bufferSize: bufferSize) {
             try ready.filter(Self.captureFilter)
             capture = ready
         } else {
